@@ -1,0 +1,3 @@
+module ctrkit
+
+go 1.26
