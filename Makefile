@@ -1,0 +1,85 @@
+# ctrkit — build, test and docs.  `make help` lists the targets.
+#
+# Every top-level folder holding a main.go is a command; it is built into
+# bin/<folder>.  New commands (cg-limit, fs-layer, ...) are picked up
+# automatically.
+
+SHELL   := /bin/bash
+GO      ?= go
+PREFIX  ?= /usr/local
+BIN     := bin
+CMDS    := $(patsubst %/main.go,%,$(wildcard */main.go))
+BINS    := $(addprefix $(BIN)/,$(CMDS))
+SCRIPTS := $(wildcard scripts/*.sh) .ci/run $(wildcard bats/*.bash)
+
+# ns-enter runs C code before the Go runtime starts (setns into mount and
+# user namespaces), so it needs cgo; the others do not.
+CGO_ns-enter := 1
+
+.PHONY: all build test unit bats lint install clean bench demo docs check-docs setup help
+.PHONY: $(BINS)
+
+all: build
+
+help:
+	@echo "targets: build test unit bats lint install clean bench demo docs check-docs setup"
+	@echo "commands found: $(CMDS)"
+
+build: $(BINS)
+
+# Always handed to go build: it knows better than make what is stale.
+$(BINS): $(BIN)/%:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=$(or $(CGO_$*),0) $(GO) build -trimpath -o $@ ./$*
+
+test: unit bats
+
+# Tests needing root skip themselves when not root; run `sudo make unit`
+# (or scripts/test.sh) to run them all.
+unit:
+	$(GO) test -count=1 ./...
+
+# bats removes its temp dir with `rm -rf`, which would descend into any
+# mount a failed test left there (and delete the mounted files).  So bats
+# keeps its dir, and we remove it only if no mount is left under it.
+BATS_FLAGS ?= --timing
+bats: build
+	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/ck-bats.XXXXXX"); \
+	  TMPDIR=$$tmp bats $(BATS_FLAGS) --no-tempdir-cleanup bats/ 2>&1 | grep -v '^BATS_RUN_TMPDIR: '; \
+	  rc=$${PIPESTATUS[0]}; \
+	  if findmnt -rn -o TARGET | grep -qF "$$tmp/"; then \
+	    echo "mounts left under $$tmp, not removing it:" >&2; findmnt -rn -o TARGET | grep -F "$$tmp/" >&2; rc=1; \
+	  else rm -rf "$$tmp"; fi; \
+	  exit $$rc
+
+lint:
+	@out=$$(gofmt -l .); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	shellcheck -x $(SCRIPTS)
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf $(BIN)
+
+setup:
+	scripts/setup.sh
+
+bench: build
+	scripts/bench.sh
+
+demo: build
+	scripts/demo.sh
+
+docs: build
+	scripts/gen-reference.sh docs/reference
+
+check-docs: build
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  scripts/gen-reference.sh "$$tmp" >/dev/null && \
+	  if ! diff -ru docs/reference "$$tmp"; then \
+	    echo "docs/reference is out of date: run 'make docs' and commit it" >&2; exit 1; \
+	  fi

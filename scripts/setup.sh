@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# setup.sh — install the Debian packages the ctrkit demo and test suite need.
+#
+# Usage: sudo scripts/setup.sh
+#
+# Installs only what is missing (checked with `dpkg -s`), and runs
+# `apt-get update` only when something has to be installed.
+set -euo pipefail
+
+packages=(
+	bats bats-assert bats-support bats-file # the test suite
+	busybox-static                          # the offline rootfs and image
+	runc crun                               # cross-checks and benchmarks
+	iproute2 util-linux procps              # ip, unshare/nsenter/findmnt, ps
+	shellcheck jq hyperfine time            # lint, spec editing, bench
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+	echo "setup: all ${#packages[@]} packages already installed"
+	exit 0
+fi
+
+echo "setup: missing packages: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup: installing packages needs root; run: sudo $0" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "setup: installed ${missing[*]}"

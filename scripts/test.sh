@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# test.sh — everything CI checks, in order; the README's test command.
+#
+# Usage: sudo scripts/test.sh
+#
+# Installs missing packages (scripts/setup.sh), builds, lints, checks the
+# generated docs for drift, runs the Go tests (as root, so privileged tests
+# run instead of skipping) and the bats suite.  Exits non-zero if any step
+# fails; every step runs even after an earlier one failed, and a summary
+# line at the end says which ones failed.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "test.sh: the tests create namespaces, mounts and cgroups: run it as root (sudo $0)" >&2
+	exit 1
+fi
+
+failed=() passed=()
+step() {
+	local name=$1
+	shift
+	printf '\n=== %s: %s\n' "$name" "$*"
+	if "$@"; then
+		passed+=("$name")
+	else
+		failed+=("$name")
+		printf '=== %s FAILED\n' "$name"
+	fi
+}
+
+step setup scripts/setup.sh
+step build make build
+# Nothing else makes sense without binaries or packages.
+if [ "${#failed[@]}" -gt 0 ]; then
+	echo "FAIL: ${failed[*]} (nothing tested)"
+	exit 1
+fi
+step lint make lint
+if [ -d docs/reference ]; then
+	step docs make check-docs
+fi
+step unit go test -count=1 ./...
+step bats make bats
+
+echo
+if [ "${#failed[@]}" -gt 0 ]; then
+	echo "FAIL: ${failed[*]} (passed: ${passed[*]})"
+	exit 1
+fi
+echo "PASS: ${passed[*]}"
