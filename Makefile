@@ -5,7 +5,9 @@
 # automatically.
 
 SHELL   := /bin/bash
-GO      ?= go
+# sudo's secure_path usually lacks /usr/local/go/bin: find go there too.
+GO      ?= $(or $(shell command -v go 2>/dev/null),$(wildcard /usr/local/go/bin/go),go)
+GOFMT   ?= $(shell $(GO) env GOROOT 2>/dev/null)/bin/gofmt
 PREFIX  ?= /usr/local
 BIN     := bin
 CMDS    := $(patsubst %/main.go,%,$(wildcard */main.go))
@@ -43,9 +45,10 @@ unit:
 # mount a failed test left there (and delete the mounted files).  So bats
 # keeps its dir, and we remove it only if no mount is left under it.
 BATS_FLAGS ?= --timing
+BATS_FILES ?= bats/
 bats: build
 	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/ck-bats.XXXXXX"); \
-	  TMPDIR=$$tmp bats $(BATS_FLAGS) --no-tempdir-cleanup bats/ 2>&1 | grep -v '^BATS_RUN_TMPDIR: '; \
+	  TMPDIR=$$tmp bats $(BATS_FLAGS) --no-tempdir-cleanup $(BATS_FILES) 2>&1 | grep -v '^BATS_RUN_TMPDIR: '; \
 	  rc=$${PIPESTATUS[0]}; \
 	  if findmnt -rn -o TARGET | grep -qF "$$tmp/"; then \
 	    echo "mounts left under $$tmp, not removing it:" >&2; findmnt -rn -o TARGET | grep -F "$$tmp/" >&2; rc=1; \
@@ -53,7 +56,7 @@ bats: build
 	  exit $$rc
 
 lint:
-	@out=$$(gofmt -l .); \
+	@out=$$($(GOFMT) -l .); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	shellcheck -x $(SCRIPTS)

@@ -8,12 +8,17 @@
 set -euo pipefail
 
 packages=(
+	make gcc libc6-dev                      # the build (ns-enter uses cgo)
 	bats bats-assert bats-support bats-file # the test suite
 	busybox-static                          # the offline rootfs and image
 	runc crun                               # cross-checks and benchmarks
 	iproute2 util-linux procps              # ip, unshare/nsenter/findmnt, ps
 	shellcheck jq hyperfine time            # lint, spec editing, bench
 )
+
+if ! command -v go >/dev/null && ! [ -x /usr/local/go/bin/go ]; then
+	echo "setup: note: Go $(sed -n 's/^go //p' "$(dirname "$0")/../go.mod") is needed to build and is not in Debian 12: https://go.dev/dl/" >&2
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -41,7 +41,7 @@ step lint make lint
 if [ -d docs/reference ]; then
 	step docs make check-docs
 fi
-step unit go test -count=1 ./...
+step unit make unit
 step bats make bats
 
 echo
