@@ -1,0 +1,48 @@
+package container
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"ctrkit/internal/explain"
+)
+
+// joinCgroup moves pid into the cgroup named by linux.cgroupsPath, in every
+// hierarchy where that cgroup exists: one directory on a cgroup v2 host, one
+// per controller on v1, both on a hybrid host. The cgroup is made (and
+// limited) by cg-limit; ns-enter only joins, before the container's first
+// instruction runs, so nothing escapes the limits.
+func joinCgroup(log *explain.Log, path string, pid int) error {
+	if strings.Count(path, ":") == 2 {
+		return fmt.Errorf("linux.cgroupsPath %q is systemd's slice:prefix:name form, which ns-enter does not speak: use a path like /ctrkit/NAME", path)
+	}
+	ms, err := readMountInfo()
+	if err != nil {
+		return err
+	}
+	joined := 0
+	seen := map[string]bool{}
+	for _, m := range ms {
+		if m.FSType != "cgroup" && m.FSType != "cgroup2" || seen[m.Mountpoint] {
+			continue
+		}
+		seen[m.Mountpoint] = true
+		dir := filepath.Join(m.Mountpoint, filepath.Clean("/"+path))
+		if _, err := os.Stat(dir); err != nil {
+			continue
+		}
+		procs := filepath.Join(dir, "cgroup.procs")
+		log.Step(fmt.Sprintf("write(%q, \"%d\")", procs, pid), fmt.Sprintf("echo %d > %s", pid, explain.Quote(procs)))
+		if err := os.WriteFile(procs, []byte(strconv.Itoa(pid)), 0); err != nil {
+			return fmt.Errorf("join cgroup: write %d to %s: %w", pid, procs, err)
+		}
+		joined++
+	}
+	if joined == 0 {
+		return fmt.Errorf("cgroup %q does not exist in any cgroup hierarchy: create it first (cg-limit create NAME), or remove linux.cgroupsPath from the spec", path)
+	}
+	return nil
+}

@@ -1,0 +1,414 @@
+// Package container runs an OCI runtime spec: new or joined namespaces, a
+// root filesystem switched with pivot_root, mounts, /dev, the process's
+// identity and capabilities, and its exit status.
+//
+// Starting a container takes two processes, because some of the work must
+// be done from outside and some from inside:
+//
+//	ns-enter (stage 0, outside)          ns-enter init (stage 1, inside)
+//	─────────────────────────            ───────────────────────────────
+//	clone(CLONE_NEWPID|CLONE_NEWNS…) ──► born in the new namespaces;
+//	                                     the setns constructor joins the
+//	                                     spec's existing namespaces
+//	write uid_map / gid_map              (blocked until the maps exist)
+//	echo PID > cgroup.procs
+//	send the spec on fd 3 ─────────────► read it; mount, pivot_root,
+//	                                     hostname, rlimits, setuid, caps
+//	read fd 4 until EOF ◄─────────────── execve(process.args): fd 4 is
+//	                                     close-on-exec, so EOF = started,
+//	                                     an error message = it failed
+//	wait, forward signals, exit status
+//
+// Stage 1 is ns-enter itself, re-executed through /proc/self/exe with
+// _CTRKIT_STAGE=init: after execve it becomes the container's process, so
+// the container's PID 1 is the user's command, as with runc.
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"ctrkit/internal/explain"
+	"ctrkit/ns-enter/namespace"
+	"ctrkit/ns-enter/setns"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// StageEnv marks the re-executed ns-enter that becomes the container.
+const StageEnv = "_CTRKIT_STAGE"
+
+// Options say how ns-enter runs a spec, beyond the spec itself.
+type Options struct {
+	Bundle  string   // directory a relative root.path and bind sources are resolved in
+	Stdin   *os.File // the container's stdin (nil: /dev/null)
+	Stdout  *os.File
+	Stderr  *os.File
+	Init    bool // run a tiny PID 1 that reaps zombies, like docker --init
+	Explain bool
+	Log     *explain.Log
+}
+
+// initConfig is what stage 0 sends stage 1 over fd 3.
+type initConfig struct {
+	Spec    *specs.Spec `json:"spec"`
+	Rootfs  string      `json:"rootfs,omitempty"` // absolute; "" keeps the current root
+	Mounts  bool        `json:"mounts"`           // set up the new mount namespace
+	UTS     bool        `json:"uts"`              // set the hostname
+	UserNS  bool        `json:"userns"`           // inside a user namespace: no mknod
+	Fork    bool        `json:"fork"`             // fork the process and wait, instead of exec
+	Explain bool        `json:"explain"`
+}
+
+// Fixed descriptors of stage 1; joined namespaces follow from fdNamespaces.
+const (
+	fdConfig = 3 + iota
+	fdErrors
+	fdExplain
+	fdNamespaces
+)
+
+// Run starts the spec's process in its namespaces, waits for it and returns
+// its exit status (128+N when signal N killed it). An error means ns-enter
+// itself failed; it carries the code docker would exit with (ExitCode).
+func Run(s *specs.Spec, o Options) (int, error) {
+	log := o.Log
+	p, err := plan(s, o)
+	if err != nil {
+		return 125, err
+	}
+	defer p.close()
+
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return 125, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return 125, err
+	}
+	defer errR.Close()
+
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{"ns-enter", "init"},
+		Dir:        o.Bundle,
+		Env:        []string{StageEnv + "=init", setns.ErrEnv + "=" + strconv.Itoa(fdErrors)},
+		ExtraFiles: append([]*os.File{cfgR, errW, o.Stderr}, p.nsFiles...),
+		Stdin:      o.Stdin,
+		Stdout:     o.Stdout,
+		Stderr:     o.Stderr,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags:                 p.clone,
+			UidMappings:                idMaps(s.Linux.UIDMappings),
+			GidMappings:                idMaps(s.Linux.GIDMappings),
+			GidMappingsEnableSetgroups: true,
+		},
+	}
+	if p.setns != "" {
+		cmd.Env = append(cmd.Env, setns.Env+"="+p.setns)
+	}
+	var con *console
+	if s.Process.Terminal {
+		keyboard := o.Stdin
+		if keyboard == nil {
+			keyboard = os.Stdin
+		}
+		width, height := uint(0), uint(0)
+		if b := s.Process.ConsoleSize; b != nil {
+			width, height = b.Width, b.Height
+		}
+		if con, err = newConsole(keyboard, width, height); err != nil {
+			return 125, fmt.Errorf("open a pseudo-terminal for -t: %w", err)
+		}
+		defer con.close()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = con.slave, con.slave, con.slave
+		cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty = true, true
+	}
+
+	explainStart(log, s, p)
+	if err := cmd.Start(); err != nil {
+		cfgR.Close()
+		cfgW.Close()
+		errW.Close()
+		return 125, startError(p.clone, err)
+	}
+	cfgR.Close()
+	errW.Close()
+	pid := cmd.Process.Pid
+	explainMaps(log, pid, s)
+
+	setupErr := func() error {
+		if s.Linux.CgroupsPath != "" {
+			if err := joinCgroup(log, s.Linux.CgroupsPath, pid); err != nil {
+				return err
+			}
+		}
+		cfg := initConfig{Spec: s, Rootfs: p.rootfs, Mounts: p.clone&unix.CLONE_NEWNS != 0,
+			UTS: s.Hostname != "" || s.Domainname != "", UserNS: p.userns, Fork: p.fork || o.Init, Explain: o.Explain}
+		err := json.NewEncoder(cfgW).Encode(cfg)
+		cfgW.Close()
+		if err != nil && !errors.Is(err, syscall.EPIPE) {
+			return fmt.Errorf("send the spec to the container: %w", err)
+		}
+		return nil
+	}()
+	if setupErr != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return 125, setupErr
+	}
+	// fd 4 closes on the container's execve: EOF means it runs.
+	msg, _ := io.ReadAll(errR)
+	if len(msg) > 0 {
+		cmd.Wait()
+		return childError(msg)
+	}
+
+	var done chan struct{}
+	if con != nil {
+		con.slave.Close()
+		done = con.start(o.Stdout)
+	}
+	stop := forwardSignals(cmd.Process, con != nil)
+	waitErr := cmd.Wait()
+	stop()
+	if done != nil {
+		<-done
+		con.restore()
+	}
+	status := exitStatus(cmd.ProcessState, waitErr)
+	log.Note("the container's process %d ended with status %d", pid, status)
+
+	if s.Hooks != nil && len(s.Hooks.Poststop) > 0 {
+		state := specs.State{Version: specs.Version, ID: s.Annotations["ctrkit.id"], Status: specs.StateStopped, Pid: pid, Bundle: o.Bundle, Annotations: s.Annotations}
+		if err := runHooks(log, "poststop", s.Hooks.Poststop, state); err != nil {
+			return status, &exitError{status, err}
+		}
+	}
+	return status, nil
+}
+
+// runPlan is what Run works out from the spec before it starts anything.
+type runPlan struct {
+	clone   uintptr    // namespaces to create
+	setns   string     // "FD:KIND,…" for the setns constructor
+	nsFiles []*os.File // the namespaces to join, open
+	rootfs  string     // absolute root.path
+	userns  bool       // the container is in a user namespace other than ours
+	fork    bool       // a joined pid namespace needs a fork to take effect
+	joined  []string   // "--net=/proc/…" for the explain line
+}
+
+func (p *runPlan) close() {
+	for _, f := range p.nsFiles {
+		f.Close()
+	}
+}
+
+// plan checks the spec and opens what it joins. Nothing is created yet, so
+// a bad spec leaves nothing behind.
+func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
+	if s.Process == nil || len(s.Process.Args) == 0 {
+		return nil, errors.New("the spec has no process to run: give a command after --, or set process.args")
+	}
+	if s.Linux == nil {
+		s.Linux = &specs.Linux{}
+	}
+	p := &runPlan{}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	seen := map[specs.LinuxNamespaceType]bool{}
+	var join []specs.LinuxNamespace
+	for _, ns := range s.Linux.Namespaces {
+		k, err := namespace.ByName(string(ns.Type))
+		if err != nil {
+			return nil, fmt.Errorf("linux.namespaces: %w", err)
+		}
+		if seen[k.OCI] {
+			return nil, fmt.Errorf("linux.namespaces: %q is listed twice", ns.Type)
+		}
+		seen[k.OCI] = true
+		if ns.Path == "" {
+			p.clone |= k.Flag
+			continue
+		}
+		join = append(join, ns)
+	}
+	// Join in namespace.Kinds order, the user namespace last when we are
+	// privileged already (joining it first would drop the capabilities the
+	// others need), like nsenter(1).
+	ordered := make([]namespace.Kind, 0, len(namespace.Kinds))
+	for _, k := range namespace.Kinds[1:] {
+		ordered = append(ordered, k)
+	}
+	ordered = append(ordered, namespace.Kinds[0])
+	for _, k := range ordered {
+		for _, ns := range join {
+			if kk, _ := namespace.ByName(string(ns.Type)); kk.Flag != k.Flag {
+				continue
+			}
+			f, err := os.Open(ns.Path)
+			if err != nil {
+				return nil, fmt.Errorf("%s namespace to join: %w (is the process still running?)", k.Name, err)
+			}
+			fd := fdNamespaces + len(p.nsFiles)
+			p.nsFiles = append(p.nsFiles, f)
+			if p.setns != "" {
+				p.setns += ","
+			}
+			p.setns += fmt.Sprintf("%d:%s", fd, k.Name)
+			p.joined = append(p.joined, fmt.Sprintf("%s=%s", k.Option, ns.Path))
+			if k.Flag == unix.CLONE_NEWPID {
+				p.fork = true
+			}
+			if k.Flag == unix.CLONE_NEWUSER {
+				p.userns = true
+			}
+		}
+	}
+	if p.clone&unix.CLONE_NEWUSER != 0 {
+		p.userns = true
+		if len(join) > 0 {
+			return nil, errors.New("linux.namespaces: a new user namespace cannot be combined with joined namespaces: the joined ones would need privileges the new user namespace does not have")
+		}
+		for _, m := range []struct {
+			what string
+			ms   []specs.LinuxIDMapping
+		}{{"uid map", s.Linux.UIDMappings}, {"gid map", s.Linux.GIDMappings}} {
+			if err := namespace.CheckIDMaps(m.what, m.ms); err != nil {
+				return nil, err
+			}
+		}
+	} else if len(s.Linux.UIDMappings)+len(s.Linux.GIDMappings) > 0 {
+		return nil, errors.New("uid/gid maps are given but no new user namespace: add --user (a \"user\" entry without path in linux.namespaces)")
+	}
+	if s.Root != nil && s.Root.Path != "" {
+		root := s.Root.Path
+		if !filepath.IsAbs(root) {
+			root = filepath.Join(o.Bundle, root)
+		}
+		root, err = filepath.Abs(root)
+		if err != nil {
+			return nil, err
+		}
+		fi, err := os.Stat(root)
+		if err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("root filesystem %s is missing or not a directory: build one with scripts/mk-rootfs.sh, or mount an image with fs-layer", root)
+		}
+		if p.clone&unix.CLONE_NEWNS == 0 {
+			return nil, errors.New("a root filesystem needs a new mount namespace: add --mount (a \"mount\" entry in linux.namespaces), or pivot_root would change the host's root")
+		}
+		p.rootfs = root
+	}
+	if (s.Hostname != "" || s.Domainname != "") && p.clone&unix.CLONE_NEWUTS == 0 {
+		return nil, errors.New("setting the hostname needs a new UTS namespace: add --uts, or it would rename the host")
+	}
+	if len(s.Mounts) > 0 && p.clone&unix.CLONE_NEWNS == 0 {
+		return nil, errors.New("mounts need a new mount namespace: add --mount, or they would land in the host's")
+	}
+	return p, nil
+}
+
+func idMaps(ms []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	var out []syscall.SysProcIDMap
+	for _, m := range ms {
+		out = append(out, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+	}
+	return out
+}
+
+// explainStart prints the clone and setns steps with the unshare(1) or
+// nsenter(1) line that does the same.
+func explainStart(log *explain.Log, s *specs.Spec, p *runPlan) {
+	if !log.Enabled() {
+		return
+	}
+	shell := []string{"unshare", "--fork"}
+	for _, k := range namespace.Kinds {
+		if p.clone&k.Flag != 0 {
+			shell = append(shell, k.Option)
+		}
+	}
+	log.Step(fmt.Sprintf("clone(%s|SIGCHLD)", namespace.FlagNames(p.clone)), explain.Join(shell)+" …")
+	for _, j := range p.joined {
+		log.Step(fmt.Sprintf("setns(open(%q), 0) before the Go runtime starts", strings.SplitN(j, "=", 2)[1]), "nsenter "+j+" …")
+	}
+}
+
+func explainMaps(log *explain.Log, pid int, s *specs.Spec) {
+	for _, m := range []struct {
+		file string
+		ms   []specs.LinuxIDMapping
+	}{{"uid_map", s.Linux.UIDMappings}, {"gid_map", s.Linux.GIDMappings}} {
+		for _, l := range m.ms {
+			path := fmt.Sprintf("/proc/%d/%s", pid, m.file)
+			line := namespace.FormatIDMap(l)
+			log.Step(fmt.Sprintf("write(%q, %q)", path, line), fmt.Sprintf("echo %s > %s", explain.Quote(line), path))
+		}
+	}
+}
+
+// startError explains why clone failed.
+func startError(flags uintptr, err error) error {
+	switch {
+	case errors.Is(err, syscall.EPERM):
+		return &exitError{125, fmt.Errorf("clone(%s): %w: creating namespaces needs root (CAP_SYS_ADMIN); run with sudo", namespace.FlagNames(flags), err)}
+	case errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EUSERS):
+		return &exitError{125, fmt.Errorf("clone(%s): %w: the kernel refused; check the id maps and /proc/sys/user/max_*_namespaces", namespace.FlagNames(flags), err)}
+	}
+	return &exitError{125, fmt.Errorf("start the container (clone(%s)): %w", namespace.FlagNames(flags), err)}
+}
+
+// childError decodes stage 1's "CODE message" report.
+func childError(msg []byte) (int, error) {
+	codeStr, text, _ := strings.Cut(string(msg), " ")
+	code, err := strconv.Atoi(codeStr)
+	if err != nil {
+		code, text = 125, string(msg)
+	}
+	return code, &exitError{code, errors.New(text)}
+}
+
+// forwardSignals passes the signals ns-enter receives on to the container,
+// as docker run --sig-proxy does. With a terminal, keys like Ctrl-C travel
+// through the pty instead, so only termination signals are forwarded.
+func forwardSignals(p *os.Process, tty bool) (stop func()) {
+	sigs := make(chan os.Signal, 16)
+	forward := []os.Signal{unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2}
+	if !tty {
+		forward = append(forward, unix.SIGINT, unix.SIGQUIT)
+	}
+	signal.Notify(sigs, forward...)
+	go func() {
+		for sig := range sigs {
+			p.Signal(sig)
+		}
+	}()
+	return func() { signal.Stop(sigs); close(sigs) }
+}
+
+// exitStatus is the shell's view of how a process ended: its exit code, or
+// 128+N when signal N killed it.
+func exitStatus(ps *os.ProcessState, err error) int {
+	if ps == nil {
+		return 125
+	}
+	ws := ps.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}

@@ -1,0 +1,143 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"ctrkit/internal/explain"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// IsInit reports whether this process is stage 1, the re-executed ns-enter
+// that becomes the container.
+func IsInit() bool { return os.Getenv(StageEnv) == "init" }
+
+func init() {
+	if IsInit() {
+		// capset(2), prctl(PR_CAPBSET_DROP) and no_new_privs act on one
+		// thread; keep main on the thread that will execve.
+		runtime.LockOSThread()
+	}
+}
+
+// Init runs stage 1 and returns only if it failed or, with --init or a
+// joined pid namespace, when the forked process ended; the caller exits
+// with the code it returns.
+func Init() int {
+	cfgFile := os.NewFile(fdConfig, "config")
+	errPipe := os.NewFile(fdErrors, "errors")
+	logFile := os.NewFile(fdExplain, "explain")
+	for _, fd := range []int{fdConfig, fdErrors, fdExplain} {
+		unix.CloseOnExec(fd)
+	}
+	var cfg initConfig
+	if err := json.NewDecoder(cfgFile).Decode(&cfg); err != nil {
+		return report(errPipe, &exitError{125, fmt.Errorf("read the spec from ns-enter: %w", err)})
+	}
+	cfgFile.Close()
+	os.Unsetenv(StageEnv)
+	os.Unsetenv("_CTRKIT_ERRFD")
+	log := explain.New("ns-enter", logFile, cfg.Explain)
+
+	path, err := setup(log, &cfg)
+	if err != nil {
+		return report(errPipe, err)
+	}
+	p := cfg.Spec.Process
+	if !cfg.Fork {
+		log.Step(fmt.Sprintf("execve(%q, %q)", path, p.Args), explain.Join(p.Args))
+		err := syscall.Exec(path, p.Args, p.Env)
+		return report(errPipe, &exitError{126, fmt.Errorf("execve %s: %w", path, err)})
+	}
+	return forkAndReap(log, errPipe, path, p)
+}
+
+// setup does everything between birth and execve, and returns the
+// program's path.
+func setup(log *explain.Log, cfg *initConfig) (string, error) {
+	s := cfg.Spec
+	if cfg.Mounts {
+		if err := setupMounts(log, s, cfg.Rootfs, cfg.UserNS); err != nil {
+			return "", err
+		}
+	}
+	if cfg.UTS {
+		if s.Hostname != "" {
+			log.Step(fmt.Sprintf("sethostname(%q)", s.Hostname), "hostname "+explain.Quote(s.Hostname))
+			if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+				return "", fmt.Errorf("sethostname(%q): %w", s.Hostname, err)
+			}
+		}
+		if s.Domainname != "" {
+			log.Step(fmt.Sprintf("setdomainname(%q)", s.Domainname), "domainname "+explain.Quote(s.Domainname))
+			if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
+				return "", fmt.Errorf("setdomainname(%q): %w", s.Domainname, err)
+			}
+		}
+	}
+	if err := setupProcess(log, s.Process); err != nil {
+		return "", err
+	}
+	return lookPath(s.Process.Args[0], s.Process.Env)
+}
+
+// forkAndReap starts the process as a child and waits for it. As PID 1 of a
+// pid namespace (--init) it also reaps every orphan the kernel re-parents to
+// it, which would otherwise stay zombies, and forwards signals: the kernel
+// delivers to a namespace's PID 1 only signals it has a handler for, so a
+// plain program as PID 1 ignores SIGTERM and Ctrl-C.
+func forkAndReap(log *explain.Log, errPipe *os.File, path string, p *specs.Process) int {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs)
+	cmd := exec.Command(path, p.Args[1:]...)
+	cmd.Args[0] = p.Args[0]
+	cmd.Env = p.Env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	log.Step(fmt.Sprintf("fork(); execve(%q, %q)", path, p.Args), explain.Join(p.Args)+" &")
+	if err := cmd.Start(); err != nil {
+		return report(errPipe, &exitError{126, fmt.Errorf("start %s: %w", path, err)})
+	}
+	errPipe.Close()
+	child := cmd.Process.Pid
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == unix.SIGCHLD {
+				for {
+					var ws unix.WaitStatus
+					pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+					if pid <= 0 || err != nil {
+						break
+					}
+					if pid == child {
+						if ws.Signaled() {
+							return 128 + int(ws.Signal())
+						}
+						return ws.ExitStatus()
+					}
+					log.Note("reaped orphan %d", pid)
+				}
+			} else if sig != unix.SIGURG { // SIGURG is the Go runtime's own
+				unix.Kill(child, sig.(syscall.Signal))
+			}
+		}
+	}
+}
+
+// report sends err to stage 0 as "CODE message" and returns the code.
+func report(errPipe *os.File, err error) int {
+	code := 125
+	var e *exitError
+	if errors.As(err, &e) {
+		code = e.code
+	}
+	fmt.Fprintf(errPipe, "%d %v", code, err)
+	return code
+}

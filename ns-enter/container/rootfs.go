@@ -1,0 +1,259 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"ctrkit/internal/explain"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// setupMounts prepares the new mount namespace. With a root filesystem it
+// follows runc's order: make every mount private, bind the root onto itself
+// (pivot_root wants a mount point), mount the spec's mounts inside it, fill
+// /dev, pivot_root, then mask and write-protect. Without one, the spec's
+// mounts land on the current tree, as `unshare --mount --mount-proc` does.
+func setupMounts(log *explain.Log, s *specs.Spec, root string, userns bool) error {
+	prop := uintptr(unix.MS_REC | unix.MS_PRIVATE)
+	if s.Linux != nil && s.Linux.RootfsPropagation != "" {
+		p, ok := propagationFlags[s.Linux.RootfsPropagation]
+		if !ok {
+			return fmt.Errorf("linux.rootfsPropagation %q: use one of private, rprivate, slave, rslave, shared, rshared", s.Linux.RootfsPropagation)
+		}
+		prop = p
+	}
+	// Private first, so nothing mounted below leaks back to the host.
+	if err := mount(log, "", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return err
+	}
+	if root == "" {
+		for _, m := range s.Mounts {
+			if err := mountOne(log, "/", m, userns); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := mount(log, root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	devTmpfs := false
+	for _, m := range s.Mounts {
+		if err := mountOne(log, root, m, userns); err != nil {
+			return err
+		}
+		devTmpfs = devTmpfs || filepath.Clean(m.Destination) == "/dev"
+	}
+	if devTmpfs {
+		if err := makeDev(log, root, s, userns); err != nil {
+			return err
+		}
+	}
+	if err := pivotRoot(log, root); err != nil {
+		return err
+	}
+	if prop != unix.MS_REC|unix.MS_PRIVATE {
+		if err := mount(log, "", "/", "", prop, ""); err != nil {
+			return err
+		}
+	}
+	if s.Linux != nil {
+		for _, p := range s.Linux.MaskedPaths {
+			if err := maskPath(log, p); err != nil {
+				return err
+			}
+		}
+		for _, p := range s.Linux.ReadonlyPaths {
+			if err := readonlyPath(log, p); err != nil {
+				return err
+			}
+		}
+	}
+	if s.Root != nil && s.Root.Readonly {
+		return mount(log, "", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|lockedFlags("/"), "")
+	}
+	return nil
+}
+
+// mountOne mounts one entry of the spec's "mounts" below root.
+func mountOne(log *explain.Log, root string, m specs.Mount, userns bool) error {
+	dest, err := inRoot(root, m.Destination)
+	if err != nil {
+		return err
+	}
+	flags, prop, data := parseMountOptions(m.Options)
+	if m.Type == "bind" || flags&unix.MS_BIND != 0 {
+		return bindMount(log, m.Source, dest, flags, prop)
+	}
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return fmt.Errorf("create mount point %s: %w", dest, err)
+	}
+	if m.Type == "cgroup" && !unifiedCgroup() {
+		// A v1 hierarchy per controller would each need their own bind
+		// (runc does this); ctrkit keeps /sys/fs/cgroup an empty tmpfs there.
+		log.Note("cgroup v1 host: %s gets an empty read-only tmpfs instead of the cgroup hierarchies", m.Destination)
+		return mount(log, "tmpfs", dest, "tmpfs", flags|unix.MS_RDONLY, "mode=755")
+	}
+	fstype := m.Type
+	if fstype == "cgroup" {
+		fstype = "cgroup2"
+	}
+	err = mount(log, m.Source, dest, fstype, flags, data)
+	switch {
+	case err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM):
+		// sysfs may only be mounted by the owner of the network namespace;
+		// in a user namespace sharing the host's network, bind the host's.
+		log.Note("no permission for a new sysfs (the network namespace is the host's): bind the host's /sys instead")
+		if err = bindMount(log, "/sys", dest, unix.MS_BIND|unix.MS_REC|flags&unix.MS_RDONLY, 0); err != nil {
+			return err
+		}
+	case err != nil && m.Type == "devpts" && errors.Is(err, unix.EINVAL) && strings.Contains(data, "gid="):
+		// gid=5 (tty) may not be mapped in a user namespace.
+		log.Note("devpts refused gid=: the group is not mapped in this user namespace; mount without it")
+		err = mount(log, m.Source, dest, fstype, flags, removeOption(data, "gid="))
+	case err != nil && m.Type == "mqueue" && userns:
+		log.Note("no permission for a new mqueue filesystem: bind the host's /dev/mqueue instead")
+		err = bindMount(log, "/dev/mqueue", dest, unix.MS_BIND, 0)
+	}
+	if err != nil {
+		return err
+	}
+	if prop != 0 {
+		return mount(log, "", dest, "", prop, "")
+	}
+	return nil
+}
+
+func removeOption(data, prefix string) string {
+	var keep []string
+	for _, o := range strings.Split(data, ",") {
+		if !strings.HasPrefix(o, prefix) {
+			keep = append(keep, o)
+		}
+	}
+	return strings.Join(keep, ",")
+}
+
+// bindMount makes source visible at dest too. Options other than bind
+// itself (ro, nosuid …) need a second call: the kernel ignores them on the
+// first one, so they are applied by a bind remount.
+func bindMount(log *explain.Log, source, dest string, flags, prop uintptr) error {
+	fi, err := os.Stat(source)
+	if err != nil {
+		return fmt.Errorf("bind mount source: %w", err)
+	}
+	if err := makeMountPoint(dest, fi.IsDir()); err != nil {
+		return err
+	}
+	if err := mount(log, source, dest, "", unix.MS_BIND|flags&unix.MS_REC, ""); err != nil {
+		return err
+	}
+	if rest := flags &^ (unix.MS_BIND | unix.MS_REC); rest != 0 {
+		if err := mount(log, "", dest, "", rest|unix.MS_BIND|unix.MS_REMOUNT|lockedFlags(dest), ""); err != nil {
+			return err
+		}
+	}
+	if prop != 0 {
+		return mount(log, "", dest, "", prop, "")
+	}
+	return nil
+}
+
+func makeMountPoint(dest string, dir bool) error {
+	if dir {
+		if err := os.MkdirAll(dest, 0o755); err != nil {
+			return fmt.Errorf("create mount point %s: %w", dest, err)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return fmt.Errorf("create mount point %s: %w", dest, err)
+	}
+	f, err := os.OpenFile(dest, os.O_CREATE|os.O_RDONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("create mount point %s: %w", dest, err)
+	}
+	return f.Close()
+}
+
+// lockedFlags are the flags a remount must keep: in a user namespace the
+// kernel refuses to clear nosuid, nodev, noexec or the atime flags of a
+// mount inherited from a more privileged namespace.
+func lockedFlags(path string) uintptr {
+	var st unix.Statfs_t
+	if unix.Statfs(path, &st) != nil {
+		return 0
+	}
+	var flags uintptr
+	for _, f := range []struct{ st, ms uintptr }{
+		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
+		{unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME},
+	} {
+		if uintptr(st.Flags)&f.st != 0 {
+			flags |= f.ms
+		}
+	}
+	return flags
+}
+
+// pivotRoot makes the current directory's root the process's root and
+// detaches the old one, with runc's trick that needs no put_old directory:
+// pivot_root(".", ".") stacks the old root on top of the new one at "/",
+// and a lazy unmount of "." removes it. The old root stays mounted, in the
+// host's mount namespace only.
+func pivotRoot(log *explain.Log, root string) error {
+	log.Step(fmt.Sprintf("chdir(%q)", root), "cd "+explain.Quote(root))
+	if err := unix.Chdir(root); err != nil {
+		return fmt.Errorf("chdir %s: %w", root, err)
+	}
+	log.Step(`pivot_root(".", ".")`, "pivot_root . .")
+	if err := unix.PivotRoot(".", "."); err != nil {
+		hint := "needs CAP_SYS_ADMIN in the mount namespace's user namespace"
+		if errors.Is(err, unix.EINVAL) {
+			ms, _ := readMountInfo()
+			hint = diagnosePivot(ms, root)
+		}
+		return fmt.Errorf("pivot_root(%q, %q) in %s: %w: %s", ".", ".", root, err, hint)
+	}
+	log.Step(`umount2(".", MNT_DETACH)`, "umount -l .")
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach the old root: umount2(\".\", MNT_DETACH): %w", err)
+	}
+	log.Step(`chdir("/")`, "cd /")
+	return unix.Chdir("/")
+}
+
+// maskPath hides a path of /proc or /sys that leaks host details or lets a
+// container poke the kernel: /dev/null over a file, an empty read-only
+// tmpfs over a directory (the runtime spec's maskedPaths).
+func maskPath(log *explain.Log, p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil // nothing to hide
+	}
+	if fi.IsDir() {
+		return mount(log, "tmpfs", p, "tmpfs", unix.MS_RDONLY, "")
+	}
+	return mount(log, "/dev/null", p, "", unix.MS_BIND, "")
+}
+
+// readonlyPath binds p onto itself and remounts that read-only.
+func readonlyPath(log *explain.Log, p string) error {
+	if _, err := os.Stat(p); err != nil {
+		return nil
+	}
+	if err := mount(log, p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	return mount(log, "", p, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_REC|lockedFlags(p), "")
+}
+
+// unifiedCgroup reports whether /sys/fs/cgroup is cgroup v2.
+func unifiedCgroup() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}

@@ -1,0 +1,47 @@
+// Command ns-enter runs a command in new Linux namespaces, joins the
+// namespaces of a running process, or runs an OCI runtime spec.
+//
+// Synopsis:
+//
+//	ns-enter [KINDS] [--hostname NAME] [--mount-proc] [--map-root | --uid-map M --gid-map M] [--rootfs DIR] [-i] [-t] [--init] [-- CMD ARGS…]
+//	ns-enter --target PID [KINDS] [-- CMD ARGS…]
+//	… | ns-enter [-i] [-t] [-- CMD ARGS…]
+//	ns-enter --bundle DIR
+//	ns-enter spec [same flags] [-- CMD ARGS…]
+//	ns-enter show [PID]
+//
+// Options:
+//
+//	--pid --net --ipc --mount --uts --user --cgroup --all   namespace kinds
+//	--target PID   join PID's namespaces of those kinds instead of making new ones
+//	--rootfs DIR   pivot_root into DIR, with /proc, /dev and a read-only /sys
+//	--explain      print each kernel call and its shell equivalent on stderr
+package main
+
+import (
+	"os"
+
+	"ctrkit/internal/cli"
+	"ctrkit/ns-enter/container"
+	_ "ctrkit/ns-enter/setns" // joins namespaces before the Go runtime starts
+
+	"github.com/alecthomas/kong"
+)
+
+type CLI struct {
+	cli.Globals
+	Run  RunCmd  `cmd:"" default:"withargs" help:"Run a command in new or joined namespaces (the default)."`
+	Spec SpecCmd `cmd:"" help:"Print the OCI runtime spec the flags describe, without running it."`
+	Show ShowCmd `cmd:"" help:"List the namespaces of a process and which differ from the host's."`
+}
+
+func main() {
+	if container.IsInit() {
+		os.Exit(container.Init())
+	}
+	var c CLI
+	ctx := kong.Parse(&c, kong.Name("ns-enter"),
+		kong.Description("Run a command in its own Linux namespaces: the isolation every container is made of."),
+		kong.UsageOnError())
+	cli.Exit(ctx, ctx.Run(&c.Globals))
+}

@@ -1,0 +1,40 @@
+// Package setns joins existing namespaces before the Go runtime starts.
+//
+// # Why this is C
+//
+// setns(2) moves only the calling thread into a namespace, and two kinds
+// refuse a multi-threaded caller outright: a process may not join a mount
+// namespace while it shares its filesystem attributes (root, cwd, umask)
+// with other threads (EINVAL), nor a user namespace while it has more than
+// one thread (EINVAL). A Go program has several threads before main runs:
+// the runtime starts them for the scheduler, the garbage collector and
+// signals. So by the time Go code could call setns, it is too late.
+//
+// runc solves this with C code that runs as an ELF constructor, when the
+// binary is loaded and the process has exactly one thread, before the Go
+// runtime starts (runc's libcontainer/nsenter). ctrkit does the same, in far
+// fewer lines: ns-enter re-executes itself with the namespace files open as
+// file descriptors and their numbers in _CTRKIT_SETNS; the constructor below
+// joins them in the order given and then lets the Go runtime start, already
+// inside. Every thread Go starts afterwards inherits the namespaces.
+//
+// Joining a pid namespace changes only where children are born, so the
+// re-executed ns-enter forks the command rather than becoming it (nsenter(1)
+// does the same). Importing this package for its side effect is enough:
+//
+//	import _ "ctrkit/ns-enter/setns"
+package setns
+
+/*
+#cgo CFLAGS: -Wall -Werror
+extern void ctrkit_setns(void);
+void __attribute__((constructor)) ctrkit_setns_init(void) { ctrkit_setns(); }
+*/
+import "C"
+
+// Env is the variable that lists "FD:KIND" pairs to join, comma-separated.
+const Env = "_CTRKIT_SETNS"
+
+// ErrEnv names the descriptor the constructor reports a failure on, as
+// "125 message", the same format the Go side of ns-enter uses.
+const ErrEnv = "_CTRKIT_ERRFD"
