@@ -134,7 +134,10 @@ func (f *specFlags) join(s *specs.Spec, kinds []namespace.Kind) error {
 		return err
 	}
 	for i, e := range es {
-		chosen := len(kinds) == 0 && e.Inode != self[i].Inode
+		if e.Inode == self[i].Inode {
+			continue // already ours; the kernel refuses to re-join a user namespace
+		}
+		chosen := len(kinds) == 0
 		for _, k := range kinds {
 			chosen = chosen || k.Name == e.Kind.Name
 		}
@@ -147,7 +150,7 @@ func (f *specFlags) join(s *specs.Spec, kinds []namespace.Kind) error {
 		}
 	}
 	if len(s.Linux.Namespaces) == 0 {
-		return fmt.Errorf("--target %d: the process shares all its namespaces with ns-enter; nothing to join", f.Target)
+		return fmt.Errorf("--target %d: the process shares those namespaces with ns-enter already; nothing to join", f.Target)
 	}
 	return nil
 }

@@ -154,7 +154,7 @@ func Run(s *specs.Spec, o Options) (int, error) {
 			}
 		}
 		cfg := initConfig{Spec: s, Rootfs: p.rootfs, Mounts: p.clone&unix.CLONE_NEWNS != 0,
-			UTS: s.Hostname != "" || s.Domainname != "", UserNS: p.userns, Fork: p.fork || o.Init, Explain: o.Explain}
+			UTS: s.Hostname != "" || s.Domainname != "", UserNS: p.userns, Fork: o.Init, Explain: o.Explain}
 		err := json.NewEncoder(cfgW).Encode(cfg)
 		cfgW.Close()
 		if err != nil && !errors.Is(err, syscall.EPIPE) {
@@ -205,8 +205,12 @@ type runPlan struct {
 	nsFiles []*os.File // the namespaces to join, open
 	rootfs  string     // absolute root.path
 	userns  bool       // the container is in a user namespace other than ours
-	fork    bool       // a joined pid namespace needs a fork to take effect
-	joined  []string   // "--net=/proc/…" for the explain line
+	joined  []joined
+}
+
+type joined struct {
+	kind namespace.Kind
+	path string
 }
 
 func (p *runPlan) close() {
@@ -270,10 +274,7 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 				p.setns += ","
 			}
 			p.setns += fmt.Sprintf("%d:%s", fd, k.Name)
-			p.joined = append(p.joined, fmt.Sprintf("%s=%s", k.Option, ns.Path))
-			if k.Flag == unix.CLONE_NEWPID {
-				p.fork = true
-			}
+			p.joined = append(p.joined, joined{k, ns.Path})
 			if k.Flag == unix.CLONE_NEWUSER {
 				p.userns = true
 			}
@@ -342,9 +343,15 @@ func explainStart(log *explain.Log, s *specs.Spec, p *runPlan) {
 			shell = append(shell, k.Option)
 		}
 	}
-	log.Step(fmt.Sprintf("clone(%s|SIGCHLD)", namespace.FlagNames(p.clone)), explain.Join(shell)+" …")
+	if p.clone != 0 {
+		log.Step(fmt.Sprintf("clone(%s|SIGCHLD)", namespace.FlagNames(p.clone)), explain.Join(shell)+" …")
+	}
 	for _, j := range p.joined {
-		log.Step(fmt.Sprintf("setns(open(%q), 0) before the Go runtime starts", strings.SplitN(j, "=", 2)[1]), "nsenter "+j+" …")
+		log.Step(fmt.Sprintf("setns(open(%q), %s), in C before the Go runtime starts", j.path, namespace.FlagNames(j.kind.Flag)),
+			fmt.Sprintf("nsenter %s=%s …", j.kind.Option, j.path))
+		if j.kind.Flag == unix.CLONE_NEWPID {
+			log.Note("a joined pid namespace takes effect for children only: fork once more")
+		}
 	}
 }
 

@@ -2,25 +2,66 @@
 // See setns.go for why this cannot be Go.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-static void fail(const char *kind, int fd, int err) {
+// The descriptor ns-enter sends the spec on (fdConfig in container.go).
+#define CONFIG_FD 3
+
+static void fail(const char *what, const char *kind, int err) {
 	char msg[512];
 	const char *hint = "";
 	if (err == EPERM)
 		hint = " (needs CAP_SYS_ADMIN in the namespace's owning user namespace)";
-	else if (err == EINVAL)
+	else if (err == EINVAL && kind != NULL)
 		hint = " (a mount or user namespace can only be joined by a single-threaded process)";
-	int n = snprintf(msg, sizeof msg, "125 setns(%d, %s): %s%s", fd, kind, strerror(err), hint);
+	int n = snprintf(msg, sizeof msg, "125 %s(%s): %s%s", what, kind ? kind : "", strerror(err), hint);
 	const char *errfd = getenv("_CTRKIT_ERRFD");
 	if (errfd != NULL && write(atoi(errfd), msg, n) == n)
 		_exit(125);
 	dprintf(2, "ns-enter: %s\n", msg + 4);
 	_exit(125);
+}
+
+static pid_t child;
+
+static void forward(int sig) {
+	if (child > 0)
+		kill(child, sig);
+}
+
+// After setns(CLONE_NEWPID) only children are born in the namespace, and
+// the caller can no longer create threads (clone(CLONE_THREAD) fails with
+// EINVAL while its own pid namespace differs from its children's), which
+// the Go runtime needs. So fork: the child goes on into Go, inside; this
+// process stays outside, passes signals on, and exits as the child does.
+// It forks only once the spec arrives, so it is already in the cgroup
+// ns-enter put it in, and the child is born there too.
+static void fork_into_pid_namespace(void) {
+	struct pollfd p = {.fd = CONFIG_FD, .events = POLLIN};
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+	child = fork();
+	if (child < 0)
+		fail("fork", "into the pid namespace", errno);
+	if (child == 0)
+		return;
+	for (int fd = 3; fd < 1024; fd++)
+		close(fd); // the child holds the pipes to ns-enter now
+	int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		signal(sigs[i], forward);
+	int status;
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			_exit(125);
+	_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
 }
 
 void ctrkit_setns(void) {
@@ -29,6 +70,7 @@ void ctrkit_setns(void) {
 		return;
 	char buf[512];
 	snprintf(buf, sizeof buf, "%s", list);
+	int joined_pid = 0;
 	char *save = NULL;
 	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
 		char *kind = strchr(item, ':');
@@ -37,8 +79,11 @@ void ctrkit_setns(void) {
 		*kind++ = '\0';
 		int fd = atoi(item);
 		if (setns(fd, 0) < 0)
-			fail(kind, fd, errno);
+			fail("setns", kind, errno);
 		close(fd);
+		joined_pid |= strcmp(kind, "pid") == 0;
 	}
 	unsetenv("_CTRKIT_SETNS");
+	if (joined_pid)
+		fork_into_pid_namespace();
 }
