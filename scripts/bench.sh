@@ -41,12 +41,21 @@ else
 	exit 1
 fi
 jq '.root.path = "rootfs" | .process.args = ["/bin/true"] | .process.terminal = false
-	| .linux.cgroupsPath = "/ctrkit-bench"' "$tmp/spec.json" >"$bundle/config.json"
+	| del(.linux.cgroupsPath)' "$tmp/spec.json" >"$bundle/config.json"
+
+# runc and crun always put the container in a new cgroup, so they get a
+# cgroupsPath they create and remove; ns-enter only joins a cgroup that
+# exists (creating one is cg-limit's job), so its bundle has none.  crun 1.8
+# rejects the spec versions newer than it knows: claim 1.0.2.
+oci=$tmp/bundle-oci
+mkdir -p "$oci"
+cp -al "$bundle/rootfs" "$oci/rootfs"
+jq '.ociVersion = "1.0.2" | .linux.cgroupsPath = "/ctrkit-bench"' "$bundle/config.json" >"$oci/config.json"
 
 # crun 1.8 rejects this host's hybrid cgroup layout (a cgroup2 mount at
 # /sys/fs/cgroup/unified next to the v1 hierarchies); in a private mount
 # namespace without that mount it sees plain cgroup v1 and works.
-crun_cmd="crun run --bundle $bundle ck-bench-\$\$" crun_note=
+crun_cmd="crun run --bundle $oci ck-bench-\$\$" crun_note=
 if mountpoint -q /sys/fs/cgroup/unified 2>/dev/null; then
 	crun_cmd="unshare -m sh -c 'umount /sys/fs/cgroup/unified && exec $crun_cmd'"
 	crun_note="(crun's time includes unshare -m and umount)"
@@ -69,7 +78,7 @@ else
 	echo "bench: skipping ns-enter: $nsenter not built (make build)" >&2
 fi
 if command -v runc >/dev/null; then
-	add runc "runc run --bundle $bundle ck-bench-\$\$ || { runc delete -f ck-bench-\$\$; exit 1; }"
+	add runc "runc run --bundle $oci ck-bench-\$\$ || { runc delete -f ck-bench-\$\$; exit 1; }"
 else
 	echo "bench: skipping runc: not installed" >&2
 fi
@@ -129,4 +138,5 @@ for name in "${names[@]}"; do
 done
 [ -z "${ms[crun]:-}" ] || [ -z "$crun_note" ] || echo "$crun_note"
 echo
+echo "(runc and crun create and remove a cgroup per run; ns-enter joins none)"
 echo "target: ns-enter ≤ 0.7× runc time, peak memory ≤ runc's"

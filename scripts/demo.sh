@@ -14,8 +14,17 @@ command -v ns-enter >/dev/null || { echo "demo: bin/ns-enter missing: run 'make 
 tmp=$(mktemp -d /tmp/ck-demo.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
-show() { printf '$ %s\n' "$*"; "$@"; }
+bold='' plain=''
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; fi
+say() { printf '\n%s# %s%s\n' "$bold" "$*" "$plain"; }
+show() { # print the command as you would type it, then run it
+	local arg line='$'
+	for arg; do
+		if [[ $arg =~ ^[A-Za-z0-9_./:=,+@%-]+$ ]]; then line+=" $arg"; else line+=" '$arg'"; fi
+	done
+	echo "$line"
+	"$@"
+}
 
 say "A new PID namespace with its own /proc: ps sees itself as PID 1."
 show ns-enter --pid --mount-proc -- ps
