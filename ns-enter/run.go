@@ -76,8 +76,8 @@ func (f *specFlags) build(base *specs.Spec) (*specs.Spec, error) {
 	if s.Linux == nil {
 		s.Linux = &specs.Linux{}
 	}
-	if len(f.Args) > 0 {
-		s.Process.Args = f.Args
+	if args := f.command(); len(args) > 0 {
+		s.Process.Args = args
 	}
 	s.Process.Env = append(s.Process.Env, f.Env...)
 	if f.Workdir != "" {
@@ -101,6 +101,15 @@ func (f *specFlags) build(base *specs.Spec) (*specs.Spec, error) {
 		addNamespace(s, specs.LinuxNamespace{Type: k.OCI})
 	}
 	return s, f.idMaps(s)
+}
+
+// command is the command after the flags, without the "--" that kong
+// passes through.
+func (f *specFlags) command() []string {
+	if len(f.Args) > 0 && f.Args[0] == "--" {
+		return f.Args[1:]
+	}
+	return f.Args
 }
 
 // kinds lists the namespace kinds the flags ask for, implied ones included.
@@ -249,8 +258,11 @@ func (in *input) load() (s *specs.Spec, fromStdin bool, err error) {
 		return s, false, nil
 	}
 	s, err = spec.FromStdin(os.Stdin)
-	if err != nil {
+	if errors.Is(err, spec.ErrNotJSON) {
 		return nil, false, fmt.Errorf("stdin: %w (stdin is a pipe, so ns-enter reads a runtime spec from it; to give the command input instead, add --spec none)", err)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("stdin: %w", err)
 	}
 	return s, s != nil, nil
 }

@@ -117,6 +117,12 @@ func Run(s *specs.Spec, o Options) (int, error) {
 	if p.setns != "" {
 		cmd.Env = append(cmd.Env, setns.Env+"="+p.setns)
 	}
+	if p.clone&unix.CLONE_NEWUSER != 0 {
+		// A new user namespace starts with our host ids, which its map may
+		// not cover (then they read as 65534 and execve drops every
+		// capability). Become its root first; setUser picks the final ids.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
 	var con *console
 	if s.Process.Terminal {
 		keyboard := o.Stdin
@@ -291,6 +297,9 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 		}{{"uid map", s.Linux.UIDMappings}, {"gid map", s.Linux.GIDMappings}} {
 			if err := namespace.CheckIDMaps(m.what, m.ms); err != nil {
 				return nil, err
+			}
+			if !namespace.Maps(m.ms, 0) {
+				return nil, fmt.Errorf("the %s does not map id 0: ns-enter sets the container up as root inside the user namespace, so map 0 (e.g. \"0 100000 65536\")", m.what)
 			}
 		}
 	} else if len(s.Linux.UIDMappings)+len(s.Linux.GIDMappings) > 0 {

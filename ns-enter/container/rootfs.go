@@ -111,13 +111,19 @@ func mountOne(log *explain.Log, root string, m specs.Mount, userns bool) error {
 		if err = bindMount(log, "/sys", dest, unix.MS_BIND|unix.MS_REC|flags&unix.MS_RDONLY, 0); err != nil {
 			return err
 		}
+	case err != nil && m.Type == "proc" && errors.Is(err, unix.EPERM) && userns:
+		// procfs belongs to the pid namespace's user namespace; without a
+		// pid namespace of our own, bind the host's /proc instead.
+		log.Note("no permission for a new /proc (the pid namespace is the host's): bind the host's /proc instead")
+		err = bindMount(log, "/proc", dest, unix.MS_BIND|unix.MS_REC, 0)
 	case err != nil && m.Type == "devpts" && errors.Is(err, unix.EINVAL) && strings.Contains(data, "gid="):
 		// gid=5 (tty) may not be mapped in a user namespace.
 		log.Note("devpts refused gid=: the group is not mapped in this user namespace; mount without it")
 		err = mount(log, m.Source, dest, fstype, flags, removeOption(data, "gid="))
 	case err != nil && m.Type == "mqueue" && userns:
-		log.Note("no permission for a new mqueue filesystem: bind the host's /dev/mqueue instead")
-		err = bindMount(log, "/dev/mqueue", dest, unix.MS_BIND, 0)
+		// mqueue belongs to the IPC namespace's user namespace.
+		log.Note("no permission for a new mqueue filesystem (the IPC namespace is the host's): %s stays empty", m.Destination)
+		err = nil
 	}
 	if err != nil {
 		return err

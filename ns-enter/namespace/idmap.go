@@ -65,3 +65,13 @@ func overlap(a, b, na, nb uint32) bool {
 func FormatIDMap(m specs.LinuxIDMapping) string {
 	return fmt.Sprintf("%d %d %d", m.ContainerID, m.HostID, m.Size)
 }
+
+// Maps reports whether id (inside the namespace) is covered by ms.
+func Maps(ms []specs.LinuxIDMapping, id uint32) bool {
+	for _, m := range ms {
+		if id >= m.ContainerID && uint64(id) < uint64(m.ContainerID)+uint64(m.Size) {
+			return true
+		}
+	}
+	return false
+}
