@@ -40,6 +40,10 @@ const (
 	ResourcesAnnotation = "ctrkit.resources"
 )
 
+// ErrNotJSON marks input that does not even start like a JSON document,
+// such as text meant for a command's stdin.
+var ErrNotJSON = errors.New("not JSON")
+
 // Resource is something a stage created in the kernel or on disk, with the
 // command that removes it.
 type Resource struct {
@@ -94,6 +98,8 @@ func strict(data []byte, v any) error {
 		return fmt.Errorf("invalid runtime spec: the document is empty")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("invalid runtime spec: %s: unexpected end of input", position(data, int64(len(data))))
+	case errors.As(err, &syntax) && syntax.Offset <= 1:
+		return fmt.Errorf("invalid runtime spec: %s: %v: %w", position(data, syntax.Offset), err, ErrNotJSON)
 	case errors.As(err, &syntax):
 		return fmt.Errorf("invalid runtime spec: %s: %v", position(data, syntax.Offset), err)
 	case errors.As(err, &typ):
