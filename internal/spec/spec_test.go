@@ -1,0 +1,136 @@
+package spec
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		in, want string
+		notJSON  bool
+	}{
+		{"", "the document is empty", false},
+		{"hello", "line 1, column 2", true},
+		{"{\n  \"ociVersion\": 1.0.0\n}", "line 2, column 21", false},
+		{"{\"ociVersion\": \"1.0\",\n", "line 2, column 1: unexpected end of input", false},
+		{`{"foo": 1}`, `no "ociVersion" field`, false},
+		{"[1, 2]", "not an OCI runtime spec: line 1, column 2", false},
+		{"{\"ociVersion\": \"1.0\",\n  \"process\": {\"args\": \"sh\"}}", "line 2, column 27: process.args must not be a JSON string", false},
+		{`{"ociVersion": "1.0"} {"ociVersion": "1.0"}`, "more than one JSON document", false},
+	}
+	for _, tt := range tests {
+		_, err := Parse([]byte(tt.in))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Parse(%q) error = %v, want %q", tt.in, err, tt.want)
+		}
+		if got := errors.Is(err, ErrNotJSON); got != tt.notJSON {
+			t.Errorf("Parse(%q): errors.Is(err, ErrNotJSON) = %v, want %v", tt.in, got, tt.notJSON)
+		}
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	in := &specs.Spec{
+		Version:  specs.Version,
+		Hostname: "box",
+		Process:  &specs.Process{Args: []string{"sh", "-c", "echo hi"}, Cwd: "/"},
+		Linux:    &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.PIDNamespace}}},
+	}
+	var b bytes.Buffer
+	if err := Write(&b, in); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(b.String(), "}\n") || strings.Count(b.String(), "\n}\n") != 1 {
+		t.Errorf("Write = %q, want one indented document ending in a newline", b.String())
+	}
+	out, err := Read(&b)
+	if err != nil {
+		t.Fatalf("Read(Write(spec)) error = %v", err)
+	}
+	if diff := cmp.Diff(in, out); diff != "" {
+		t.Errorf("Read(Write(spec)) mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestID(t *testing.T) {
+	s := &specs.Spec{Version: specs.Version}
+	id := ID(s)
+	if len(id) != 12 || strings.Trim(id, "0123456789abcdef") != "" {
+		t.Errorf("ID() = %q, want 12 hex digits", id)
+	}
+	if again := ID(s); again != id {
+		t.Errorf("ID() second call = %q, want the recorded %q", again, id)
+	}
+	if other := ID(&specs.Spec{}); other == id {
+		t.Errorf("ID() of two documents = %q twice, want different ids", id)
+	}
+}
+
+func TestRecord(t *testing.T) {
+	state := t.TempDir()
+	s := &specs.Spec{Version: specs.Version}
+	rs := []Resource{
+		{Stage: "cg-limit", Kind: "cgroup", Name: "/sys/fs/cgroup/ctrkit/x", Undo: []string{"cg-limit", "rm", "x"}},
+		{Stage: "net-bridge", Kind: "link", Name: "ck-x", Undo: []string{"net-bridge", "detach", "x"}},
+	}
+	for _, r := range rs {
+		if err := Record(s, state, r); err != nil {
+			t.Fatalf("Record(%v) error = %v", r, err)
+		}
+	}
+	got, err := Resources(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(rs, got); diff != "" {
+		t.Errorf("Resources after Record mismatch (-want +got):\n%s", diff)
+	}
+	onDisk, err := StateResources(state, ID(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(rs, onDisk); diff != "" {
+		t.Errorf("StateResources mismatch (-want +got):\n%s", diff)
+	}
+	if _, err := os.Stat(filepath.Join(state, ID(s), ".resources.json.tmp")); !os.IsNotExist(err) {
+		t.Errorf("temporary file left behind: %v", err)
+	}
+}
+
+func TestFromStdin(t *testing.T) {
+	dir := t.TempDir()
+	open := func(content string) *os.File {
+		p := filepath.Join(dir, "in")
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	if s, err := FromStdin(open("")); s != nil || err != nil {
+		t.Errorf("FromStdin(empty file) = %v, %v, want nil, nil", s, err)
+	}
+	if s, err := FromStdin(open(`{"ociVersion": "1.2.0", "hostname": "h"}`)); err != nil || s.Hostname != "h" {
+		t.Errorf("FromStdin(spec file) = %v, %v, want hostname h", s, err)
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	if s, err := FromStdin(devnull); s != nil || err != nil {
+		t.Errorf("FromStdin(/dev/null) = %v, %v, want nil, nil (a device carries no document)", s, err)
+	}
+}
