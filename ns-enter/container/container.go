@@ -74,6 +74,7 @@ const (
 	fdConfig = 3 + iota
 	fdErrors
 	fdExplain
+	fdConsole // the socket a -t container sends its terminal over
 	fdNamespaces
 )
 
@@ -103,7 +104,7 @@ func Run(s *specs.Spec, o Options) (int, error) {
 		Args:       []string{"ns-enter", "init"},
 		Dir:        o.Bundle,
 		Env:        []string{StageEnv + "=init", setns.ErrEnv + "=" + strconv.Itoa(fdErrors)},
-		ExtraFiles: append([]*os.File{cfgR, errW, o.Stderr}, p.nsFiles...),
+		ExtraFiles: append([]*os.File{cfgR, errW, o.Stderr, nil}, p.nsFiles...),
 		Stdin:      o.Stdin,
 		Stdout:     o.Stdout,
 		Stderr:     o.Stderr,
@@ -123,22 +124,16 @@ func Run(s *specs.Spec, o Options) (int, error) {
 		// capability). Become its root first; setUser picks the final ids.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	var con *console
+	var sockParent, sockChild *os.File
 	if s.Process.Terminal {
-		keyboard := o.Stdin
-		if keyboard == nil {
-			keyboard = os.Stdin
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return 125, fmt.Errorf("socketpair for the terminal: %w", err)
 		}
-		width, height := uint(0), uint(0)
-		if b := s.Process.ConsoleSize; b != nil {
-			width, height = b.Width, b.Height
-		}
-		if con, err = newConsole(keyboard, width, height); err != nil {
-			return 125, fmt.Errorf("open a pseudo-terminal for -t: %w", err)
-		}
-		defer con.close()
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = con.slave, con.slave, con.slave
-		cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty = true, true
+		sockParent, sockChild = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console")
+		defer sockParent.Close()
+		cmd.ExtraFiles[fdConsole-3] = sockChild
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
 	}
 
 	explainStart(log, s, p)
@@ -150,6 +145,9 @@ func Run(s *specs.Spec, o Options) (int, error) {
 	}
 	cfgR.Close()
 	errW.Close()
+	if sockChild != nil {
+		sockChild.Close()
+	}
 	pid := cmd.Process.Pid
 	explainMaps(log, pid, s)
 
@@ -181,8 +179,18 @@ func Run(s *specs.Spec, o Options) (int, error) {
 	}
 
 	var done chan struct{}
-	if con != nil {
-		con.slave.Close()
+	var con *console
+	if s.Process.Terminal {
+		width, height := uint(0), uint(0)
+		if b := s.Process.ConsoleSize; b != nil {
+			width, height = b.Width, b.Height
+		}
+		if con, err = receiveConsole(sockParent, o.Stdin, width, height); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return 125, err
+		}
+		defer con.close()
 		done = con.start(o.Stdout)
 	}
 	stop := forwardSignals(cmd.Process, con != nil)

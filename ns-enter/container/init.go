@@ -34,7 +34,7 @@ func Init() int {
 	cfgFile := os.NewFile(fdConfig, "config")
 	errPipe := os.NewFile(fdErrors, "errors")
 	logFile := os.NewFile(fdExplain, "explain")
-	for _, fd := range []int{fdConfig, fdErrors, fdExplain} {
+	for _, fd := range []int{fdConfig, fdErrors, fdExplain, fdConsole} {
 		unix.CloseOnExec(fd)
 	}
 	var cfg initConfig
@@ -65,6 +65,11 @@ func setup(log *explain.Log, cfg *initConfig) (string, error) {
 	s := cfg.Spec
 	if cfg.Mounts {
 		if err := setupMounts(log, s, cfg.Rootfs, cfg.UserNS); err != nil {
+			return "", err
+		}
+	}
+	if s.Process.Terminal {
+		if err := openConsole(log, os.NewFile(fdConsole, "console"), int(s.Process.User.UID)); err != nil {
 			return "", err
 		}
 	}

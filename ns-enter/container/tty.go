@@ -1,38 +1,102 @@
 package container
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
 
+	"ctrkit/internal/explain"
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
-// console is the pseudo-terminal of a container started with -t: the
-// container gets the terminal's "slave" side as its stdin, stdout and
-// stderr and its controlling terminal; ns-enter holds the "master" side and
-// copies the user's keyboard in and the screen out.
-type console struct {
-	master, slave *os.File
-	in            *os.File // the user's keyboard
-	restore       func()
+// A container started with -t gets a pseudo-terminal made inside it, from
+// its own devpts instance, the way runc does: stage 1 opens /dev/ptmx after
+// pivot_root, makes the matching /dev/pts/N its stdin, stdout, stderr and
+// controlling terminal, and hands the master side to ns-enter over a unix
+// socket (SCM_RIGHTS). So `tty` inside prints a path that exists inside.
+// ns-enter holds the master: it copies the user's keyboard in and the
+// screen out, and passes on window size changes.
+
+// openConsole runs in stage 1: it makes the terminal, sends its master over
+// sock and attaches the calling process to the slave.
+func openConsole(log *explain.Log, sock *os.File, uid int) error {
+	log.Step(`open("/dev/ptmx", O_RDWR|O_NOCTTY); ioctl(TIOCSPTLCK, 0); ioctl(TIOCGPTN)`, "")
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/ptmx for -t: %w", err)
+	}
+	defer master.Close()
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		return fmt.Errorf("unlock the pseudo-terminal: %w", err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		return fmt.Errorf("find the pseudo-terminal's number: %w", err)
+	}
+	path := fmt.Sprintf("/dev/pts/%d", n)
+	slave, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer slave.Close()
+	if err := unix.Fchown(int(slave.Fd()), uid, -1); err != nil {
+		return fmt.Errorf("chown %s to the container's user: %w", path, err)
+	}
+	log.Step("sendmsg(SCM_RIGHTS, master)", "")
+	if err := unix.Sendmsg(int(sock.Fd()), []byte{'m'}, unix.UnixRights(int(master.Fd())), nil, 0); err != nil {
+		return fmt.Errorf("hand the terminal to ns-enter: %w", err)
+	}
+	sock.Close()
+	log.Step(fmt.Sprintf("setsid(); ioctl(%q, TIOCSCTTY); dup2 onto 0, 1, 2", path), "setsid --ctty … <"+path+" >"+path+" 2>&1")
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	if err := unix.IoctlSetInt(int(slave.Fd()), unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("make %s the controlling terminal: %w", path, err)
+	}
+	for fd := 0; fd <= 2; fd++ {
+		if err := unix.Dup3(int(slave.Fd()), fd, 0); err != nil {
+			return fmt.Errorf("dup2 %s onto %d: %w", path, fd, err)
+		}
+	}
+	return nil
 }
 
-// newConsole opens a pty sized like the user's terminal (or size, when
-// the spec gives one).
-func newConsole(in *os.File, width, height uint) (*console, error) {
-	master, slave, err := pty.Open()
+// console is ns-enter's side of the terminal.
+type console struct {
+	master  *os.File
+	in      *os.File // the user's keyboard
+	restore func()
+}
+
+// receiveConsole takes the master that stage 1 sent over sock.
+func receiveConsole(sock *os.File, in *os.File, width, height uint) (*console, error) {
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), make([]byte, 1), oob, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("receive the terminal from the container: %w", err)
 	}
-	c := &console{master: master, slave: slave, in: in, restore: func() {}}
-	if width > 0 && height > 0 {
-		pty.Setsize(master, &pty.Winsize{Cols: uint16(width), Rows: uint16(height)})
-	} else {
-		pty.InheritSize(in, master)
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, fmt.Errorf("receive the terminal from the container: no descriptor in the message (%v)", err)
 	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return nil, fmt.Errorf("receive the terminal from the container: %v", err)
+	}
+	c := &console{master: os.NewFile(uintptr(fds[0]), "ptmx"), in: in, restore: func() {}}
+	if width == 0 || height == 0 {
+		width, height = 80, 24 // docker's size when there is no terminal to copy
+		if in != nil {
+			if ws, err := pty.GetsizeFull(in); err == nil && ws.Cols > 0 && ws.Rows > 0 {
+				width, height = uint(ws.Cols), uint(ws.Rows)
+			}
+		}
+	}
+	pty.Setsize(c.master, &pty.Winsize{Cols: uint16(width), Rows: uint16(height)})
 	return c, nil
 }
 
@@ -40,17 +104,19 @@ func newConsole(in *os.File, width, height uint) (*console, error) {
 // the container's terminal instead of killing ns-enter), copies both ways
 // and follows window size changes. done is closed when the output ends.
 func (c *console) start(out io.Writer) (done chan struct{}) {
-	if state, err := term.MakeRaw(int(c.in.Fd())); err == nil {
-		c.restore = func() { term.Restore(int(c.in.Fd()), state) }
-	}
-	winch := make(chan os.Signal, 1)
-	signal.Notify(winch, unix.SIGWINCH)
-	go func() {
-		for range winch {
-			pty.InheritSize(c.in, c.master)
+	if c.in != nil {
+		if state, err := term.MakeRaw(int(c.in.Fd())); err == nil {
+			c.restore = func() { term.Restore(int(c.in.Fd()), state) }
 		}
-	}()
-	go io.Copy(c.master, c.in)
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, unix.SIGWINCH)
+		go func() {
+			for range winch {
+				pty.InheritSize(c.in, c.master)
+			}
+		}()
+		go io.Copy(c.master, c.in)
+	}
 	done = make(chan struct{})
 	go func() {
 		io.Copy(out, c.master) // ends with EIO when the last slave fd closes
@@ -62,5 +128,4 @@ func (c *console) start(out io.Writer) (done chan struct{}) {
 func (c *console) close() {
 	c.restore()
 	c.master.Close()
-	c.slave.Close()
 }
