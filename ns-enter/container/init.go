@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	"unsafe"
 
 	"ctrkit/internal/explain"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -99,6 +100,7 @@ func setup(log *explain.Log, cfg *initConfig) (string, error) {
 // delivers to a namespace's PID 1 only signals it has a handler for, so a
 // plain program as PID 1 ignores SIGTERM and Ctrl-C.
 func forkAndReap(log *explain.Log, errPipe *os.File, path string, p *specs.Process) int {
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("ns-enter-init\x00")[0])), 0, 0, 0) // for ps
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs)
 	cmd := exec.Command(path, p.Args[1:]...)

@@ -173,8 +173,11 @@ type mountError struct {
 
 func (e *mountError) Error() string {
 	msg := fmt.Sprintf("mount %q on %q (type %q, flags %s, data %q): %v", e.source, e.target, e.fstype, MountFlagNames(e.flags), e.data, e.err)
-	if errors.Is(e.err, unix.EPERM) {
+	switch {
+	case errors.Is(e.err, unix.EPERM):
 		msg += " (needs CAP_SYS_ADMIN in the user namespace that owns the mount namespace)"
+	case errors.Is(e.err, unix.EACCES):
+		msg += " (in a user namespace, root inside is an ordinary uid outside: it needs search permission on every directory above the path)"
 	}
 	return msg
 }

@@ -1,0 +1,18 @@
+#!/usr/bin/env bats
+# Every command printed in a tutorial chapter runs here, in order, so the
+# chapters cannot drift from what the commands really do.
+
+load helpers
+
+@test "docs/01-namespaces.md [every command in the chapter runs]" {
+	requires root busybox runc
+	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/01-namespaces.md"
+}
+
+@test "docs/ [every chapter has a test above]" {
+	local chapter
+	for chapter in "$REPO"/docs/[0-9]*.md; do
+		grep -qF "\"docs/$(basename "$chapter")" "$BATS_TEST_FILENAME" ||
+			fail "$chapter has no doc-test in $BATS_TEST_FILENAME"
+	done
+}
