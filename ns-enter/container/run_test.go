@@ -109,3 +109,21 @@ func TestRunFailures(t *testing.T) {
 		}
 	}
 }
+
+func TestRunPoststopHook(t *testing.T) {
+	requireRoot(t)
+	out := filepath.Join(t.TempDir(), "state.json")
+	s := newSpec("true")
+	s.Annotations = map[string]string{"ctrkit.id": "abc123"}
+	s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + out}}}}
+	if status, _, err := run(t, s); status != 0 || err != nil {
+		t.Fatalf("Run(true with a poststop hook) = %d, %v, want 0, nil", status, err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("the poststop hook did not run: %v", err)
+	}
+	if !strings.Contains(string(data), `"id":"abc123"`) || !strings.Contains(string(data), `"status":"stopped"`) {
+		t.Errorf("poststop hook's stdin = %s, want the state with id abc123, status stopped", data)
+	}
+}
