@@ -201,7 +201,7 @@ load ns-enter
 	bg_ns_enter --uts --net --hostname "$(safename)" -- sleep 30
 	local pid kind inode host
 	pid=$(wait_child sleep)
-	run_tool ns-enter show "$pid"
+	run_tool --separate-stderr ns-enter show "$pid"
 	assert_line --index 0 --regexp '^NS +INODE +HOST +ISOLATES$'
 	assert_equal "${#lines[@]}" 8
 	for kind in uts net ipc pid mnt user cgroup; do
@@ -217,7 +217,7 @@ load ns-enter
 @test "ns-enter show [ns-enter's own namespaces: all the host's]" {
 	requires root
 	local kind inode host
-	run_tool ns-enter show
+	run_tool --separate-stderr ns-enter show
 	for kind in uts net ipc pid mnt user cgroup; do
 		read -r inode host < <(awk -v k="$kind" '$1 == k {print $2, $3}' <<<"$output")
 		assert_equal "$inode" "$(ns_inode $$ "$kind")"

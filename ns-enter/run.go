@@ -340,11 +340,11 @@ With a spec on stdin, prints it with the flags applied.`
 func (c *SpecCmd) Run(g *cli.Globals) error {
 	base, _, err := c.load()
 	if err != nil {
-		return err
+		return &cli.ExitError{Code: 125, Err: err}
 	}
 	s, err := c.build(base)
 	if err != nil {
-		return err
+		return &cli.ExitError{Code: 125, Err: err}
 	}
 	return spec.Write(os.Stdout, s)
 }

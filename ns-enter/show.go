@@ -28,7 +28,10 @@ func (c *ShowCmd) Run(g *cli.Globals) error {
 	g.Log("ns-enter", os.Stderr).Step(fmt.Sprintf("readlink(\"/proc/%d/ns/*\")", pid), fmt.Sprintf("ls -l /proc/%d/ns", pid))
 	es, err := namespace.Of(pid)
 	if err != nil {
-		return err
+		return &cli.ExitError{Code: 125, Err: err}
+	}
+	if namespace.HostPID() != 1 {
+		fmt.Fprintln(os.Stderr, "ns-enter: PID 1's namespaces are not readable here (it holds capabilities we lack): HOST compares with ns-enter's own")
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NS\tINODE\tHOST\tISOLATES")

@@ -99,24 +99,24 @@ func strict(data []byte, v any) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("invalid runtime spec: %s: unexpected end of input", position(data, int64(len(data))))
 	case errors.As(err, &syntax) && syntax.Offset <= 1:
-		return fmt.Errorf("invalid runtime spec: %s: %v: %w", position(data, syntax.Offset), err, ErrNotJSON)
+		return fmt.Errorf("invalid runtime spec: %s: %v: %w", position(data, syntax.Offset-1), err, ErrNotJSON)
 	case errors.As(err, &syntax):
-		return fmt.Errorf("invalid runtime spec: %s: %v", position(data, syntax.Offset), err)
+		// Offset counts the offending byte too.
+		return fmt.Errorf("invalid runtime spec: %s: %v", position(data, syntax.Offset-1), err)
 	case errors.As(err, &typ):
 		where := typ.Field
 		if where == "" {
 			where = "the document"
 		}
-		return fmt.Errorf("not an OCI runtime spec: %s: %s must not be a JSON %s", position(data, typ.Offset), where, typ.Value)
+		// Offset is just past the value: point at its last byte.
+		return fmt.Errorf("not an OCI runtime spec: %s: %s must not be a JSON %s", position(data, typ.Offset-1), where, typ.Value)
 	}
 	return fmt.Errorf("invalid runtime spec: %w", err)
 }
 
 // position turns a byte offset into "line L, column C" (both from 1).
 func position(data []byte, off int64) string {
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
+	off = max(0, min(off, int64(len(data))))
 	line, col := 1, 1
 	for _, b := range data[:off] {
 		if b == '\n' {

@@ -18,12 +18,12 @@ func TestParseErrors(t *testing.T) {
 		notJSON  bool
 	}{
 		{"", "the document is empty", false},
-		{"hello", "line 1, column 2", true},
-		{"{\n  \"ociVersion\": 1.0.0\n}", "line 2, column 21", false},
+		{"hello", "line 1, column 1", true},
+		{"{\n  \"ociVersion\": 1.0.0\n}", "line 2, column 20", false},
 		{"{\"ociVersion\": \"1.0\",\n", "line 2, column 1: unexpected end of input", false},
 		{`{"foo": 1}`, `no "ociVersion" field`, false},
-		{"[1, 2]", "not an OCI runtime spec: line 1, column 2", false},
-		{"{\"ociVersion\": \"1.0\",\n  \"process\": {\"args\": \"sh\"}}", "line 2, column 27: process.args must not be a JSON string", false},
+		{"[1, 2]", "not an OCI runtime spec: line 1, column 1", false},
+		{"{\"ociVersion\": \"1.0\",\n  \"process\": {\"args\": \"sh\"}}", "line 2, column 26: process.args must not be a JSON string", false},
 		{`{"ociVersion": "1.0"} {"ociVersion": "1.0"}`, "more than one JSON document", false},
 	}
 	for _, tt := range tests {
