@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"ctrkit/img-pull/pull"
+	"ctrkit/internal/cli"
+	"ctrkit/internal/spec"
+	"ctrkit/internal/store"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/term"
+)
+
+type PullCmd struct {
+	Ref           string `arg:"" help:"The image: NAME[:TAG], NAME@sha256:DIGEST, [HOST[:PORT]/]NAME…; Docker Hub when there is no host."`
+	Platform      string `help:"Platform to pick from a manifest list, OS/ARCH[/VARIANT] (default: the host's)." placeholder:"OS/ARCH"`
+	Username      string `short:"u" help:"User name for the registry (with --password-stdin); otherwise ~/.docker/config.json is used." env:"CTRKIT_REGISTRY_USER"`
+	PasswordStdin bool   `help:"Read the registry password from stdin."`
+	Insecure      bool   `help:"Allow plain HTTP and unverified TLS certificates (localhost and 127.0.0.1 need no flag)."`
+	Jobs          int    `short:"j" default:"3" help:"How many blobs to download at once."`
+	Print         string `enum:"auto,spec,digest" default:"auto" help:"What to print on stdout: the runtime spec (spec), the manifest digest (digest), or spec in a pipe and digest on a terminal (auto)."`
+	Quiet         bool   `short:"q" help:"No progress on stderr."`
+}
+
+func (c *PullCmd) Help() string {
+	return `Talks the OCI distribution protocol: GET /v2/ (a 401 names the token service),
+GET /v2/NAME/manifests/TAG (a manifest list is resolved to the host's
+platform), then GET /v2/NAME/blobs/DIGEST for the config and each layer not
+yet stored, several at once. Every blob is hashed while it is written and
+renamed into ROOT/oci/blobs/sha256/ only if its sha256 and size match; the
+tag is written to ROOT/oci/index.json last. A killed pull leaves nothing
+the store refers to; run it again.
+
+In a pipe (stdout is not a terminal, or stdin carries a runtime spec) it
+prints the OCI runtime spec made from the image config: process.args =
+Entrypoint + Cmd, env, cwd, user, and annotations naming the image by its
+manifest digest. On a terminal it prints the manifest digest.`
+}
+
+func (c *PullCmd) Run(g *cli.Globals) error {
+	log := g.Log("img-pull", os.Stderr)
+	st, err := store.Open(g.Root)
+	if err != nil {
+		return err
+	}
+	opt := pull.Options{Platform: c.Platform, Insecure: c.Insecure, Jobs: c.Jobs, Log: log}
+	var doc *specs.Spec
+	if c.PasswordStdin {
+		if c.Username == "" {
+			return errors.New("--password-stdin needs --username")
+		}
+		pw, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read password from stdin: %w", err)
+		}
+		opt.Auth = authn.FromConfig(authn.AuthConfig{Username: c.Username, Password: strings.TrimRight(pw, "\r\n")})
+	} else if doc, err = spec.FromStdin(os.Stdin); err != nil {
+		return err
+	}
+	if c.Username != "" && !c.PasswordStdin {
+		return errors.New("--username needs --password-stdin (echo \"$PASSWORD\" | img-pull -u USER --password-stdin REF)")
+	}
+	if !c.Quiet {
+		opt.Progress = newProgress(os.Stderr)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := pull.Pull(ctx, st, c.Ref, opt)
+	if p, ok := opt.Progress.(interface{ Wait() }); ok {
+		p.Wait()
+	}
+	if err != nil {
+		return err
+	}
+	if !c.Quiet {
+		fmt.Fprintf(os.Stderr, "img-pull: %s: %s (%d blobs downloaded, %s; %d already stored)\n",
+			res.Name, res.Manifest.Digest, res.Downloaded, human(res.Bytes), res.Stored)
+	}
+	printSpec := c.Print == "spec" || (c.Print == "auto" && (doc != nil || !term.IsTerminal(int(os.Stdout.Fd()))))
+	if !printSpec {
+		fmt.Println(res.Manifest.Digest)
+		return nil
+	}
+	return spec.Write(os.Stdout, pull.ToSpec(doc, res.Name, res.Manifest, res.Config))
+}
+
+type LsCmd struct{}
+
+func (c *LsCmd) Run(g *cli.Globals) error {
+	st, err := store.Open(g.Root)
+	if err != nil {
+		return err
+	}
+	es, err := st.List()
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tDIGEST\tPLATFORM\tSIZE")
+	for _, e := range es {
+		size, plat := "?", "?"
+		if img, err := st.Resolve(e.Descriptor.Digest.String()); err == nil {
+			n := img.Manifest.Config.Size
+			for _, l := range img.Manifest.Layers {
+				n += l.Size
+			}
+			size = human(n)
+			plat = img.Config.OS + "/" + img.Config.Architecture
+			if img.Config.Variant != "" {
+				plat += "/" + img.Config.Variant
+			}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Name, e.Descriptor.Digest.String()[:19], plat, size)
+	}
+	return w.Flush()
+}
+
+type InspectCmd struct {
+	Ref string `arg:"" help:"The image: a name (alpine:3.20) or a manifest digest (sha256:… or its first 12 hex digits)."`
+}
+
+func (c *InspectCmd) Run(g *cli.Globals) error {
+	st, err := store.Open(g.Root)
+	if err != nil {
+		return err
+	}
+	img, err := st.Resolve(c.Ref)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Name     string          `json:"name"`
+		Digest   string          `json:"digest"`
+		Path     string          `json:"path"`
+		Manifest json.RawMessage `json:"manifest"`
+		Config   json.RawMessage `json:"config"`
+	}{img.Name, img.Descriptor.Digest.String(), st.BlobPath(img.Descriptor.Digest), img.RawManifest, img.RawConfig}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+type RmCmd struct {
+	Refs []string `arg:"" help:"The images to remove, by name or manifest digest."`
+}
+
+func (c *RmCmd) Run(g *cli.Globals) error {
+	st, err := store.Open(g.Root)
+	if err != nil {
+		return err
+	}
+	for _, ref := range c.Refs {
+		e, err := st.Remove(ref)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("untagged %s (%s)\n", e.Name, e.Descriptor.Digest)
+	}
+	fmt.Fprintln(os.Stderr, "img-pull: the blobs stay until `img-pull gc`")
+	return nil
+}
+
+type GcCmd struct{}
+
+func (c *GcCmd) Run(g *cli.Globals) error {
+	log := g.Log("img-pull", os.Stderr)
+	st, err := store.Open(g.Root)
+	if err != nil {
+		return err
+	}
+	removed, freed, err := st.GC()
+	for _, h := range removed {
+		log.Step("unlink blobs/sha256/"+h.Hex, "rm "+st.BlobPath(h))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Printf("removed %d blobs, %s freed\n", len(removed), human(freed))
+	return nil
+}
+
+type ImportCmd struct {
+	Args []string `arg:"" name:"ROOTFS.tar… NAME[:TAG]" help:"One or more tar files of a root filesystem (one layer each, bottom first), then the image's name."`
+	Cmd  []string `help:"The image's CMD (repeat for each word), e.g. --cmd /bin/sh."`
+	Env  []string `short:"e" help:"An ENV variable of the image, KEY=VALUE (repeatable)."`
+}
+
+func (c *ImportCmd) Help() string {
+	return `Each tar becomes one gzip-compressed OCI layer (its digest names the
+compressed bytes, its diff_id in the config names the tar itself); the config
+and the manifest are written, then the name in index.json. This is how the
+offline default image is made from Debian's busybox-static.`
+}
+
+func (c *ImportCmd) Run(g *cli.Globals) error {
+	if len(c.Args) < 2 {
+		return errors.New("import needs at least one tar file and a name: img-pull import rootfs.tar demo:1")
+	}
+	st, err := store.Open(g.Root)
+	if err != nil {
+		return err
+	}
+	tars, name := c.Args[:len(c.Args)-1], c.Args[len(c.Args)-1]
+	res, err := pull.Import(st, tars, name, pull.ImportOptions{Cmd: c.Cmd, Env: c.Env, Log: g.Log("img-pull", os.Stderr)})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "img-pull: imported %s\n", res.Name)
+	fmt.Println(res.Manifest.Digest)
+	return nil
+}
+
+// human prints a byte count like docker does: 3.4MB.
+func human(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1fGB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1fMB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1fkB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%dB", n)
+}

@@ -1,0 +1,139 @@
+package pull
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"ctrkit/internal/spec"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ToSpec fills doc (a new one when nil) from the image config, following
+// the OCI image-spec's conversion rules (image-spec conversion.md):
+//
+//	Entrypoint + Cmd     → process.args (Entrypoint first)
+//	Env                  → process.env (image values replace same-named ones)
+//	WorkingDir           → process.cwd ("/" when empty)
+//	User "uid[:gid]"     → process.user.uid/gid; a name → annotation ctrkit.image.user
+//	ExposedPorts         → annotation org.opencontainers.image.exposedPorts
+//	StopSignal           → annotation org.opencontainers.image.stopSignal
+//	Labels               → annotations
+//	Volumes              → annotation ctrkit.image.volumes
+//	os, architecture     → annotations org.opencontainers.image.os/.architecture
+//
+// The image itself is named in the annotations
+// org.opencontainers.image.ref.name (its full name) and
+// org.opencontainers.image.manifest.digest (its manifest digest), for
+// fs-layer to find its layers in the store.
+func ToSpec(doc *specs.Spec, fullName string, manifest v1.Descriptor, cfg *v1.ConfigFile) *specs.Spec {
+	if doc == nil {
+		doc = &specs.Spec{Version: specs.Version}
+	}
+	if doc.Process == nil {
+		doc.Process = &specs.Process{}
+	}
+	if doc.Annotations == nil {
+		doc.Annotations = map[string]string{}
+	}
+	c := cfg.Config
+	p := doc.Process
+	if args := append(append([]string{}, c.Entrypoint...), c.Cmd...); len(args) > 0 {
+		p.Args = args
+	}
+	p.Env = mergeEnv(p.Env, c.Env)
+	p.Cwd = c.WorkingDir
+	if p.Cwd == "" {
+		p.Cwd = "/"
+	}
+	if c.User != "" {
+		if uid, gid, ok := numericUser(c.User); ok {
+			p.User.UID, p.User.GID = uid, gid
+		} else {
+			doc.Annotations[spec.ImageUserAnnotation] = c.User
+		}
+	}
+	a := doc.Annotations
+	for k, v := range c.Labels {
+		a[k] = v
+	}
+	if len(c.ExposedPorts) > 0 {
+		a["org.opencontainers.image.exposedPorts"] = strings.Join(sortedKeys(c.ExposedPorts), ",")
+	}
+	if len(c.Volumes) > 0 {
+		a[spec.ImageVolumesAnnotation] = strings.Join(sortedKeys(c.Volumes), ",")
+	}
+	if c.StopSignal != "" {
+		a["org.opencontainers.image.stopSignal"] = c.StopSignal
+	}
+	if cfg.OS != "" {
+		a["org.opencontainers.image.os"] = cfg.OS
+	}
+	if cfg.Architecture != "" {
+		a["org.opencontainers.image.architecture"] = cfg.Architecture
+	}
+	if cfg.Author != "" {
+		a["org.opencontainers.image.author"] = cfg.Author
+	}
+	if !cfg.Created.IsZero() {
+		a["org.opencontainers.image.created"] = cfg.Created.UTC().Format("2006-01-02T15:04:05Z")
+	}
+	a[spec.ImageNameAnnotation] = fullName
+	a[spec.ImageDigestAnnotation] = manifest.Digest.String()
+	return doc
+}
+
+// numericUser reads "uid" or "uid:gid"; names need the image's /etc/passwd.
+func numericUser(u string) (uid, gid uint32, ok bool) {
+	us, gs, hasGroup := strings.Cut(u, ":")
+	n, err := strconv.ParseUint(us, 10, 32)
+	if err != nil {
+		return 0, 0, false
+	}
+	uid = uint32(n)
+	if hasGroup {
+		g, err := strconv.ParseUint(gs, 10, 32)
+		if err != nil {
+			return 0, 0, false
+		}
+		gid = uint32(g)
+	}
+	return uid, gid, true
+}
+
+// mergeEnv returns base with the image's variables; the image wins for a
+// name both have.
+func mergeEnv(base, image []string) []string {
+	out := []string{}
+	seen := map[string]int{}
+	for _, kv := range append(append([]string{}, base...), image...) {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := seen[k]; ok {
+			out[i] = kv
+			continue
+		}
+		seen[k] = len(out)
+		out = append(out, kv)
+	}
+	if _, ok := seen["PATH"]; !ok {
+		out = append(out, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	}
+	return out
+}
+
+func sortedKeys(m map[string]struct{}) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// describe is a one-line summary of a config for explain mode.
+func describe(cfg *v1.ConfigFile) string {
+	return fmt.Sprintf("entrypoint %q cmd %q workdir %q user %q", cfg.Config.Entrypoint, cfg.Config.Cmd, cfg.Config.WorkingDir, cfg.Config.User)
+}

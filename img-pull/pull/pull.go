@@ -1,0 +1,410 @@
+// Package pull downloads an image from an OCI or Docker v2 registry into
+// ctrkit's image store (an OCI image layout, see ctrkit/internal/store).
+//
+// A pull is a short conversation over HTTPS (GET requests only):
+//
+//  1. GET /v2/ — is this a registry, and how do I authenticate? A 401 names
+//     a token service; the client gets a token for "repository:NAME:pull"
+//     (anonymous, or with credentials) and sends it with every request.
+//  2. GET /v2/NAME/manifests/TAG — the manifest. For a multi-platform image
+//     it is a manifest list (an OCI index): one manifest per platform, from
+//     which we pick the host's (or --platform) and GET that one by digest.
+//  3. The image manifest names the config (a JSON file: command, env,
+//     working dir, the history of the layers) and the layers (tar files,
+//     usually gzip-compressed), each by digest and size.
+//  4. GET /v2/NAME/blobs/DIGEST for the config and each layer not already
+//     stored, several at a time. Every blob is hashed as it arrives and
+//     refused unless its sha256 and size match the manifest: the digest is
+//     the blob's name and its proof of integrity at once.
+//  5. The manifest is stored last, then the tag in index.json.
+//
+// Content addressing is what makes the rest easy: a blob whose digest is
+// already in the store is not downloaded again, whichever image it came
+// with, and a tag is just a name for a manifest digest.
+package pull
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+
+	"ctrkit/internal/explain"
+	"ctrkit/internal/store"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Options tune a pull.
+type Options struct {
+	// Platform is os/arch[/variant] (linux/arm64, linux/arm/v7); empty
+	// means the host's.
+	Platform string
+	// Auth is used when set; otherwise credentials come from
+	// ~/.docker/config.json (docker login) or the pull is anonymous.
+	Auth authn.Authenticator
+	// Insecure allows plain HTTP and unverified TLS certificates. Registries
+	// on localhost and 127.0.0.1 get plain HTTP without it.
+	Insecure bool
+	// Jobs is how many blobs download at once (3, like docker, when 0).
+	Jobs int
+	// Progress reports each blob's download; may be nil.
+	Progress Progress
+	// Transport is the HTTP transport to use (tests); nil means the default.
+	Transport http.RoundTripper
+	// Log receives the registry conversation (explain mode).
+	Log *explain.Log
+}
+
+// Progress is told about each blob of the image.
+type Progress interface {
+	// Blob announces a blob; stored is true when it is already in the store
+	// and will not be downloaded. Reader wraps the download of the blob.
+	Blob(d v1.Descriptor, kind string, stored bool) Bar
+}
+
+// Bar follows one download.
+type Bar interface {
+	Reader(r io.Reader) io.Reader
+	Done(err error)
+}
+
+// Result says what was pulled.
+type Result struct {
+	Name       string        // the full name the image was stored under
+	Manifest   v1.Descriptor // the image manifest that was stored and tagged
+	List       *v1.Descriptor
+	Config     *v1.ConfigFile
+	Downloaded int   // blobs downloaded
+	Stored     int   // blobs already in the store
+	Bytes      int64 // bytes downloaded
+}
+
+// maxManifest bounds what we read as a manifest; real ones are a few KiB.
+const maxManifest = 4 << 20
+
+// Pull downloads ref into st and tags it with its full name.
+func Pull(ctx context.Context, st *store.Store, ref string, opt Options) (*Result, error) {
+	var nameOpts []name.Option
+	if opt.Insecure {
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	r, err := store.ParseReference(ref, nameOpts...)
+	if err != nil {
+		return nil, err
+	}
+	want, err := parsePlatform(opt.Platform)
+	if err != nil {
+		return nil, err
+	}
+	log := opt.Log
+	full := store.FullName(r)
+	log.Note("pulling %s (%s) for %s", full, r.Context().Registry.Scheme()+"://"+r.Context().RegistryStr(), want)
+
+	auth := opt.Auth
+	if auth == nil {
+		if auth, err = authn.Resolve(ctx, authn.DefaultKeychain, r.Context()); err != nil {
+			return nil, fmt.Errorf("read credentials for %s: %w", r.Context().RegistryStr(), err)
+		}
+	}
+	reg, err := dial(ctx, r, auth, opt.Insecure, opt.Transport, log)
+	if err != nil {
+		return nil, err
+	}
+
+	release, err := st.Writing()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+
+	res := &Result{Name: full}
+	var expect *v1.Descriptor
+	if d, ok := r.(name.Digest); ok {
+		h, err := v1.NewHash(d.DigestStr())
+		if err != nil {
+			return nil, fmt.Errorf("parse digest of %q: %w", ref, err)
+		}
+		expect = &v1.Descriptor{Digest: h, Size: -1}
+	}
+	desc, body, err := fetchManifest(ctx, reg, r.Identifier(), expect, log)
+	if err != nil {
+		return nil, err
+	}
+	// A manifest list may point to another list (a nested index): follow
+	// it, a few levels at most.
+	for depth := 0; desc.MediaType.IsIndex(); depth++ {
+		if depth == 4 {
+			return nil, fmt.Errorf("%s: manifest lists nested more than 4 deep, refusing", full)
+		}
+		list := desc
+		res.List = &list
+		child, err := choosePlatform(body, want, log)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", full, err)
+		}
+		if desc, body, err = fetchManifest(ctx, reg, child.Digest.String(), &child, log); err != nil {
+			return nil, err
+		}
+		desc.Platform = child.Platform
+	}
+	if !desc.MediaType.IsImage() {
+		return nil, fmt.Errorf("%s: unsupported manifest media type %q (only OCI and Docker schema 2 images; re-push the image with a current docker or skopeo)", full, desc.MediaType)
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%s: parse manifest %s: %w", full, desc.Digest, err)
+	}
+	for _, l := range m.Layers {
+		if !layerTypes[l.MediaType] {
+			return nil, fmt.Errorf("%s: layer %s has unsupported media type %q (ctrkit unpacks tar, tar+gzip and tar+zstd layers)", full, l.Digest, l.MediaType)
+		}
+	}
+	log.Note("manifest %s: config %s, %d layers, %d bytes in all", desc.Digest, m.Config.Digest, len(m.Layers), total(m.Layers))
+
+	blobs := append([]v1.Descriptor{m.Config}, m.Layers...)
+	if err := fetchBlobs(ctx, st, reg, blobs, opt, res); err != nil {
+		return nil, err
+	}
+	cfgData, err := st.ReadBlob(m.Config.Digest)
+	if err != nil {
+		return nil, err
+	}
+	if res.Config, err = v1.ParseConfigFile(bytes.NewReader(cfgData)); err != nil {
+		return nil, fmt.Errorf("%s: parse image config %s: %w", full, m.Config.Digest, err)
+	}
+	log.Note("config: %s", describe(res.Config))
+	if len(res.Config.RootFS.DiffIDs) != len(m.Layers) {
+		return nil, fmt.Errorf("%s: the config lists %d layers (rootfs.diff_ids), the manifest %d: a broken image", full, len(res.Config.RootFS.DiffIDs), len(m.Layers))
+	}
+
+	// Only now, with every blob in place, the manifest and then the tag.
+	if err := st.PutBlob(desc.Digest, desc.Size, bytes.NewReader(body)); err != nil {
+		return nil, err
+	}
+	log.Step(fmt.Sprintf("write blobs/sha256/%s (the manifest)", desc.Digest.Hex), "")
+	if err := st.Tag(full, desc); err != nil {
+		return nil, err
+	}
+	log.Step(fmt.Sprintf("rename index.json: %s=%s → %s", store.RefNameAnnotation, full, desc.Digest),
+		"skopeo inspect "+explain.Quote("oci:"+st.Dir+":"+full))
+	res.Manifest = desc
+	res.Manifest.Annotations = nil
+	return res, nil
+}
+
+// layerTypes are the layer media types fs-layer can unpack.
+var layerTypes = map[types.MediaType]bool{
+	types.OCILayer:                       true,
+	types.OCIUncompressedLayer:           true,
+	types.OCILayerZStd:                   true,
+	types.DockerLayer:                    true,
+	types.DockerUncompressedLayer:        true,
+	types.OCIRestrictedLayer:             true,
+	types.OCIUncompressedRestrictedLayer: true,
+}
+
+func total(ds []v1.Descriptor) (n int64) {
+	for _, d := range ds {
+		n += d.Size
+	}
+	return n
+}
+
+// fetchManifest GETs a manifest by tag or digest. When expect is set (a
+// reference by digest), the bytes must hash to that digest.
+func fetchManifest(ctx context.Context, reg *registry, id string, expect *v1.Descriptor, log *explain.Log) (v1.Descriptor, []byte, error) {
+	resp, err := reg.get(ctx, "manifests", id, manifestAccept)
+	if err != nil {
+		return v1.Descriptor{}, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxManifest+1))
+	if err != nil {
+		return v1.Descriptor{}, nil, fmt.Errorf("read manifest %s: %w", id, err)
+	}
+	if len(body) > maxManifest {
+		return v1.Descriptor{}, nil, fmt.Errorf("manifest %s is larger than %d bytes, refusing", id, maxManifest)
+	}
+	sum := sha256.Sum256(body)
+	d := v1.Descriptor{
+		MediaType: mediaType(resp.Header.Get("Content-Type"), body),
+		Size:      int64(len(body)),
+		Digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])},
+	}
+	if expect != nil && (d.Digest != expect.Digest || (expect.Size >= 0 && d.Size != expect.Size)) {
+		return v1.Descriptor{}, nil, fmt.Errorf("manifest %s: digest mismatch: the bytes received hash to %s (%d bytes): the registry served the wrong content", expect.Digest, d.Digest, d.Size)
+	}
+	verified := ""
+	if expect != nil {
+		verified = ", digest verified"
+	}
+	log.Step(fmt.Sprintf("sha256(manifest) = %s (%s%s)", d.Digest, d.MediaType, verified), "sha256sum manifest.json")
+	if d.MediaType == types.DockerManifestSchema1 || d.MediaType == types.DockerManifestSchema1Signed {
+		return v1.Descriptor{}, nil, fmt.Errorf("manifest %s is Docker schema 1, deprecated since 2017 and not supported: re-push the image with a current docker or skopeo", id)
+	}
+	return d, body, nil
+}
+
+// mediaType is the manifest's own mediaType field when it has one, else
+// the Content-Type the registry sent.
+func mediaType(contentType string, body []byte) types.MediaType {
+	var probe struct {
+		MediaType types.MediaType `json:"mediaType"`
+	}
+	if json.Unmarshal(body, &probe) == nil && probe.MediaType != "" {
+		return probe.MediaType
+	}
+	ct, _, _ := strings.Cut(contentType, ";")
+	return types.MediaType(strings.TrimSpace(ct))
+}
+
+// fetchBlobs downloads the blobs that are not yet stored, opt.Jobs at a
+// time; the first error cancels the others.
+func fetchBlobs(ctx context.Context, st *store.Store, reg *registry, blobs []v1.Descriptor, opt Options, res *Result) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := opt.Jobs
+	if jobs <= 0 {
+		jobs = 3
+	}
+	sem := make(chan struct{}, jobs)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	for i, b := range blobs {
+		kind := "layer"
+		if i == 0 {
+			kind = "config"
+		}
+		if st.HasBlob(b.Digest, b.Size) {
+			opt.Log.Note("%s %s already stored, not downloaded", kind, b.Digest)
+			if opt.Progress != nil {
+				opt.Progress.Blob(b, kind, true).Done(nil)
+			}
+			res.Stored++
+			continue
+		}
+		var bar Bar
+		if opt.Progress != nil {
+			bar = opt.Progress.Blob(b, kind, false)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				if bar != nil {
+					bar.Done(ctx.Err())
+				}
+				return
+			}
+			err := fetchBlob(ctx, st, reg, b, kind, bar, opt.Log)
+			if bar != nil {
+				bar.Done(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				return
+			}
+			res.Downloaded++
+			res.Bytes += b.Size
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+func fetchBlob(ctx context.Context, st *store.Store, reg *registry, b v1.Descriptor, kind string, bar Bar, log *explain.Log) error {
+	resp, err := reg.get(ctx, "blobs", b.Digest.String(), nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var body io.Reader = resp.Body
+	if bar != nil {
+		body = bar.Reader(body)
+	}
+	if err := st.PutBlob(b.Digest, b.Size, body); err != nil {
+		return fmt.Errorf("%s: %w", kind, err)
+	}
+	log.Step(fmt.Sprintf("sha256(%s) = %s, %d bytes: verified, renamed into blobs/sha256/", kind, b.Digest, b.Size), "sha256sum blob")
+	return nil
+}
+
+// parsePlatform reads os/arch[/variant]; empty means the host's platform.
+func parsePlatform(s string) (v1.Platform, error) {
+	if s == "" {
+		p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+		switch runtime.GOARCH {
+		case "arm64":
+			p.Variant = "v8"
+		case "arm":
+			p.Variant = "v7"
+		}
+		return p, nil
+	}
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return v1.Platform{}, fmt.Errorf("parse platform %q: want OS/ARCH[/VARIANT], e.g. linux/arm64 or linux/arm/v7", s)
+	}
+	p := v1.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}
+
+// choosePlatform picks the manifest for want from a manifest list. A
+// variant only narrows the choice when the list gives variants (arm64
+// images often omit v8).
+func choosePlatform(body []byte, want v1.Platform, log *explain.Log) (v1.Descriptor, error) {
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("parse manifest list: %w", err)
+	}
+	var have []string
+	var best *v1.Descriptor
+	for i, m := range idx.Manifests {
+		if m.Platform == nil {
+			continue
+		}
+		p := m.Platform
+		have = append(have, p.String())
+		log.Note("manifest list entry: %s %s", p, m.Digest)
+		if p.OS != want.OS || p.Architecture != want.Architecture {
+			continue
+		}
+		if p.Variant == want.Variant {
+			best = &idx.Manifests[i]
+			break
+		}
+		if best == nil && (p.Variant == "" || want.Variant == "" || want.Architecture == "arm64") {
+			best = &idx.Manifests[i]
+		}
+	}
+	if best == nil {
+		return v1.Descriptor{}, fmt.Errorf("no manifest for platform %s in the manifest list (it has %s): choose one with --platform", want, strings.Join(have, ", "))
+	}
+	log.Note("chose %s for platform %s", best.Digest, want)
+	return *best, nil
+}
