@@ -351,4 +351,3 @@ func TestToSpec(t *testing.T) {
 		t.Errorf("a user name should go to annotation ctrkit.image.user, got %v", doc.Annotations)
 	}
 }
-
