@@ -39,7 +39,7 @@ test: unit bats
 # Tests needing root skip themselves when not root; run `sudo make unit`
 # (or scripts/test.sh) to run them all.
 unit:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $(GOTESTFLAGS) ./...
 
 # bats removes its temp dir with `rm -rf`, which would descend into any
 # mount a failed test left there (and delete the mounted files).  So bats

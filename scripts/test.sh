@@ -41,12 +41,22 @@ step lint make lint
 if [ -d docs/reference ]; then
 	step docs make check-docs
 fi
-step unit make unit
-step bats make bats
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+step unit bash -o pipefail -c "make unit GOTESTFLAGS=-v 2>&1 | tee $logs/unit"
+step bats bash -o pipefail -c "make bats 2>&1 | tee $logs/bats"
+
+# One line that counts every test: Go tests and subtests, and bats tests.
+count() { { grep -cE "$1" "$logs/unit" "$logs/bats" 2>/dev/null || true; } | awk -F: '{n += $2} END {print n + 0}'; }
+skipped=$(count '^ *--- SKIP|^ok .* # skip')
+passed_n=$(($(count '^ *--- PASS|^ok ') - $(count '^ok .* # skip')))
+failed_n=$(count '^ *--- FAIL|^not ok ')
 
 echo
 if [ "${#failed[@]}" -gt 0 ]; then
 	echo "FAIL: ${failed[*]} (passed: ${passed[*]})"
+	echo "$passed_n passed, $failed_n failed, $skipped skipped"
 	exit 1
 fi
 echo "PASS: ${passed[*]}"
+echo "$passed_n passed, $failed_n failed, $skipped skipped"
