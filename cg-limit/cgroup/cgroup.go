@@ -1,0 +1,568 @@
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"ctrkit/internal/explain"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Cgroup is one ctrkit cgroup, /ctrkit/NAME, in every hierarchy it uses.
+type Cgroup struct {
+	Name string
+	host *Host
+	log  *explain.Log
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// CheckName refuses names that are not one plain path element.
+func CheckName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("invalid cgroup name %q: use letters, digits, '_', '.' and '-' (at most 64), like web or ck-1", name)
+	}
+	return nil
+}
+
+// Path is the cgroup's path inside each hierarchy, the OCI spec's
+// linux.cgroupsPath: "/ctrkit/NAME".
+func Path(name string) string { return Parent + "/" + name }
+
+// Path is c's path inside each hierarchy.
+func (c *Cgroup) Path() string { return Path(c.Name) }
+
+// Dirs lists c's directories that exist, one per hierarchy.
+func (c *Cgroup) Dirs() []string {
+	var ds []string
+	for _, m := range c.host.Mounts() {
+		d := filepath.Join(m, c.Path())
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			ds = append(ds, d)
+		}
+	}
+	return ds
+}
+
+// dir is c's directory in the hierarchy serving controller ctrl, "" if
+// that controller is not mounted.
+func (c *Cgroup) dir(ctrl string) (string, bool) {
+	m, v2, ok := c.host.Where(ctrl)
+	if !ok {
+		return "", false
+	}
+	return filepath.Join(m, c.Path()), v2
+}
+
+// Open returns the existing cgroup NAME; it fails when NAME exists in no
+// hierarchy.
+func (h *Host) Open(log *explain.Log, name string) (*Cgroup, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	c := &Cgroup{Name: name, host: h, log: log}
+	if len(c.Dirs()) == 0 {
+		return nil, fmt.Errorf("no cgroup %s: make it with cg-limit create %s (cg-limit ls lists them)", c.Path(), name)
+	}
+	return c, nil
+}
+
+// List names the cgroups under /ctrkit, in any hierarchy.
+func (h *Host) List() []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, m := range h.Mounts() {
+		es, _ := os.ReadDir(filepath.Join(m, Parent))
+		for _, e := range es {
+			if e.IsDir() && !seen[e.Name()] {
+				seen[e.Name()] = true
+				names = append(names, e.Name())
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Create makes the cgroup NAME with the limits r in every hierarchy it
+// needs, or nothing at all: on any error, what it made is removed again.
+func (h *Host) Create(log *explain.Log, name string, r *specs.LinuxResources) (*Cgroup, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	if h.Mode() == ModeNone {
+		return nil, errors.New("no cgroup file system is mounted: mount -t cgroup2 none /sys/fs/cgroup")
+	}
+	settings, err := h.Settings(r)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cgroup{Name: name, host: h, log: log}
+	if ds := c.Dirs(); len(ds) > 0 {
+		return nil, fmt.Errorf("cgroup %s exists already (%s): remove it with cg-limit rm %s, or choose another name", c.Path(), ds[0], name)
+	}
+	ctrls := append([]string(nil), baseControllers...)
+	for _, s := range settings {
+		ctrls = append(ctrls, s.Controller)
+	}
+	var made []string // directories to remove if anything fails
+	undo := func() {
+		for i := len(made) - 1; i >= 0; i-- {
+			c.rmdir(made[i])
+		}
+	}
+	for _, s := range settings {
+		log.Note("%s → %s (cgroup %s)", s.Flag, s.File, map[bool]string{true: "v2", false: "v1"}[s.V2])
+	}
+	for _, m := range h.hierarchies(ctrls) {
+		parent := filepath.Join(m, Parent)
+		if _, err := os.Stat(parent); errors.Is(err, os.ErrNotExist) {
+			if err := c.mkdir(parent); err != nil {
+				undo()
+				return nil, err
+			}
+			made = append(made, parent)
+			if err := c.inheritCpuset(m, parent); err != nil {
+				undo()
+				return nil, err
+			}
+		}
+		if m == h.Unified {
+			if err := c.enable(m, ctrls); err != nil {
+				undo()
+				return nil, err
+			}
+		}
+		d := filepath.Join(parent, name)
+		if err := c.mkdir(d); err != nil {
+			undo()
+			return nil, err
+		}
+		made = append(made, d)
+		if err := c.inheritCpuset(m, d); err != nil {
+			undo()
+			return nil, err
+		}
+	}
+	if err := c.apply(settings); err != nil {
+		undo()
+		return nil, err
+	}
+	return c, nil
+}
+
+// inheritCpuset copies cpuset.cpus and cpuset.mems from the parent into a
+// new v1 cpuset cgroup. They start empty there, and a cgroup with no CPUs
+// or no memory nodes refuses every process (ENOSPC). v2 inherits them.
+func (c *Cgroup) inheritCpuset(mnt, dir string) error {
+	if c.host.V1["cpuset"] != mnt {
+		return nil
+	}
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		cur, _ := os.ReadFile(filepath.Join(dir, f))
+		if strings.TrimSpace(string(cur)) != "" {
+			continue
+		}
+		v, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", filepath.Join(filepath.Dir(dir), f), err)
+		}
+		if err := c.write(filepath.Join(dir, f), strings.TrimSpace(string(v))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enable turns on, in cgroup.subtree_control of every ancestor, the v2
+// controllers the cgroup uses. A v2 controller works in a cgroup only when
+// its parent enabled it for its children; and by the "no internal
+// processes" rule, a cgroup that enables controllers for its children may
+// hold no processes itself (the root excepted), which is why ctrkit keeps
+// /ctrkit empty and puts processes only in /ctrkit/NAME.
+func (c *Cgroup) enable(mnt string, ctrls []string) error {
+	var want []string
+	for _, ctl := range ctrls {
+		if c.host.V2[ctl] {
+			want = append(want, ctl)
+		}
+	}
+	for _, d := range []string{mnt, filepath.Join(mnt, Parent)} {
+		f := filepath.Join(d, "cgroup.subtree_control")
+		cur, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", f, err)
+		}
+		have := map[string]bool{}
+		for _, x := range strings.Fields(string(cur)) {
+			have[x] = true
+		}
+		var add []string
+		for _, ctl := range want {
+			if !have[ctl] {
+				add = append(add, "+"+ctl)
+			}
+		}
+		if len(add) == 0 {
+			continue
+		}
+		if err := c.write(f, strings.Join(add, " ")); err != nil {
+			if errors.Is(err, unix.EBUSY) {
+				return fmt.Errorf("%w (cgroup v2's no-internal-processes rule: %s holds processes, so it may not hand controllers to children)", err, d)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Update changes the limits of a cgroup that exists, while its processes run.
+func (c *Cgroup) Update(r *specs.LinuxResources) error {
+	settings, err := c.host.Settings(r)
+	if err != nil {
+		return err
+	}
+	for _, s := range settings {
+		if d, _ := c.dir(s.Controller); d != "" {
+			if _, err := os.Stat(d); err != nil {
+				return fmt.Errorf("%s: cgroup %s was made without the %s controller: make a new one with the limit", s.Flag, c.Path(), s.Controller)
+			}
+		}
+	}
+	return c.apply(settings)
+}
+
+// apply writes the settings, in order.
+func (c *Cgroup) apply(settings []Setting) error {
+	settings = c.memswOrder(settings)
+	for _, s := range settings {
+		d, _ := c.dir(s.Controller)
+		f := filepath.Join(d, s.File)
+		if _, err := os.Stat(f); err != nil {
+			if s.Optional {
+				c.log.Note("%s is missing (no swap accounting): swap is not limited", f)
+				continue
+			}
+			if alt := strings.Replace(s.File, "weight", "bfq.weight", 1); alt != s.File {
+				if _, err := os.Stat(filepath.Join(d, alt)); err == nil {
+					f = filepath.Join(d, alt)
+					if s.V2 {
+						s.Value = strings.TrimPrefix(s.Value, "default ")
+					}
+				}
+			}
+		}
+		if err := c.write(f, s.Value); err != nil {
+			return fmt.Errorf("%s: %w%s", s.Flag, err, hint(s, err))
+		}
+	}
+	return nil
+}
+
+// memswOrder puts the v1 memory+swap limit before the memory limit when the
+// new memory limit is above the current memory+swap limit: v1 insists that
+// memory.limit_in_bytes ≤ memory.memsw.limit_in_bytes after every write.
+func (c *Cgroup) memswOrder(ss []Setting) []Setting {
+	li, si := -1, -1
+	for i, s := range ss {
+		switch s.File {
+		case "memory.limit_in_bytes":
+			li = i
+		case "memory.memsw.limit_in_bytes":
+			si = i
+		}
+	}
+	if li < 0 || si < 0 || si < li {
+		return ss
+	}
+	d, _ := c.dir("memory")
+	cur, err := os.ReadFile(filepath.Join(d, "memory.memsw.limit_in_bytes"))
+	if err != nil {
+		return ss
+	}
+	now, _ := strconv.ParseInt(strings.TrimSpace(string(cur)), 10, 64)
+	want, _ := strconv.ParseInt(ss[li].Value, 10, 64)
+	if want <= now {
+		return ss
+	}
+	out := append([]Setting(nil), ss...)
+	out[li], out[si] = out[si], out[li]
+	return out
+}
+
+// hint explains the common reasons a limit write fails.
+func hint(s Setting, err error) string {
+	switch {
+	case errors.Is(err, os.ErrNotExist) && strings.Contains(s.File, "memsw"):
+		return " (the kernel does not account swap: boot it with swapaccount=1)"
+	case errors.Is(err, os.ErrNotExist) && strings.Contains(s.File, "swap"):
+		return " (the kernel was built without swap accounting, CONFIG_MEMCG_SWAP)"
+	case errors.Is(err, os.ErrNotExist) && strings.Contains(s.File, "weight") && s.Controller == "io":
+		return " (I/O weights need the BFQ scheduler: echo bfq > /sys/block/DEV/queue/scheduler)"
+	case errors.Is(err, os.ErrNotExist):
+		return " (this kernel has no such file)"
+	case errors.Is(err, unix.EBUSY) && s.Controller == "memory":
+		return " (the cgroup already uses more memory than that)"
+	case errors.Is(err, unix.EINVAL) && s.Controller == "cpuset":
+		return " (it must be within the parent's " + s.File + ")"
+	case errors.Is(err, unix.EINVAL) && s.Controller == "cpu":
+		return " (a child's CPU quota may not exceed its parent's)"
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return " (needs root)"
+	}
+	return ""
+}
+
+// Add moves process pid, with all its threads, into the cgroup in every
+// hierarchy: echo PID > cgroup.procs.
+func (c *Cgroup) Add(pid int) error {
+	for _, d := range c.Dirs() {
+		if err := c.write(filepath.Join(d, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("no process %d: %w", pid, err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Procs lists the processes in the cgroup, in any of its hierarchies.
+func (c *Cgroup) Procs() ([]int, error) {
+	seen := map[int]bool{}
+	var pids []int
+	for _, d := range c.Dirs() {
+		data, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range strings.Fields(string(data)) {
+			if p, err := strconv.Atoi(f); err == nil && !seen[p] {
+				seen[p] = true
+				pids = append(pids, p)
+			}
+		}
+	}
+	sort.Ints(pids)
+	return pids, nil
+}
+
+// Start starts cmd inside the cgroup, so that its very first instruction
+// already runs there. The child is a gate, `sh -c 'read <&3; exec CMD'`:
+// it waits on a pipe while its PID is written into cgroup.procs, and only
+// then becomes CMD. (On cgroup v2, clone3's CLONE_INTO_CGROUP does the same
+// in one call; the gate works on v1 too.)
+func (c *Cgroup) Start(cmd *exec.Cmd) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	args := cmd.Args
+	cmd.Path = "/bin/sh"
+	cmd.Args = append([]string{"sh", "-c", `read -r _ <&3 && exec "$@" 3<&-`, "sh"}, args...)
+	cmd.ExtraFiles = []*os.File{r}
+	c.log.Note("start the command behind a gate: sh -c 'read -r _ <&3 && exec \"$@\"' sh %s", explain.Join(args))
+	err = cmd.Start()
+	r.Close()
+	if err != nil {
+		return fmt.Errorf("start %s: %w", args[0], err)
+	}
+	if err := c.Add(cmd.Process.Pid); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return err
+	}
+	c.log.Step("write(gate, \"\\n\")", fmt.Sprintf("# the gate execs %s, inside the cgroup", explain.Quote(args[0])))
+	if _, err := w.Write([]byte("\n")); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return fmt.Errorf("open the gate: %w", err)
+	}
+	return nil
+}
+
+// Freeze stops every process of the cgroup where it stands; they use no
+// CPU and cannot be scheduled until Thaw. v2: cgroup.freeze (Linux 5.2);
+// v1: the freezer controller's freezer.state.
+func (c *Cgroup) Freeze() error { return c.setFrozen(true) }
+
+// Thaw lets the processes of a frozen cgroup run again.
+func (c *Cgroup) Thaw() error { return c.setFrozen(false) }
+
+func (c *Cgroup) setFrozen(on bool) error {
+	d, v2 := c.dir("freezer")
+	if d == "" {
+		return errors.New("no freezer: cgroup v1 without a freezer hierarchy (mount -t cgroup -o freezer none /sys/fs/cgroup/freezer)")
+	}
+	file, val := "freezer.state", map[bool]string{true: "FROZEN", false: "THAWED"}[on]
+	if v2 {
+		file, val = "cgroup.freeze", map[bool]string{true: "1", false: "0"}[on]
+	}
+	if err := c.write(filepath.Join(d, file), val); err != nil {
+		return err
+	}
+	// Freezing takes effect process by process; wait until all are.
+	for i := 0; i < 500; i++ {
+		if f, err := c.Frozen(); err != nil || f == on {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("cgroup %s did not become %s within 5 s", c.Path(), strings.ToLower(val))
+}
+
+// Frozen tells whether every process of the cgroup is frozen.
+func (c *Cgroup) Frozen() (bool, error) {
+	d, v2 := c.dir("freezer")
+	if d == "" {
+		return false, nil
+	}
+	if v2 {
+		ev, err := readKeyed(filepath.Join(d, "cgroup.events"))
+		return ev["frozen"] == 1, err
+	}
+	data, err := os.ReadFile(filepath.Join(d, "freezer.state"))
+	return strings.TrimSpace(string(data)) == "FROZEN", err
+}
+
+// Kill sends sig to every process of the cgroup. On cgroup v2 (Linux 5.14)
+// SIGKILL is one write, "1" into cgroup.kill. Otherwise the cgroup is
+// frozen first, so that no process can fork a child we would miss, each
+// process is signalled, and the cgroup is thawed. After SIGKILL, Kill waits
+// until the cgroup is empty.
+func (c *Cgroup) Kill(sig syscall.Signal) error {
+	d, v2 := c.dir("freezer")
+	if v2 && sig == syscall.SIGKILL {
+		if _, err := os.Stat(filepath.Join(d, "cgroup.kill")); err == nil {
+			if err := c.write(filepath.Join(d, "cgroup.kill"), "1"); err != nil {
+				return err
+			}
+			return c.waitEmpty()
+		}
+	}
+	frozen := false
+	if d != "" {
+		if f, _ := c.Frozen(); !f {
+			if err := c.Freeze(); err == nil {
+				frozen = true
+			}
+		}
+	}
+	pids, err := c.Procs()
+	if err != nil {
+		return err
+	}
+	for _, p := range pids {
+		c.log.Step(fmt.Sprintf("kill(%d, %s)", p, unix.SignalName(sig)), fmt.Sprintf("kill -%s %d", strings.TrimPrefix(unix.SignalName(sig), "SIG"), p))
+		if err := unix.Kill(p, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("kill %d: %w", p, err)
+		}
+	}
+	if frozen {
+		if err := c.Thaw(); err != nil {
+			return err
+		}
+	}
+	if sig == syscall.SIGKILL {
+		return c.waitEmpty()
+	}
+	return nil
+}
+
+func (c *Cgroup) waitEmpty() error {
+	for i := 0; i < 500; i++ {
+		if ps, err := c.Procs(); err != nil || len(ps) == 0 {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ps, _ := c.Procs()
+	return fmt.Errorf("cgroup %s still has processes %v after SIGKILL", c.Path(), ps)
+}
+
+// Remove deletes the cgroup's directories (rmdir; the files in them are
+// not real files and need no removing), then /ctrkit where it is left
+// empty. A cgroup that still has processes cannot be removed.
+func (c *Cgroup) Remove() error {
+	if ps, err := c.Procs(); err == nil && len(ps) > 0 {
+		return fmt.Errorf("cgroup %s still has processes %v: end them with cg-limit kill %s", c.Path(), ps, c.Name)
+	}
+	var errs []error
+	for _, d := range c.Dirs() {
+		var err error
+		// A process that just exited may keep the cgroup busy for a moment.
+		for i := 0; i < 100; i++ {
+			if err = c.rmdir(d); !errors.Is(err, unix.EBUSY) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, m := range c.host.Mounts() {
+		p := filepath.Join(m, Parent)
+		if es, err := os.ReadDir(p); err == nil && !hasDirs(es) {
+			c.rmdir(p) // another cg-limit may be using it: best effort
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func hasDirs(es []os.DirEntry) bool {
+	for _, e := range es {
+		if e.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Cgroup) mkdir(d string) error {
+	c.log.Step(fmt.Sprintf("mkdir(%q, 0755)", d), "mkdir "+explain.Quote(d))
+	if err := os.Mkdir(d, 0o755); err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return fmt.Errorf("create cgroup: %w (needs root)", err)
+		}
+		return fmt.Errorf("create cgroup: %w", err)
+	}
+	return nil
+}
+
+func (c *Cgroup) rmdir(d string) error {
+	c.log.Step(fmt.Sprintf("rmdir(%q)", d), "rmdir "+explain.Quote(d))
+	if err := unix.Rmdir(d); err != nil {
+		return fmt.Errorf("remove cgroup %s: %w", d, err)
+	}
+	return nil
+}
+
+// write writes one value into one cgroup file, as `echo VALUE > FILE` does.
+func (c *Cgroup) write(file, value string) error {
+	c.log.Step(fmt.Sprintf("write(%q, %q)", file, value), fmt.Sprintf("echo %s > %s", explain.Quote(value), explain.Quote(file)))
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return fmt.Errorf("write %q to %s: %w", value, file, err)
+	}
+	_, err = f.WriteString(value)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %q to %s: %w", value, file, err)
+	}
+	return nil
+}
