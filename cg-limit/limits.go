@@ -253,4 +253,3 @@ func ignored(r *specs.LinuxResources) []string {
 	}
 	return out
 }
-
