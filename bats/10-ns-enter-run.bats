@@ -290,3 +290,17 @@ start_target() {
 	assert_file_not_exists "$BATS_TEST_TMPDIR/ran"
 	leak_check
 }
+
+@test "ns-enter --pid-file FILE [the container's host PID, once it runs]" {
+	requires root
+	bg_ns_enter --pid --uts --hostname "$(safename)" --pid-file "$BATS_TEST_TMPDIR/pid" -- sleep 30
+	local pid i
+	for ((i = 0; i < 60; i++)); do
+		[ -s "$BATS_TEST_TMPDIR/pid" ] && break
+		sleep 0.05
+	done
+	pid=$(cat "$BATS_TEST_TMPDIR/pid")
+	assert_equal "$pid" "$(wait_child sleep)"
+	assert_equal "$(cat /proc/"$pid"/comm)" sleep
+	[ "$(ns_inode "$pid" uts)" != "$(ns_inode $$ uts)" ] || fail "PID $pid is not in a new UTS namespace"
+}

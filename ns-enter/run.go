@@ -270,8 +270,9 @@ func (in *input) load() (s *specs.Spec, fromStdin bool, err error) {
 type RunCmd struct {
 	specFlags
 	input
-	Interactive bool `short:"i" help:"Keep the command's stdin attached; when stdin carried the spec, read the keyboard from /dev/tty."`
-	Init        bool `help:"Run a tiny init as PID 1 that reaps zombies and forwards signals, like docker --init."`
+	Interactive bool   `short:"i" help:"Keep the command's stdin attached; when stdin carried the spec, read the keyboard from /dev/tty."`
+	Init        bool   `help:"Run a tiny init as PID 1 that reaps zombies and forwards signals, like docker --init."`
+	PIDFile     string `name:"pid-file" help:"Write the container's PID (as the host sees it) to FILE once it runs, like runc --pid-file." placeholder:"FILE"`
 }
 
 func (c *RunCmd) Help() string {
@@ -315,7 +316,7 @@ func (c *RunCmd) Run(g *cli.Globals) error {
 	}
 	status, err := container.Run(s, container.Options{
 		Bundle: bundle, Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Init: c.Init, Explain: g.Explain, Log: g.Log("ns-enter", os.Stderr),
+		Init: c.Init, PIDFile: c.PIDFile, Explain: g.Explain, Log: g.Log("ns-enter", os.Stderr),
 	})
 	if err != nil {
 		return &cli.ExitError{Code: status, Err: err}

@@ -53,7 +53,8 @@ type Options struct {
 	Stdin   *os.File // the container's stdin (nil: /dev/null)
 	Stdout  *os.File
 	Stderr  *os.File
-	Init    bool // run a tiny PID 1 that reaps zombies, like docker --init
+	Init    bool   // run a tiny PID 1 that reaps zombies, like docker --init
+	PIDFile string // where to write the container's PID once it runs (runc's --pid-file)
 	Explain bool
 	Log     *explain.Log
 }
@@ -178,6 +179,14 @@ func Run(s *specs.Spec, o Options) (int, error) {
 		return childError(msg)
 	}
 
+	if o.PIDFile != "" {
+		if err := writePIDFile(o.PIDFile, pid); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return 125, err
+		}
+	}
+
 	var done chan struct{}
 	var con *console
 	if s.Process.Terminal {
@@ -210,6 +219,18 @@ func Run(s *specs.Spec, o Options) (int, error) {
 		}
 	}
 	return status, nil
+}
+
+// writePIDFile writes pid atomically, so a reader never sees half a number.
+func writePIDFile(path string, pid int) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	return nil
 }
 
 // runPlan is what Run works out from the spec before it starts anything.
