@@ -19,7 +19,7 @@ setup_file() {
 	echo two >"$src/l2/etc/motd"
 	head -c 48M /dev/urandom >"$src/l3/big"
 	for l in l1 l2 l3; do tar -C "$src/$l" -cf "$src/$l.tar" .; done
-	CTRKIT_ROOT=$src/root img-pull import --cmd /bin/sh --cmd -c --cmd 'cat /etc/motd' -e GREETING=hi \
+	CTRKIT_ROOT=$src/root img-pull import --cmd=/bin/sh --cmd=-c --cmd='cat /etc/motd' -e GREETING=hi \
 		"$src/l1.tar" "$src/l2.tar" "$src/l3.tar" ck/demo:1 >/dev/null 2>&1
 	skopeo copy -q --dest-tls-verify=false "oci:$src/root/oci:docker.io/ck/demo:1" "docker://$REGISTRY/ck/demo:1"
 	export REGISTRY
@@ -89,8 +89,10 @@ setup() {
 		compgen -G "$CTRKIT_ROOT/oci.tmp/*" >/dev/null && break
 		sleep 0.01
 	done
+	[ "$i" -lt 500 ] || fail "img-pull never started writing a blob"
 	kill -KILL "$pid" 2>/dev/null || true
 	wait "$pid" || true
+	echo "left behind by the kill: $(ls "$CTRKIT_ROOT/oci.tmp")"
 	# The tag is written last: after the kill the image is not there.
 	run_tool --status 1 --separate-stderr img-pull inspect "$REGISTRY/ck/demo:1"
 	run_tool --separate-stderr img-pull --print digest "$REGISTRY/ck/demo:1"
@@ -123,7 +125,7 @@ setup() {
 
 @test "img-pull [bad inputs: unknown tag, unknown image, malformed name, no registry]" {
 	run_tool --status 1 --separate-stderr img-pull "$REGISTRY/ck/demo:nope"
-	assert_stderr_contains "manifest nope not found"
+	assert_stderr_contains "manifest \"nope\" not found"
 	run_tool --status 1 --separate-stderr img-pull "$REGISTRY/ck/nothere:1"
 	assert_stderr_contains "not found"
 	run_tool --status 1 --separate-stderr img-pull 'Bad Name'
@@ -131,6 +133,7 @@ setup() {
 	run_tool --status 1 --separate-stderr img-pull 127.0.0.1:1/ck/demo:1
 	assert_stderr_contains "cannot reach registry 127.0.0.1:1"
 	run_tool --status 1 --separate-stderr img-pull --platform linux/s390x "$REGISTRY/ck/demo:1"
+	assert_stderr_contains "not linux/s390x"
 	run_tool --status 1 --separate-stderr img-pull inspect ck/demo:1
 	assert_stderr_contains "image not in the store"
 	# Nothing failed half-way into the store.

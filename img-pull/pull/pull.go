@@ -184,6 +184,9 @@ func Pull(ctx context.Context, st *store.Store, ref string, opt Options) (*Resul
 		return nil, fmt.Errorf("%s: parse image config %s: %w", full, m.Config.Digest, err)
 	}
 	log.Note("config: %s", describe(res.Config))
+	if opt.Platform != "" && res.List == nil && (res.Config.OS != want.OS || res.Config.Architecture != want.Architecture) {
+		return nil, fmt.Errorf("%s is for %s/%s, not %s (it has no manifest list with other platforms)", full, res.Config.OS, res.Config.Architecture, want)
+	}
 	if len(res.Config.RootFS.DiffIDs) != len(m.Layers) {
 		return nil, fmt.Errorf("%s: the config lists %d layers (rootfs.diff_ids), the manifest %d: a broken image", full, len(res.Config.RootFS.DiffIDs), len(m.Layers))
 	}

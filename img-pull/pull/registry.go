@@ -87,7 +87,7 @@ func (r *registry) get(ctx context.Context, kind, id string, accept []string) (*
 	what := strings.TrimSuffix(kind, "s")
 	switch resp.StatusCode {
 	case http.StatusNotFound:
-		return nil, fmt.Errorf("%s %s not found in %s/%s (404): check the name and tag; `skopeo list-tags docker://…` lists the tags", what, id, r.base, r.repo)
+		return nil, fmt.Errorf("%s %q not found in %s/%s (404): check the name and tag; `skopeo list-tags docker://…` lists the tags", what, id, r.base, r.repo)
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return nil, fmt.Errorf("access to %s/%s refused (%d %s): log in with --username and --password-stdin, or `docker login`, or check the name", r.base, r.repo, resp.StatusCode, strings.TrimSpace(string(body)))
 	}
