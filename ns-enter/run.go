@@ -47,7 +47,7 @@ func (f *specFlags) build(base *specs.Spec) (*specs.Spec, error) {
 	s := base
 	switch {
 	case s == nil && f.Rootfs != "":
-		s = container.DefaultSpec(f.Rootfs, []string{"sh"})
+		s = spec.Default(f.Rootfs, []string{"sh"})
 	case s == nil:
 		cwd, err := os.Getwd()
 		if err != nil {

@@ -24,14 +24,6 @@ var capNames = []string{
 	"CAP_CHECKPOINT_RESTORE",
 }
 
-// DefaultCaps is Docker's default capability set, given to a container with
-// its own root filesystem unless the spec says otherwise.
-var DefaultCaps = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-}
-
 // capSet is a capability bitmask, bit n for capability n.
 type capSet uint64
 

@@ -1,15 +1,23 @@
-package container
+package spec
 
 import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// DefaultSpec is the spec of a container with its own root filesystem, the
+// DefaultCaps is Docker's default capability set, given to a container with
+// its own root filesystem unless the spec says otherwise.
+var DefaultCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// Default is the spec of a container with its own root filesystem, the
 // same choices `runc spec` makes: /proc, a small /dev with devpts, shm and
 // mqueue, read-only /sys, Docker's capability set, no_new_privs, masked and
-// read-only /proc paths. Namespaces are left to the caller; a root
-// filesystem needs at least a mount namespace.
-func DefaultSpec(rootfs string, args []string) *specs.Spec {
+// read-only /proc paths. Of the namespaces it lists only the mount
+// namespace, which a root filesystem needs; callers add the others.
+func Default(rootfs string, args []string) *specs.Spec {
 	caps := append([]string(nil), DefaultCaps...)
 	return &specs.Spec{
 		Version: specs.Version,
