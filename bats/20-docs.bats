@@ -9,6 +9,12 @@ load helpers
 	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/01-namespaces.md"
 }
 
+@test "docs/04-images.md [every command in the chapter runs]" {
+	command -v docker-registry >/dev/null || skip "needs docker-registry (apt-get install docker-registry)"
+	command -v skopeo >/dev/null || skip "needs skopeo (apt-get install skopeo)"
+	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/04-images.md"
+}
+
 @test "docs/ [every chapter has a test above]" {
 	local chapter
 	for chapter in "$REPO"/docs/[0-9]*.md; do

@@ -14,6 +14,8 @@ packages=(
 	runc crun                               # cross-checks and benchmarks
 	iproute2 util-linux procps              # ip, unshare/nsenter/findmnt, ps
 	shellcheck jq hyperfine time            # lint, spec editing, bench
+	docker-registry skopeo umoci curl       # img-pull: a local registry, cross-checks
+	oci-image-tool                          # img-pull: validates the OCI layout
 )
 
 if ! command -v go >/dev/null && ! [ -x /usr/local/go/bin/go ]; then
