@@ -73,6 +73,7 @@ setup:
 
 bench: build
 	scripts/bench.sh
+	scripts/bench-pull.sh
 
 demo: build
 	scripts/demo.sh
