@@ -18,13 +18,13 @@ SCRIPTS := $(wildcard scripts/*.sh) .ci/run $(wildcard bats/*.bash)
 # user namespaces), so it needs cgo; the others do not.
 CGO_ns-enter := 1
 
-.PHONY: all build test unit bats lint install clean bench demo docs check-docs setup help
+.PHONY: all build test unit bats lint install clean bench demo docs check-docs setup help test-cgroups
 .PHONY: $(BINS)
 
 all: build
 
 help:
-	@echo "targets: build test unit bats lint install clean bench demo docs check-docs setup"
+	@echo "targets: build test unit bats test-cgroups lint install clean bench demo docs check-docs setup"
 	@echo "commands found: $(CMDS)"
 
 build: $(BINS)
@@ -54,6 +54,17 @@ bats: build
 	    echo "mounts left under $$tmp, not removing it:" >&2; findmnt -rn -o TARGET | grep -F "$$tmp/" >&2; rc=1; \
 	  else rm -rf "$$tmp"; fi; \
 	  exit $$rc
+
+# cg-limit on a real cgroup v2 kernel and a real cgroup v1 kernel, each in a
+# throw-away QEMU guest (scripts/cgroup-vm.sh, about 20 s per mode); the
+# host's own layout is covered by the bats suite.  cg-limit is static
+# (CGO off), so it runs in the busybox guest as it is.
+test-cgroups: $(BIN)/cg-limit
+	scripts/cgroup-vm.sh --setup
+	@rc=0; for mode in v2 v1; do \
+	  echo "=== cg-limit on cgroup $$mode (scripts/vm-cg-limit.sh in a VM)"; \
+	  scripts/cgroup-vm.sh --mode $$mode --add $(BIN)/cg-limit --add scripts/vm-cg-limit.sh -- sh vm-cg-limit.sh || rc=1; \
+	done; exit $$rc
 
 lint:
 	@out=$$($(GOFMT) -l .); \

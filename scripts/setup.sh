@@ -14,6 +14,8 @@ packages=(
 	runc crun                               # cross-checks and benchmarks
 	iproute2 util-linux procps              # ip, unshare/nsenter/findmnt, ps
 	shellcheck jq hyperfine time            # lint, spec editing, bench
+	qemu-system-x86 cpio xz-utils           # make test-cgroups (scripts/cgroup-vm.sh)
+	cgroup-tools                            # cgexec, cg-limit's bench baseline
 	docker-registry skopeo umoci curl       # img-pull: a local registry, cross-checks
 	oci-image-tool                          # img-pull: validates the OCI layout
 )

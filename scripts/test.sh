@@ -45,9 +45,11 @@ logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 step unit bash -o pipefail -c "make unit GOTESTFLAGS=-v 2>&1 | tee $logs/unit"
 step bats bash -o pipefail -c "make bats 2>&1 | tee $logs/bats"
+# cg-limit on real cgroup v2 and v1 kernels, in QEMU guests (TAP lines).
+step cgroup-vm bash -o pipefail -c "make test-cgroups 2>&1 | tee $logs/vm"
 
 # One line that counts every test: Go tests and subtests, and bats tests.
-count() { { grep -cE "$1" "$logs/unit" "$logs/bats" 2>/dev/null || true; } | awk -F: '{n += $2} END {print n + 0}'; }
+count() { { grep -cE "$1" "$logs/unit" "$logs/bats" "$logs/vm" 2>/dev/null || true; } | awk -F: '{n += $2} END {print n + 0}'; }
 skipped=$(count '^ *--- SKIP|^ok .* # skip')
 passed_n=$(($(count '^ *--- PASS|^ok ') - $(count '^ok .* # skip')))
 failed_n=$(count '^ *--- FAIL|^not ok ')
