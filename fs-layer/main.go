@@ -1,0 +1,50 @@
+// Command fs-layer stacks an image's layers into a container's root
+// filesystem with overlayfs, and shows, diffs and commits what the
+// container changed.
+//
+// Synopsis:
+//
+//	fs-layer mount IMAGE [--name ID] [-v NAME:/PATH] [-v /HOST:/PATH[:ro]] [--tmpfs /PATH] [--read-only]
+//	img-pull IMAGE | fs-layer mount [--name ID] [-v …] | … | ns-enter
+//	fs-layer umount ID | rm ID… | ls
+//	fs-layer which ID PATH | tree IMAGE [--mermaid] | unpack IMAGE
+//	fs-layer diff ID > layer.tar | commit ID NAME:TAG
+//	fs-layer volume create|ls|rm|inspect NAME
+//
+// Options:
+//
+//	--name ID      the container id (default: the document's, or a new one)
+//	-v SPEC        a named volume or a bind mount, written into the spec's mounts
+//	--tmpfs PATH   a tmpfs at PATH
+//	--read-only    the root filesystem is mounted read-only
+//	--driver D     overlay, copy, or auto (overlay, else copy with a notice)
+//	--explain      print each kernel call and its shell equivalent on stderr
+package main
+
+import (
+	"github.com/alecthomas/kong"
+
+	"ctrkit/internal/cli"
+)
+
+type CLI struct {
+	cli.Globals
+	Mount  MountCmd  `cmd:"" help:"Mount an image's layers as a container's root filesystem (overlayfs) and print the mount point, or fill in root.path in a pipe."`
+	Umount UmountCmd `cmd:"" help:"Unmount a container's root filesystem; its upper layer stays."`
+	Rm     RmCmd     `cmd:"" help:"Unmount and delete a container's root filesystem and upper layer."`
+	Ls     LsCmd     `cmd:"" help:"List containers, their images and mounts."`
+	Which  WhichCmd  `cmd:"" help:"Say which layer of a container provides a path (copy-on-write, visible)."`
+	Tree   TreeCmd   `cmd:"" help:"Draw an image's layer stack (text, or Mermaid with --mermaid)."`
+	Unpack UnpackCmd `cmd:"" help:"Unpack an image's layers into the layer store, and print their directories."`
+	Diff   DiffCmd   `cmd:"" help:"Write what a container changed as an OCI layer tar (whiteouts as .wh. entries)."`
+	Commit CommitCmd `cmd:"" help:"Store a container's changes as a new image, like docker commit."`
+	Volume VolumeCmd `cmd:"" help:"Manage named volumes (ROOT/volumes/NAME/_data)."`
+}
+
+func main() {
+	var c CLI
+	ctx := kong.Parse(&c, kong.Name("fs-layer"),
+		kong.Description("Stack an image's layers into a container's root filesystem with overlayfs: read-only layers, a read-write layer on top, copy-on-write."),
+		kong.UsageOnError())
+	cli.Exit(ctx, ctx.Run(&c.Globals))
+}
