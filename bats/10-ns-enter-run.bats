@@ -304,3 +304,17 @@ start_target() {
 	assert_equal "$(cat /proc/"$pid"/comm)" sleep
 	[ "$(ns_inode "$pid" uts)" != "$(ns_inode $$ uts)" ] || fail "PID $pid is not in a new UTS namespace"
 }
+
+@test "ns-enter --cgroups-path PATH -u 1000:1001 [joins the cgroup, runs as that user]" {
+	requires root cgroup1
+	[ -d /sys/fs/cgroup/pids ] || skip "needs the cgroup v1 pids hierarchy at /sys/fs/cgroup/pids"
+	local cg=/sys/fs/cgroup/pids/$(safename)
+	mkdir "$cg"
+	on_teardown rmdir "$cg"
+	run_tool ns-enter --uts --cgroups-path "/$(safename)" -u 1000:1001 -- sh -c 'grep :pids: /proc/self/cgroup; id -u; id -g'
+	assert_line --index 0 --regexp "^[0-9]+:pids:/$(safename)\$"
+	assert_line --index 1 1000
+	assert_line --index 2 1001
+	run_tool --separate-stderr --status 125 ns-enter -u nobody -- true
+	assert_stderr_contains 'want UID[:GID] as numbers'
+}

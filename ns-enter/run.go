@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"ctrkit/internal/cli"
 	"ctrkit/internal/spec"
@@ -35,6 +37,8 @@ type specFlags struct {
 	Env       []string `short:"e" help:"Set an environment variable inside." placeholder:"KEY=VALUE"`
 	Workdir   string   `short:"w" help:"Working directory inside." placeholder:"DIR"`
 	TTY       bool     `name:"tty" short:"t" help:"Give the command a pseudo-terminal."`
+	RunAs     string   `name:"run-as" short:"u" help:"Run the command as UID[:GID] inside, like docker run -u." placeholder:"UID[:GID]"`
+	Cgroups   string   `name:"cgroups-path" help:"Join the existing cgroup PATH (linux.cgroupsPath, made by cg-limit) in every hierarchy." placeholder:"PATH"`
 
 	Args []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the spec's, or $SHELL)."`
 }
@@ -89,6 +93,16 @@ func (f *specFlags) build(base *specs.Spec) (*specs.Spec, error) {
 	if f.Hostname != "" {
 		s.Hostname = f.Hostname
 	}
+	if f.Cgroups != "" {
+		s.Linux.CgroupsPath = f.Cgroups
+	}
+	if f.RunAs != "" {
+		u, err := parseRunAs(f.RunAs)
+		if err != nil {
+			return nil, err
+		}
+		s.Process.User = u
+	}
 
 	kinds := f.kinds()
 	if f.Target != 0 {
@@ -101,6 +115,23 @@ func (f *specFlags) build(base *specs.Spec) (*specs.Spec, error) {
 		addNamespace(s, specs.LinuxNamespace{Type: k.OCI})
 	}
 	return s, f.idMaps(s)
+}
+
+// parseRunAs reads -u UID[:GID]: numbers, since names would need the
+// container's /etc/passwd.
+func parseRunAs(v string) (specs.User, error) {
+	uidStr, gidStr, hasGID := strings.Cut(v, ":")
+	uid, err := strconv.ParseUint(uidStr, 10, 32)
+	if err != nil {
+		return specs.User{}, fmt.Errorf("-u %q: want UID[:GID] as numbers, e.g. 1000:1000", v)
+	}
+	gid := uid
+	if hasGID {
+		if gid, err = strconv.ParseUint(gidStr, 10, 32); err != nil {
+			return specs.User{}, fmt.Errorf("-u %q: want UID[:GID] as numbers, e.g. 1000:1000", v)
+		}
+	}
+	return specs.User{UID: uint32(uid), GID: uint32(gid)}, nil
 }
 
 // command is the command after the flags, without the "--" that kong
