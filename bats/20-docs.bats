@@ -15,6 +15,12 @@ load helpers
 	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/04-images.md"
 }
 
+@test "docs/05-network.md [every command in the chapter runs]" {
+	requires root busybox
+	command -v nft >/dev/null || skip "needs nft (apt-get install nftables)"
+	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/05-network.md"
+}
+
 @test "docs/ [every chapter has a test above]" {
 	local chapter
 	for chapter in "$REPO"/docs/[0-9]*.md; do

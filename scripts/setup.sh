@@ -13,6 +13,7 @@ packages=(
 	busybox-static                          # the offline rootfs and image
 	runc crun                               # cross-checks and benchmarks
 	iproute2 util-linux procps              # ip, unshare/nsenter/findmnt, ps
+	nftables                                # nft, to cross-check net-bridge's rules
 	shellcheck jq hyperfine time            # lint, spec editing, bench
 	qemu-system-x86 cpio xz-utils           # make test-cgroups (scripts/cgroup-vm.sh)
 	cgroup-tools                            # cgexec, cg-limit's bench baseline
