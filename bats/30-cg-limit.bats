@@ -1,0 +1,158 @@
+#!/usr/bin/env bats
+# cg-limit: each limit, observed while the kernel enforces it, on this
+# host's cgroup layout (v2, v1 or hybrid).  Tolerances are wide: these
+# check behaviour, not speed.  The same checks run on real cgroup v2 and v1
+# kernels in a VM: make test-cgroups (scripts/vm-cg-limit.sh).
+
+load helpers
+
+setup() {
+	requires root
+	name=$(safename)
+}
+
+teardown() {
+	cg-limit rm -f "$name" 2>/dev/null || true
+}
+
+# json FIELD: the first number "FIELD": N in the JSON on stdin.
+json() { jq -r "[.. | objects | .$1? // empty][0]"; }
+
+@test "cg-limit info [the host's mode and where each controller is]" {
+	run_tool cg-limit info --format json
+	mode=$(jq -r .mode <<<"$output")
+	case $(stat -f -c %T /sys/fs/cgroup) in
+	cgroup2fs) assert_equal "$mode" v2 ;;
+	*) [[ $mode == v1 || $mode == hybrid ]] ;;
+	esac
+	run_tool cg-limit info
+	assert_output --partial "--memory"
+}
+
+@test "cg-limit run --memory 32m dd bs=64M [oom kill, exit 137]" {
+	run_tool --status 137 --separate-stderr cg-limit run -m 32m -- dd if=/dev/zero of=/dev/null bs=64M count=1
+	assert_stderr_contains "OOM killer ended 1 process"
+	# stats of a cgroup that outlives the kill counts it too
+	run_tool cg-limit create "$name" -m 32m
+	run_tool --status 137 sh -c "cg-limit add $name \$\$ && exec dd if=/dev/zero of=/dev/null bs=64M count=1"
+	run_tool cg-limit stats "$name" --format json
+	[ "$(json oom_kills <<<"$output")" -ge 1 ]
+}
+
+@test "cg-limit run --memory 32m --memory-swap [swap makes the difference]" {
+	[ "$(awk '/^SwapTotal/ { print $2 }' /proc/meminfo)" -gt 0 ] || skip "this host has no swap: nothing to page out"
+	# No swap: killed. 96M of memory+swap: the 48M allocation pages out and succeeds.
+	run_tool --status 137 cg-limit run -m 32m --memory-swap 32m -- dd if=/dev/zero of=/dev/null bs=48M count=1
+	run_tool cg-limit run -m 32m --memory-swap 96m -- dd if=/dev/zero of=/dev/null bs=48M count=1
+}
+
+@test "cg-limit update --memory 128m [a waiting allocation succeeds]" {
+	run_tool cg-limit create "$name" -m 16m
+	local go=$BATS_TEST_TMPDIR/go
+	sh -c "cg-limit add $name \$\$ && while [ ! -e $go ]; do sleep 0.1; done; exec dd if=/dev/zero of=/dev/null bs=48M count=1 2>/dev/null" 3>&- &
+	local pid=$!
+	sleep 0.5
+	run_tool cg-limit update "$name" -m 128m
+	touch "$go"
+	wait "$pid"
+}
+
+@test "cg-limit create --cpus 0.25 [a busy loop gets ~0.5 CPU-s in 2 s, throttled]" {
+	run_tool cg-limit create "$name" --cpus 0.25
+	run_tool --status 124 timeout 2 sh -c "cg-limit add $name \$\$ && exec sh -c 'while :; do :; done'"
+	run_tool cg-limit stats "$name" --format json
+	local used throttled
+	used=$(json usage_usec <<<"$output")
+	throttled=$(json nr_throttled <<<"$output")
+	echo "used ${used}µs, throttled in $throttled periods"
+	[ "$used" -ge 300000 ] && [ "$used" -le 750000 ]
+	[ "$throttled" -gt 5 ]
+}
+
+@test "cg-limit run --cpuset-cpus [the allowed CPUs match]" {
+	local last
+	last=$(cut -d- -f2 /sys/devices/system/cpu/online | cut -d, -f1)
+	run_tool cg-limit run --cpuset-cpus "$last" -- grep Cpus_allowed_list /proc/self/status
+	assert_output --regexp "^Cpus_allowed_list:[[:space:]]+$last\$"
+	run_tool --status 125 --separate-stderr cg-limit run --cpuset-cpus 4095 -- true
+	assert_stderr_contains "--cpuset-cpus: CPU 4095 is not online"
+}
+
+@test "cg-limit run --pids-limit 5 [forking past it fails]" {
+	run_tool ! cg-limit run --pids-limit 5 -- sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait'
+	assert_output --regexp '[Ff]ork'
+}
+
+@test "cg-limit run --device-write-bps LOOP:1mb dd oflag=direct [~1 MB/s]" {
+	command -v losetup >/dev/null || skip "needs losetup (util-linux)"
+	local img=$BATS_TEST_TMPDIR/disk.img dev t0 t1 ms
+	truncate -s 16M "$img"
+	dev=$(losetup -f --show "$img") || skip "no loop device available"
+	t0=$(date +%s%N)
+	run cg-limit run --device-write-bps "$dev:1mb" -- dd if=/dev/zero of="$dev" bs=64k count=48 oflag=direct
+	t1=$(date +%s%N)
+	losetup -d "$dev"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	ms=$(((t1 - t0) / 1000000))
+	echo "3 MiB in $ms ms"
+	# 3 MiB at 1 MiB/s: about 3 s (the first second's budget is free); far
+	# more than the few ms it takes unthrottled, far less than 30 s.
+	[ "$ms" -ge 1500 ] && [ "$ms" -le 30000 ]
+	run_tool --status 1 --separate-stderr cg-limit create "$name" --device-write-bps /dev/null:1mb
+	assert_stderr_contains "--device-write-bps: /dev/null is not a block device"
+}
+
+@test "cg-limit freeze, thaw, kill [a counter stops, resumes, ends]" {
+	run_tool cg-limit create "$name"
+	local count=$BATS_TEST_TMPDIR/count a b c
+	sh -c "cg-limit add $name \$\$ && i=0 && while :; do i=\$((i + 1)); echo \$i > $count; sleep 0.05; done" 3>&- &
+	local pid=$!
+	sleep 0.5
+	run_tool cg-limit freeze "$name"
+	run_tool cg-limit stats "$name" --format json
+	assert_equal "$(jq .frozen <<<"$output")" true
+	a=$(cat "$count")
+	sleep 0.5
+	b=$(cat "$count")
+	assert_equal "$b" "$a"
+	run_tool cg-limit thaw "$name"
+	sleep 0.5
+	c=$(cat "$count")
+	[ "$c" -gt "$b" ]
+	run_tool cg-limit kill "$name"
+	run wait "$pid"
+	assert_equal "$status" 137
+	# Every process is gone (a killed child may stay a zombie for a moment,
+	# still counted in pids.current until its new parent reaps it).
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		run_tool cg-limit stats "$name" --format json
+		[ "$(jq .pids.current <<<"$output")" != 0 ] || break
+		sleep 0.2
+	done
+	assert_equal "$(jq .pids.current <<<"$output")" 0
+}
+
+@test "ns-enter spec | cg-limit -m 64m | ns-enter [the container starts inside]" {
+	run_tool bash -o pipefail -c "ns-enter spec -- cat /proc/self/cgroup | cg-limit -m 64m --pids-limit 50 --name $name | tee $BATS_TEST_TMPDIR/config.json | ns-enter"
+	assert_line --regexp "^[0-9]+:memory:/ctrkit/$name\$"
+	local doc=$BATS_TEST_TMPDIR/config.json
+	assert_equal "$(jq -r .linux.cgroupsPath "$doc")" "/ctrkit/$name"
+	assert_equal "$(jq -r .linux.resources.memory.limit "$doc")" 67108864
+	assert_equal "$(jq -r '.annotations["ctrkit.resources"] | fromjson | .[0].undo | join(" ")' "$doc")" "cg-limit rm $name"
+	run_tool cg-limit rm "$name"
+	# The record of what to undo is the container's; the whole container's
+	# cleanup (ctr-run rm) removes it: here, the test does.
+	rm -r "${CTRKIT_STATE:?}/$(jq -r '.annotations["ctrkit.id"]' "$doc")"
+}
+
+@test "cg-limit create -m 12x [names the flag, makes nothing]" {
+	run_tool --status 1 --separate-stderr cg-limit create "$name" -m 12x
+	assert_stderr_contains "--memory: invalid size \"12x\""
+	run_tool --status 1 --separate-stderr cg-limit create "$name" --cpuset-cpus 0 --cpu-shares 1
+	assert_stderr_contains "--cpu-shares 1"
+	run_tool cg-limit ls
+	refute_output --partial "$name"
+	[ -z "$(find /sys/fs/cgroup -maxdepth 4 -name "$name")" ]
+}
