@@ -84,6 +84,7 @@ setup:
 
 bench: build
 	scripts/bench.sh
+	scripts/bench-net.sh
 	scripts/bench-pull.sh
 
 demo: build
