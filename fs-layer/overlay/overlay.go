@@ -28,7 +28,8 @@
 // answer, which we copy: every layer also has a short symlink
 // ROOT/layers/l/<12 hex> → ../<chain id>/diff, and the mount is made from
 // inside ROOT/layers with relative lowerdirs "l/…:l/…", 15 bytes a layer,
-// so even overlay's own maximum of 500 layers (OVL_MAX_STACK) nearly fits.
+// so about 270 layers fit (Docker caps images at 128; overlay itself at
+// 500, OVL_MAX_STACK).
 // The kernel resolves the relative paths against the calling process's
 // working directory at mount time, and /proc/mounts shows them relative.
 //
