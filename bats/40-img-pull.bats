@@ -139,3 +139,14 @@ setup() {
 	# Nothing failed half-way into the store.
 	assert_equal "$(jq '.manifests | length' "$CTRKIT_ROOT/oci/index.json")" 0
 }
+
+@test "img-pull --pull missing|never REF [the store answers; the registry is asked only for what is missing]" {
+	run_tool --separate-stderr img-pull "$REGISTRY/ck/demo:1"
+	run_tool --separate-stderr img-pull --explain --pull missing "$REGISTRY/ck/demo:1"
+	assert_stderr_contains "is in the store"
+	refute_stderr_contains "curl"
+	assert_equal "$(jq -c .process.args <<<"$output")" '["/bin/sh","-c","cat /etc/motd"]'
+	assert_equal "$(jq -r '.mounts[0].destination' <<<"$output")" /proc
+	run_tool --separate-stderr --status 1 img-pull --pull never "$REGISTRY/ck/nothere:1"
+	refute_stderr_contains "curl"
+}

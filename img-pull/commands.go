@@ -19,6 +19,7 @@ import (
 	"ctrkit/internal/store"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/term"
 )
@@ -32,6 +33,7 @@ type PullCmd struct {
 	Jobs          int    `short:"j" default:"3" help:"How many blobs to download at once."`
 	Print         string `enum:"auto,spec,digest" default:"auto" help:"What to print on stdout: the runtime spec (spec), the manifest digest (digest), or spec in a pipe and digest on a terminal (auto)."`
 	Quiet         bool   `short:"q" help:"No progress on stderr."`
+	Pull          string `enum:"always,missing,never" default:"always" help:"always: ask the registry (like docker pull); missing: only when the store has no image of that name (like docker run); never: use the store only."`
 }
 
 func (c *PullCmd) Help() string {
@@ -75,6 +77,16 @@ func (c *PullCmd) Run(g *cli.Globals) error {
 	if !c.Quiet {
 		opt.Progress = newProgress(os.Stderr)
 	}
+	if c.Pull != "always" {
+		img, err := st.Resolve(c.Ref)
+		switch {
+		case err == nil:
+			log.Note("%s is in the store (%s): no pull (--pull %s)", img.Name, img.Descriptor.Digest, c.Pull)
+			return c.print(doc, img.Name, img.Descriptor, img.Config)
+		case c.Pull == "never" || !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := pull.Pull(ctx, st, c.Ref, opt)
@@ -88,12 +100,17 @@ func (c *PullCmd) Run(g *cli.Globals) error {
 		fmt.Fprintf(os.Stderr, "img-pull: %s: %s (%d blobs downloaded, %s; %d already stored)\n",
 			res.Name, res.Manifest.Digest, res.Downloaded, human(res.Bytes), res.Stored)
 	}
+	return c.print(doc, res.Name, res.Manifest, res.Config)
+}
+
+// print writes the runtime spec in a pipe, the manifest digest otherwise.
+func (c *PullCmd) print(doc *specs.Spec, name string, manifest v1.Descriptor, cfg *v1.ConfigFile) error {
 	printSpec := c.Print == "spec" || (c.Print == "auto" && (doc != nil || !term.IsTerminal(int(os.Stdout.Fd()))))
 	if !printSpec {
-		fmt.Println(res.Manifest.Digest)
+		fmt.Println(manifest.Digest)
 		return nil
 	}
-	return spec.Write(os.Stdout, pull.ToSpec(doc, res.Name, res.Manifest, res.Config))
+	return spec.Write(os.Stdout, pull.ToSpec(doc, name, manifest, cfg))
 }
 
 type LsCmd struct{}

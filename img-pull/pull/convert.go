@@ -1,6 +1,7 @@
 package pull
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -15,7 +16,9 @@ import (
 // ToSpec fills doc (a new one when nil) from the image config, following
 // the OCI image-spec's conversion rules (image-spec conversion.md):
 //
-//	Entrypoint + Cmd     → process.args (Entrypoint first)
+//	Entrypoint + Cmd     → process.args (Entrypoint first); Entrypoint
+//	                       also as annotation ctrkit.image.entrypoint, so
+//	                       ctr-run can put a new CMD after it
 //	Env                  → process.env (image values replace same-named ones)
 //	WorkingDir           → process.cwd ("/" when empty)
 //	User "uid[:gid]"     → process.user.uid/gid; a name → annotation ctrkit.image.user
@@ -30,11 +33,15 @@ import (
 // org.opencontainers.image.manifest.digest (its manifest digest), for
 // fs-layer to find its layers in the store.
 func ToSpec(doc *specs.Spec, fullName string, manifest v1.Descriptor, cfg *v1.ConfigFile) *specs.Spec {
-	if doc == nil {
-		doc = &specs.Spec{Version: specs.Version}
-	}
-	if doc.Process == nil {
-		doc.Process = &specs.Process{}
+	if doc == nil || doc.Process == nil {
+		// A document that describes no process yet (none, or only a seed
+		// naming the container) starts from the container defaults of
+		// runc spec: /proc, /dev, /sys, capabilities, masked paths.
+		base := spec.Default("", nil)
+		if doc != nil {
+			base.Annotations = doc.Annotations
+		}
+		doc = base
 	}
 	if doc.Annotations == nil {
 		doc.Annotations = map[string]string{}
@@ -57,6 +64,10 @@ func ToSpec(doc *specs.Spec, fullName string, manifest v1.Descriptor, cfg *v1.Co
 		}
 	}
 	a := doc.Annotations
+	if len(c.Entrypoint) > 0 {
+		ep, _ := json.Marshal(c.Entrypoint)
+		a[spec.ImageEntrypointAnnotation] = string(ep)
+	}
 	for k, v := range c.Labels {
 		a[k] = v
 	}

@@ -332,8 +332,16 @@ func TestToSpec(t *testing.T) {
 	if p.Cwd != "/srv" || p.User.UID != 101 || p.User.GID != 102 {
 		t.Errorf("cwd, uid, gid = %q, %d, %d; want /srv, 101, 102", p.Cwd, p.User.UID, p.User.GID)
 	}
-	if got := strings.Join(p.Env, " "); got != "PATH=/bin NGINX_VERSION=1.27" {
+	// The image's PATH replaces the default one; TERM and HOME come from the
+	// container defaults (spec.Default).
+	if got := strings.Join(p.Env, " "); got != "PATH=/bin TERM=xterm HOME=/root NGINX_VERSION=1.27" {
 		t.Errorf("env = %q", got)
+	}
+	if len(doc.Mounts) == 0 || p.Capabilities == nil || !p.NoNewPrivileges {
+		t.Errorf("ToSpec(nil, …) has mounts %v, capabilities %v, no_new_privs %v: want the container defaults", doc.Mounts, p.Capabilities, p.NoNewPrivileges)
+	}
+	if got := doc.Annotations["ctrkit.image.entrypoint"]; got != `["/docker-entrypoint.sh"]` {
+		t.Errorf("entrypoint annotation = %q, want %q", got, `["/docker-entrypoint.sh"]`)
 	}
 	for k, want := range map[string]string{
 		"org.opencontainers.image.exposedPorts": "443/tcp,80/tcp",

@@ -14,6 +14,9 @@ const (
 	// a number: only /etc/passwd in the image's root filesystem can turn it
 	// into a uid, so fs-layer resolves it.
 	ImageUserAnnotation = "ctrkit.image.user"
+	// ImageEntrypointAnnotation is the image's ENTRYPOINT as a JSON array:
+	// docker puts a CMD given on its command line after it.
+	ImageEntrypointAnnotation = "ctrkit.image.entrypoint"
 	// ImageVolumesAnnotation lists the image's VOLUME paths, comma-separated.
 	ImageVolumesAnnotation = "ctrkit.image.volumes"
 )
