@@ -21,6 +21,12 @@ load helpers
 	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/05-network.md"
 }
 
+@test "docs/02-cgroups.md [every command in the chapter runs]" {
+	requires root busybox
+	command -v losetup >/dev/null || skip "needs losetup (util-linux)"
+	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/02-cgroups.md"
+}
+
 @test "docs/ [every chapter has a test above]" {
 	local chapter
 	for chapter in "$REPO"/docs/[0-9]*.md; do
