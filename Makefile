@@ -86,6 +86,7 @@ bench: build
 	scripts/bench.sh
 	scripts/bench-net.sh
 	scripts/bench-pull.sh
+	scripts/bench-cg-limit.sh
 
 demo: build
 	scripts/demo.sh
