@@ -19,6 +19,7 @@ packages=(
 	cgroup-tools                            # cgexec, cg-limit's bench baseline
 	docker-registry skopeo umoci curl       # img-pull: a local registry, cross-checks
 	oci-image-tool                          # img-pull: validates the OCI layout
+	attr tar zstd                           # fs-layer: setfattr/getfattr, test layers
 )
 
 if ! command -v go >/dev/null && ! [ -x /usr/local/go/bin/go ]; then
