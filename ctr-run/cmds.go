@@ -1,0 +1,433 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"ctrkit/ctr-run/lifecycle"
+	"ctrkit/internal/cli"
+	"ctrkit/internal/explain"
+	"ctrkit/internal/spec"
+
+	"golang.org/x/sys/unix"
+)
+
+// runFlags are docker run's flags that describe a container.
+type runFlags struct {
+	Name        string   `help:"Name the container (default: its id)."`
+	Rm          bool     `help:"Remove the container and everything it made when it exits."`
+	Interactive bool     `short:"i" help:"Keep stdin attached."`
+	TTY         bool     `name:"tty" short:"t" help:"Give the container a pseudo-terminal."`
+	Env         []string `short:"e" help:"Set an environment variable." placeholder:"KEY=VALUE"`
+	EnvFile     []string `help:"Read environment variables from a file, one KEY=VALUE a line." placeholder:"FILE" type:"existingfile"`
+	Workdir     string   `short:"w" help:"Working directory inside." placeholder:"DIR"`
+	User        string   `short:"u" help:"Run as UID[:GID]." placeholder:"UID[:GID]"`
+	Entrypoint  *string  `help:"Replace the image's ENTRYPOINT (and its CMD)." placeholder:"PROGRAM"`
+	Hostname    string   `help:"Host name inside (default: the container id)."`
+	Memory      string   `short:"m" help:"Memory limit (k, m, g suffixes)." placeholder:"SIZE"`
+	MemorySwap  string   `help:"Memory plus swap limit; -1 for unlimited swap." placeholder:"SIZE"`
+	Cpus        string   `help:"CPU time limit, in CPUs (0.5: half of one)." placeholder:"N"`
+	CPUShares   string   `name:"cpu-shares" help:"Relative CPU weight (default 1024)." placeholder:"N"`
+	PidsLimit   string   `help:"Maximum number of processes." placeholder:"N"`
+	Publish     []string `short:"p" help:"Publish a port: [HOSTIP:]HOSTPORT:CTRPORT[/udp]." placeholder:"SPEC"`
+	Volume      []string `short:"v" help:"NAME:/PATH (named volume) or /HOST:/PATH[:ro] (bind)." placeholder:"SPEC"`
+	Tmpfs       []string `help:"Mount a tmpfs at PATH." placeholder:"PATH"`
+	ReadOnly    bool     `help:"Mount the root filesystem read-only."`
+	Network     string   `default:"bridge" enum:"bridge,host,none" help:"bridge (ctrkit0), host (the host's network), or none (only lo)."`
+	Init        bool     `help:"Run a tiny init as PID 1 that reaps zombies and forwards signals."`
+
+	Image string   `arg:"" help:"Image to run (pulled if the store does not have it)."`
+	Cmd   []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the image's)."`
+}
+
+func (f *runFlags) options() (lifecycle.Options, error) {
+	env := append([]string(nil), f.Env...)
+	for _, file := range f.EnvFile {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return lifecycle.Options{}, err
+		}
+		sc := bufio.NewScanner(strings.NewReader(string(data)))
+		for sc.Scan() {
+			if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
+				env = append(env, line)
+			}
+		}
+	}
+	cmd := f.Cmd
+	if len(cmd) > 0 && cmd[0] == "--" {
+		cmd = cmd[1:]
+	}
+	o := lifecycle.Options{
+		Name: f.Name, Image: f.Image, Cmd: cmd, Entrypoint: f.Entrypoint, Rm: f.Rm,
+		Interactive: f.Interactive, TTY: f.TTY, Init: f.Init, ReadOnly: f.ReadOnly,
+		Env: env, Workdir: f.Workdir, User: f.User, Hostname: f.Hostname, Network: f.Network,
+		Publish: f.Publish, Volume: f.Volume, Tmpfs: f.Tmpfs,
+	}
+	for _, l := range []struct{ flag, value string }{
+		{"--memory", f.Memory}, {"--memory-swap", f.MemorySwap}, {"--cpus", f.Cpus},
+		{"--cpu-shares", f.CPUShares}, {"--pids-limit", f.PidsLimit},
+	} {
+		if l.value != "" {
+			o.Limits = append(o.Limits, l.flag+"="+l.value)
+		}
+	}
+	return o, nil
+}
+
+func needRoot() error {
+	if os.Geteuid() != 0 {
+		return &cli.ExitError{Code: 125, Err: errors.New("running containers needs root (namespaces, mounts, cgroups): run it with sudo")}
+	}
+	return nil
+}
+
+type RunCmd struct {
+	runFlags
+	Detach bool `short:"d" help:"Run in the background; print the container id."`
+	DryRun bool `help:"Print the pipeline of ctrkit commands instead of running it."`
+}
+
+func (c *RunCmd) Help() string {
+	return `Runs, as processes joined by pipes, exactly what --dry-run prints:
+
+  img-pull --pull missing IMAGE | fs-layer mount | cg-limit LIMITS | net-bridge attach
+    > STATE/ID/config.json
+  ns-enter --spec STATE/ID/config.json --pid --ipc --uts … -- CMD
+
+then, for --rm, the command each stage recorded to undo what it made.
+The exit status is the container's; 125 means ctr-run failed, 126 the
+command could not be executed, 127 it was not found.`
+}
+
+func (c *RunCmd) Run(g *cli.Globals) error {
+	o, err := c.options()
+	if err != nil {
+		return &cli.ExitError{Code: 125, Err: err}
+	}
+	if c.DryRun {
+		return dryRun(g, o)
+	}
+	if err := needRoot(); err != nil {
+		return err
+	}
+	if c.Detach && (c.Interactive || c.TTY) {
+		return &cli.ExitError{Code: 125, Err: errors.New("-d with -i or -t: a detached container has no terminal to talk to; drop one of them")}
+	}
+	env := lifecycle.Env(g.Root, g.State, g.Explain)
+	ctr, err := lifecycle.Create(g.State, o, env, os.Stderr)
+	if err != nil {
+		return err
+	}
+	if c.Detach {
+		if err := ctr.Detach(self(), []string{"supervise", ctr.ID}, env); err != nil {
+			return &cli.ExitError{Code: 125, Err: err}
+		}
+		fmt.Println(ctr.ID)
+		return nil
+	}
+	return exit(ctr.Start(env, os.Stderr))
+}
+
+// exit turns a container's status into ctr-run's.
+func exit(status int, err error) error {
+	if err != nil {
+		return &cli.ExitError{Code: max(status, 125), Err: err}
+	}
+	if status != 0 {
+		return &cli.ExitError{Code: status}
+	}
+	return nil
+}
+
+func self() string {
+	p, err := os.Executable()
+	if err != nil {
+		return "/proc/self/exe"
+	}
+	return p
+}
+
+// dryRun prints the shell lines that run the container as ctr-run would.
+func dryRun(g *cli.Globals, o lifecycle.Options) error {
+	id := lifecycle.NewID()
+	dir := filepath.Join(g.State, id)
+	c := &lifecycle.Container{Meta: lifecycle.Meta{ID: id}, Dir: dir}
+	var entrypoint []string
+	if len(o.Cmd) > 0 && o.Entrypoint == nil {
+		entrypoint = imageEntrypoint(g, o.Image)
+	}
+	fmt.Printf("mkdir -p %s\n", explain.Quote(dir))
+	fmt.Println(o.Pipeline(id).Shell(c.Path("config.json")))
+	fmt.Println(o.NsEnter(c, entrypoint))
+	undo := fmt.Sprintf("net-bridge detach %s; cg-limit rm %s; fs-layer rm %s; rm -r %s", id, id, id, explain.Quote(dir))
+	if o.Rm {
+		fmt.Println(undo)
+	} else {
+		fmt.Println("# to remove it: " + undo)
+	}
+	return nil
+}
+
+// imageEntrypoint asks the store (through img-pull) for the image's
+// ENTRYPOINT, which a CMD on the command line goes after.
+func imageEntrypoint(g *cli.Globals, image string) []string {
+	st := lifecycle.Stage{Command: "img-pull", Args: []string{"--pull", "never", "--print", "spec", "-q", image}}
+	doc, err := lifecycle.Pipeline{Seed: []byte(`{"ociVersion":"1.2.1"}`), Stages: []lifecycle.Stage{st}}.Run(lifecycle.Env(g.Root, g.State, false), nil)
+	if err != nil {
+		return nil
+	}
+	s, err := spec.Parse(doc)
+	if err != nil {
+		return nil
+	}
+	var ep []string
+	json.Unmarshal([]byte(s.Annotations[spec.ImageEntrypointAnnotation]), &ep)
+	return ep
+}
+
+type CreateCmd struct {
+	runFlags
+}
+
+func (c *CreateCmd) Run(g *cli.Globals) error {
+	if err := needRoot(); err != nil {
+		return err
+	}
+	o, err := c.options()
+	if err != nil {
+		return &cli.ExitError{Code: 125, Err: err}
+	}
+	ctr, err := lifecycle.Create(g.State, o, lifecycle.Env(g.Root, g.State, g.Explain), os.Stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Println(ctr.ID)
+	return nil
+}
+
+type StartCmd struct {
+	Attach    bool   `short:"a" help:"Stay attached: its output here, its exit status ours."`
+	Container string `arg:"" help:"Container name or id."`
+}
+
+func (c *StartCmd) Run(g *cli.Globals) error {
+	ctr, err := lifecycle.Find(g.State, c.Container)
+	if err != nil {
+		return &cli.ExitError{Code: 125, Err: err}
+	}
+	if ctr.Status() != "created" {
+		return &cli.ExitError{Code: 125, Err: fmt.Errorf("container %s is %s: only a created container can start", ctr.Name, ctr.Status())}
+	}
+	env := lifecycle.Env(g.Root, g.State, g.Explain)
+	if c.Attach {
+		return exit(ctr.Start(env, os.Stderr))
+	}
+	if err := ctr.Detach(self(), []string{"supervise", ctr.ID}, env); err != nil {
+		return &cli.ExitError{Code: 125, Err: err}
+	}
+	fmt.Println(ctr.ID)
+	return nil
+}
+
+type SuperviseCmd struct {
+	Container string `arg:""`
+}
+
+func (c *SuperviseCmd) Run(g *cli.Globals) error {
+	ctr, err := lifecycle.Find(g.State, c.Container)
+	if err != nil {
+		return err
+	}
+	return exit(ctr.Supervise(lifecycle.Env(g.Root, g.State, g.Explain)))
+}
+
+type PsCmd struct {
+	All bool `short:"a" help:"Also list containers that are not running."`
+}
+
+func (c *PsCmd) Run(g *cli.Globals) error {
+	cs, err := lifecycle.List(g.State)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAME")
+	for _, ctr := range cs {
+		status := ctr.Status()
+		if !c.All && status != "running" {
+			continue
+		}
+		cmd := explain.Join(ctr.Command)
+		if len(cmd) > 30 {
+			cmd = cmd[:29] + "…"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\t%s\n", ctr.ID, lifecycle.ShortName(ctr.Image), cmd,
+			time.Since(ctr.Created).Round(time.Second), status, ctr.Name)
+	}
+	return w.Flush()
+}
+
+type ExecCmd struct {
+	Interactive bool     `short:"i" help:"Keep stdin attached."`
+	TTY         bool     `name:"tty" short:"t" help:"Give the command a pseudo-terminal."`
+	Env         []string `short:"e" help:"Set an environment variable." placeholder:"KEY=VALUE"`
+	Workdir     string   `short:"w" help:"Working directory inside." placeholder:"DIR"`
+	User        string   `short:"u" help:"Run as UID[:GID]." placeholder:"UID[:GID]"`
+	Container   string   `arg:"" help:"Container name or id."`
+	Cmd         []string `arg:"" passthrough:"" help:"Command and arguments."`
+}
+
+func (c *ExecCmd) Run(g *cli.Globals) error {
+	if err := needRoot(); err != nil {
+		return err
+	}
+	ctr, err := lifecycle.Find(g.State, c.Container)
+	if err != nil {
+		return &cli.ExitError{Code: 125, Err: err}
+	}
+	cmd := c.Cmd
+	if len(cmd) > 0 && cmd[0] == "--" {
+		cmd = cmd[1:]
+	}
+	st, env, err := ctr.Exec(cmd, lifecycle.ExecOptions{Interactive: c.Interactive, TTY: c.TTY, Env: c.Env, Workdir: c.Workdir, User: c.User},
+		lifecycle.Env(g.Root, g.State, g.Explain))
+	if err != nil {
+		return err
+	}
+	return exit(lifecycle.RunStage(st, env))
+}
+
+type LogsCmd struct {
+	Follow    bool   `short:"f" help:"Keep printing until the container ends."`
+	Container string `arg:"" help:"Container name or id."`
+}
+
+func (c *LogsCmd) Run(g *cli.Globals) error {
+	ctr, err := lifecycle.Find(g.State, c.Container)
+	if err != nil {
+		return err
+	}
+	return ctr.Logs(os.Stdout, c.Follow)
+}
+
+type StopCmd struct {
+	Time       int      `short:"t" default:"10" help:"Seconds to wait after SIGTERM before SIGKILL."`
+	Containers []string `arg:"" help:"Container names or ids."`
+}
+
+func (c *StopCmd) Run(g *cli.Globals) error {
+	for _, ref := range c.Containers {
+		ctr, err := lifecycle.Find(g.State, ref)
+		if err != nil {
+			return err
+		}
+		if err := ctr.Stop(syscall.SIGTERM, time.Duration(c.Time)*time.Second); err != nil {
+			return err
+		}
+		fmt.Println(ref)
+	}
+	return nil
+}
+
+type KillCmd struct {
+	Signal     string   `short:"s" default:"KILL" help:"Signal to send, by name or number."`
+	Containers []string `arg:"" help:"Container names or ids."`
+}
+
+func (c *KillCmd) Run(g *cli.Globals) error {
+	sig := unix.SignalNum("SIG" + strings.TrimPrefix(strings.ToUpper(c.Signal), "SIG"))
+	if n, err := fmt.Sscanf(c.Signal, "%d", new(int)); err == nil && n == 1 {
+		fmt.Sscanf(c.Signal, "%d", &sig)
+	}
+	if sig == 0 {
+		return fmt.Errorf("unknown signal %q: use a name (TERM, KILL, HUP…) or a number", c.Signal)
+	}
+	for _, ref := range c.Containers {
+		ctr, err := lifecycle.Find(g.State, ref)
+		if err != nil {
+			return err
+		}
+		if err := ctr.Signal(sig); err != nil {
+			return err
+		}
+		fmt.Println(ref)
+	}
+	return nil
+}
+
+type RmCmd struct {
+	Force      bool     `short:"f" help:"Kill a running container first."`
+	Containers []string `arg:"" help:"Container names or ids."`
+}
+
+func (c *RmCmd) Run(g *cli.Globals) error {
+	env := lifecycle.Env(g.Root, g.State, g.Explain)
+	for _, ref := range c.Containers {
+		ctr, err := lifecycle.Find(g.State, ref)
+		if err != nil {
+			return err
+		}
+		if err := ctr.Remove(env, os.Stderr, c.Force); err != nil {
+			return err
+		}
+		fmt.Println(ref)
+	}
+	return nil
+}
+
+type InspectCmd struct {
+	Container string `arg:"" help:"Container name or id."`
+}
+
+func (c *InspectCmd) Run(g *cli.Globals) error {
+	ctr, err := lifecycle.Find(g.State, c.Container)
+	if err != nil {
+		return err
+	}
+	s, _ := ctr.Spec()
+	rs, _ := spec.StateResources(g.State, ctr.ID)
+	out := map[string]any{
+		"meta": ctr.Meta, "status": ctr.Status(), "pid": ctr.PID(), "stateDir": ctr.Dir,
+		"spec": s, "resources": rs,
+	}
+	if ctr.Exited() {
+		out["exitCode"] = ctr.ExitCode()
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+type StatsCmd struct {
+	Container string `arg:"" help:"Container name or id."`
+}
+
+func (c *StatsCmd) Run(g *cli.Globals) error {
+	ctr, err := lifecycle.Find(g.State, c.Container)
+	if err != nil {
+		return err
+	}
+	return exit(lifecycle.RunStage(lifecycle.Stage{Command: "cg-limit", Args: []string{"stats", ctr.ID}}, lifecycle.Env(g.Root, g.State, g.Explain)))
+}
+
+type GcCmd struct{}
+
+func (c *GcCmd) Run(g *cli.Globals) error {
+	if err := needRoot(); err != nil {
+		return err
+	}
+	removed, err := lifecycle.GC(g.State, lifecycle.Env(g.Root, g.State, g.Explain), os.Stderr)
+	for _, id := range removed {
+		fmt.Println(id)
+	}
+	return err
+}

@@ -1,0 +1,115 @@
+package lifecycle
+
+import (
+	"encoding/json"
+	"strings"
+
+	"ctrkit/internal/spec"
+)
+
+// Options are docker run's flags, as ctr-run takes them.
+type Options struct {
+	Name, Image string
+	Cmd         []string
+	Entrypoint  *string // --entrypoint: replaces the image's, and its CMD
+	Rm          bool
+	Interactive bool
+	TTY         bool
+	Init        bool
+	ReadOnly    bool
+	Env         []string // KEY=VALUE, --env-file lines already included
+	Workdir     string
+	User        string
+	Hostname    string
+	Network     string
+	Publish     []string
+	Volume      []string
+	Tmpfs       []string
+	Limits      []string // cg-limit flags, e.g. "--memory=64m"
+}
+
+// Pipeline is the chain of stages that prepares container id.
+func (o Options) Pipeline(id string) Pipeline {
+	seed, _ := json.Marshal(map[string]any{
+		"ociVersion":  "1.2.1",
+		"annotations": map[string]string{spec.IDAnnotation: id},
+	})
+	fs := Stage{"fs-layer", []string{"mount", "--name", id}}
+	for _, v := range o.Volume {
+		fs.Args = append(fs.Args, "-v", v)
+	}
+	for _, t := range o.Tmpfs {
+		fs.Args = append(fs.Args, "--tmpfs", t)
+	}
+	if o.ReadOnly {
+		fs.Args = append(fs.Args, "--read-only")
+	}
+	cg := Stage{"cg-limit", append([]string{"--name", id}, o.Limits...)}
+	net := Stage{"net-bridge", []string{"attach", "--id", id}}
+	if o.Network != "" {
+		net.Args = append(net.Args, "--network", o.Network)
+	}
+	for _, p := range o.Publish {
+		net.Args = append(net.Args, "-p", p)
+	}
+	pull := Stage{"img-pull", []string{"--pull", "missing", o.Image}}
+	return Pipeline{Seed: seed, Stages: []Stage{pull, fs, cg, net}}
+}
+
+// NsEnter is the last stage: ns-enter running the document in new pid,
+// IPC and UTS namespaces (the mount namespace comes with root.path, the
+// network one from net-bridge), with docker run's process flags.
+// entrypoint is the image's ENTRYPOINT, which docker puts before a CMD
+// given on the command line.
+func (o Options) NsEnter(c *Container, entrypoint []string) Stage {
+	host := o.Hostname
+	if host == "" {
+		host = c.ID
+	}
+	args := []string{"--spec", c.Path("config.json"), "--pid", "--ipc", "--uts", "--hostname", host,
+		"--pid-file", c.Path("pid")}
+	for _, e := range o.Env {
+		args = append(args, "-e", e)
+	}
+	if o.Workdir != "" {
+		args = append(args, "-w", o.Workdir)
+	}
+	if o.User != "" {
+		args = append(args, "-u", o.User)
+	}
+	for _, f := range []struct {
+		on   bool
+		flag string
+	}{{o.Interactive, "-i"}, {o.TTY, "-t"}, {o.Init, "--init"}} {
+		if f.on {
+			args = append(args, f.flag)
+		}
+	}
+	if cmd := o.command(entrypoint); len(cmd) > 0 {
+		args = append(append(args, "--"), cmd...)
+	}
+	return Stage{"ns-enter", args}
+}
+
+// command is process.args when the command line changes it: docker's rule
+// is ENTRYPOINT + CMD, where --entrypoint replaces the image's ENTRYPOINT
+// and drops its CMD, and a CMD given replaces the image's CMD.
+func (o Options) command(imageEntrypoint []string) []string {
+	switch {
+	case o.Entrypoint != nil:
+		var ep []string
+		if *o.Entrypoint != "" {
+			ep = []string{*o.Entrypoint}
+		}
+		return append(ep, o.Cmd...)
+	case len(o.Cmd) > 0:
+		return append(append([]string(nil), imageEntrypoint...), o.Cmd...)
+	}
+	return nil
+}
+
+// ShortName is how ps shows an image: without docker.io/library/.
+func ShortName(image string) string {
+	image = strings.TrimPrefix(image, "docker.io/")
+	return strings.TrimPrefix(image, "library/")
+}

@@ -1,0 +1,49 @@
+// Command ctr-run is ctrkit's docker run: it runs the other ctrkit commands
+// as one pipeline, exactly as a shell would, and manages the containers it
+// made.
+//
+// Synopsis:
+//
+//	ctr-run [run] [FLAGS] IMAGE [CMD ARGS…]     create and start (default)
+//	ctr-run run --dry-run … IMAGE               print the pipeline instead
+//	ctr-run create [FLAGS] IMAGE [CMD…] | start [-a] ID
+//	ctr-run ps [-a] | logs [-f] ID | inspect ID | stats ID
+//	ctr-run exec [-i] [-t] ID CMD…
+//	ctr-run stop [-t SECONDS] ID… | kill [-s SIGNAL] ID… | rm [-f] ID…
+//	ctr-run gc
+//
+// Options (as docker run's): --name, -d, --rm, -i, -t, -e, --env-file, -w,
+// -u, --entrypoint, --hostname, -m, --memory-swap, --cpus, --cpu-shares,
+// --pids-limit, -p, -v, --tmpfs, --read-only, --network, --init, --explain.
+package main
+
+import (
+	"ctrkit/internal/cli"
+
+	"github.com/alecthomas/kong"
+)
+
+type CLI struct {
+	cli.Globals
+	Run       RunCmd       `cmd:"" default:"withargs" help:"Create and start a container (the default), like docker run."`
+	Create    CreateCmd    `cmd:"" help:"Prepare a container (image, layers, cgroup, network) without starting it; print its id."`
+	Start     StartCmd     `cmd:"" help:"Start a created container."`
+	Ps        PsCmd        `cmd:"" help:"List containers."`
+	Exec      ExecCmd      `cmd:"" help:"Run a command in a running container's namespaces and cgroup."`
+	Logs      LogsCmd      `cmd:"" help:"Print a detached container's output."`
+	Stop      StopCmd      `cmd:"" help:"Stop containers: SIGTERM, then SIGKILL after a timeout."`
+	Kill      KillCmd      `cmd:"" help:"Send a signal to containers."`
+	Rm        RmCmd        `cmd:"" help:"Remove containers and everything their stages made."`
+	Inspect   InspectCmd   `cmd:"" help:"Print a container's state, spec and resources as JSON."`
+	Stats     StatsCmd     `cmd:"" help:"Show a container's resource use (cg-limit stats)."`
+	Gc        GcCmd        `cmd:"" help:"Remove what crashed runs left behind."`
+	Supervise SuperviseCmd `cmd:"" hidden:"" help:"Run a detached container (started by ctr-run -d)."`
+}
+
+func main() {
+	var c CLI
+	ctx := kong.Parse(&c, kong.Name("ctr-run"),
+		kong.Description("Run containers by running the ctrkit pipeline: img-pull | fs-layer | cg-limit | net-bridge | ns-enter."),
+		kong.UsageOnError())
+	cli.Exit(ctx, ctx.Run(&c.Globals))
+}
