@@ -27,6 +27,12 @@ load helpers
 	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/02-cgroups.md"
 }
 
+@test "docs/03-layers.md [every command in the chapter runs]" {
+	requires root overlay busybox
+	command -v skopeo >/dev/null || skip "needs skopeo (apt-get install skopeo)"
+	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/03-layers.md"
+}
+
 @test "docs/ [every chapter has a test above]" {
 	local chapter
 	for chapter in "$REPO"/docs/[0-9]*.md; do

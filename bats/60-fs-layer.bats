@@ -53,7 +53,7 @@ teardown() {
 # and user xattrs, sorted, so two trees can be compared line by line.
 listing() {
 	(
-		cd "$1"
+		cd "$1" || exit 1
 		find . -mindepth 1 -printf '%P %y %m %U:%G %l %s\n' | sort
 		find . -mindepth 1 ! -type d -printf '%P %T@\n' | sort
 		find . -mindepth 1 -type f -print0 | sort -z | xargs -0 md5sum
@@ -96,8 +96,8 @@ listing() {
 	assert_file_not_exists "$rb/new"
 	run_tool fs-layer which "$a" /etc/hostname
 	assert_output --partial "container layer"
-	run_tool fs-layer which "$a" /bin/ls
-	assert_output --partial "deleted by a whiteout"
+	run_tool --status 1 fs-layer which "$a" /bin/ls
+	assert_output --partial "deleted by a whiteout in the container layer"
 	run_tool fs-layer which "$b" /opt/c
 	assert_output --partial "layer 3 of 3"
 	run_tool fs-layer which "$b" /bin/ls

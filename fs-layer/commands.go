@@ -361,14 +361,15 @@ func (c *WhichCmd) Run(g *cli.Globals) error {
 	if f == nil {
 		return &cli.ExitError{Code: 1, Err: fmt.Errorf("%s: not in container %s", c.Path, c.ID)}
 	}
-	where := "container layer (read-write)"
+	where := "the container layer (read-write)"
 	if f.Layer > 0 {
 		n := len(lds) - f.Layer + 1
 		where = fmt.Sprintf("layer %d of %d (%s)", n, len(lds), ctr.DiffIDs[n-1])
 	}
 	if f.Deleted {
-		fmt.Printf("%s: deleted by a whiteout in the %s: %s\n", c.Path, where, f.Path)
-		return nil
+		// Like a path that is not there at all: status 1.
+		fmt.Printf("%s: deleted by a whiteout in %s: %s\n", c.Path, where, f.Path)
+		return &cli.ExitError{Code: 1}
 	}
 	fmt.Printf("%s: %s: %s\n", c.Path, where, f.Path)
 	return nil
