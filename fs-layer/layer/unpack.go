@@ -128,16 +128,77 @@ func Decompress(r io.Reader) (io.ReadCloser, string, error) {
 		if err != nil {
 			return nil, "gzip", fmt.Errorf("gzip: %w", err)
 		}
-		return zr, "gzip", nil
+		return readAhead(zr), "gzip", nil
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return nil, "zstd", fmt.Errorf("zstd: %w", err)
 		}
-		return zr.IOReadCloser(), "zstd", nil
+		return readAhead(zr.IOReadCloser()), "zstd", nil
 	}
 	return io.NopCloser(br), "tar", nil
 }
+
+// readAhead decompresses on a goroutine of its own, a few MiB ahead of the
+// reader, so decompression and the writes of files overlap (tar -xzf gets
+// the same from running gzip as a separate process).
+func readAhead(rc io.ReadCloser) io.ReadCloser {
+	type chunk struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan chunk, 4)
+	done := make(chan struct{})
+	go func() {
+		defer close(ch)
+		for {
+			b := make([]byte, 1<<20)
+			n, err := io.ReadFull(rc, b)
+			if err == io.ErrUnexpectedEOF {
+				err = io.EOF
+			}
+			select {
+			case ch <- chunk{b[:n], err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return &aheadReader{ch: func() ([]byte, error, bool) { c, ok := <-ch; return c.b, c.err, ok }, close: func() error {
+		close(done)
+		for range ch {
+		}
+		return rc.Close()
+	}}
+}
+
+type aheadReader struct {
+	ch    func() ([]byte, error, bool)
+	buf   []byte
+	err   error
+	close func() error
+}
+
+func (r *aheadReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		b, err, ok := r.ch()
+		if !ok {
+			return 0, io.EOF
+		}
+		r.buf, r.err = b, err
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+func (r *aheadReader) Close() error { return r.close() }
 
 // Apply unpacks the layer read from r (compressed or not) into dir, which
 // must exist and be empty, turning whiteouts into overlayfs ones. On error,
