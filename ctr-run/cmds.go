@@ -43,6 +43,7 @@ type runFlags struct {
 	ReadOnly    bool     `help:"Mount the root filesystem read-only."`
 	Network     string   `default:"bridge" enum:"bridge,host,none" help:"bridge (ctrkit0), host (the host's network), or none (only lo)."`
 	Init        bool     `help:"Run a tiny init as PID 1 that reaps zombies and forwards signals."`
+	Pull        string   `default:"missing" enum:"always,missing,never" help:"Pull the image: always, missing (only when the store lacks it), never."`
 
 	Image string   `arg:"" help:"Image to run (pulled if the store does not have it)."`
 	Cmd   []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the image's)."`
@@ -67,7 +68,7 @@ func (f *runFlags) options() (lifecycle.Options, error) {
 		cmd = cmd[1:]
 	}
 	o := lifecycle.Options{
-		Name: f.Name, Image: f.Image, Cmd: cmd, Entrypoint: f.Entrypoint, Rm: f.Rm,
+		Name: f.Name, Image: f.Image, Pull: f.Pull, Cmd: cmd, Entrypoint: f.Entrypoint, Rm: f.Rm,
 		Interactive: f.Interactive, TTY: f.TTY, Init: f.Init, ReadOnly: f.ReadOnly,
 		Env: env, Workdir: f.Workdir, User: f.User, Hostname: f.Hostname, Network: f.Network,
 		Publish: f.Publish, Volume: f.Volume, Tmpfs: f.Tmpfs,

@@ -158,5 +158,5 @@ func (c *Container) abandoned() bool {
 		return c.Rm // --rm, but the removal did not finish
 	}
 	sup := readInt(c.Path("supervisor"))
-	return sup > 0 && syscall.Kill(sup, 0) != nil
+	return sup > 0 && !alive(sup)
 }

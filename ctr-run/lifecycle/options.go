@@ -10,6 +10,7 @@ import (
 // Options are docker run's flags, as ctr-run takes them.
 type Options struct {
 	Name, Image string
+	Pull        string // always, missing (the default) or never, as img-pull takes it
 	Cmd         []string
 	Entrypoint  *string // --entrypoint: replaces the image's, and its CMD
 	Rm          bool
@@ -52,7 +53,11 @@ func (o Options) Pipeline(id string) Pipeline {
 	for _, p := range o.Publish {
 		net.Args = append(net.Args, "-p", p)
 	}
-	pull := Stage{"img-pull", []string{"--pull", "missing", o.Image}}
+	policy := o.Pull
+	if policy == "" {
+		policy = "missing"
+	}
+	pull := Stage{"img-pull", []string{"--pull", policy, o.Image}}
 	return Pipeline{Seed: seed, Stages: []Stage{pull, fs, cg, net}}
 }
 

@@ -48,7 +48,7 @@ func Create(state string, o Options, env []string, stderr io.Writer) (*Container
 	}
 	c, err := New(state, Meta{ID: id, Name: name, Image: o.Image, Command: o.Cmd, Created: time.Now().UTC(), Rm: o.Rm})
 	if err != nil {
-		return nil, err
+		return nil, &ExitError{125, err}
 	}
 	doc, err := o.Pipeline(id).Run(env, stderr)
 	if err == nil {
@@ -223,7 +223,7 @@ func (c *Container) Remove(env []string, stderr io.Writer, force bool) error {
 	}
 	if sup := readInt(c.Path("supervisor")); sup > 0 && sup != os.Getpid() {
 		// The supervisor records the exit and then may be removing too.
-		for i := 0; i < 100 && syscall.Kill(sup, 0) == nil; i++ {
+		for i := 0; i < 100 && alive(sup); i++ {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}

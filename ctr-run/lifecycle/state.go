@@ -136,10 +136,25 @@ func (c *Container) PID() int {
 	if pid <= 0 || c.Exited() {
 		return 0
 	}
-	if unix.Kill(pid, 0) != nil {
+	if !alive(pid) {
 		return 0
 	}
 	return pid
+}
+
+// alive reports whether process pid runs: it exists and is not a zombie
+// (a dead process its parent has not reaped yet).
+func alive(pid int) bool {
+	if unix.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which is in parentheses.
+	rest := stat[strings.LastIndexByte(string(stat), ')')+1:]
+	return !strings.HasPrefix(strings.TrimSpace(string(rest)), "Z")
 }
 
 // Exited reports whether the container has ended, and ExitCode its status.

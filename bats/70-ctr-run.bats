@@ -1,0 +1,148 @@
+#!/usr/bin/env bats
+# ctr-run end to end: the whole pipeline (img-pull | fs-layer | cg-limit |
+# net-bridge | ns-enter) behind one docker-like command, and the lifecycle
+# around it. Every test runs inside a network namespace this file makes as
+# the "host", so the bridge, its NAT rules and published ports never touch
+# the real host's network.
+
+load helpers
+
+setup_file() {
+	load helpers
+	export CTRKIT_ROOT=$BATS_FILE_TMPDIR/root CTRKIT_STATE=$BATS_FILE_TMPDIR/state
+	HOSTNS=ck-t$(printf '%06x' $((RANDOM << 8 | RANDOM & 255)))-h
+	export HOSTNS
+	ip netns add "$HOSTNS"
+	ip -n "$HOSTNS" link set lo up
+	# host CMD…: run CMD in that namespace (a script, so run_tool's timeout
+	# can run it).
+	mkdir -p "$BATS_FILE_TMPDIR/bin"
+	printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s "$@"\n' "$HOSTNS" >"$BATS_FILE_TMPDIR/bin/host"
+	chmod +x "$BATS_FILE_TMPDIR/bin/host"
+	make_rootfs "$BATS_FILE_TMPDIR/rootfs"
+	tar -C "$BATS_FILE_TMPDIR/rootfs" -cf "$BATS_FILE_TMPDIR/busybox.tar" .
+	img-pull import --cmd=sh "$BATS_FILE_TMPDIR/busybox.tar" busybox:latest >/dev/null 2>&1
+}
+
+teardown_file() {
+	ip netns del "$HOSTNS" 2>/dev/null || true
+}
+
+setup() {
+	PATH=$BATS_FILE_TMPDIR/bin:$PATH
+}
+
+teardown() {
+	# Whatever a failed test left: remove it the way a user would.
+	local id
+	for id in $(host ctr-run ps -a 2>/dev/null | awk 'NR > 1 {print $1}'); do
+		host ctr-run rm -f "$id" >/dev/null 2>&1 || true
+	done
+}
+
+# containers: the container state directories left under CTRKIT_STATE.
+containers() {
+	find "$CTRKIT_STATE" -mindepth 2 -maxdepth 2 -name meta.json 2>/dev/null | wc -l
+}
+
+@test "ctr-run --rm busybox sh -c 'exit 3' [the status passes through; nothing is left]" {
+	requires root overlay busybox
+	run_tool --separate-stderr --status 3 host ctr-run --rm busybox sh -c 'echo "pid $$ on $(hostname)"; ls /; exit 3'
+	assert_line --index 0 --regexp '^pid 1 on [0-9a-f]{12}$'
+	assert_line bin
+	assert_equal "$(containers)" 0
+	refute [ -n "$(findmnt -rn -o TARGET | grep -F "$CTRKIT_STATE/")" ]
+	run_tool --status 127 host ctr-run --rm --network none busybox no-such-program
+	run_tool --status 126 host ctr-run --rm --network none busybox /etc/passwd
+	assert_equal "$(containers)" 0
+}
+
+@test "ctr-run -d --name web -m 64m -p 8080:80 busybox httpd; ps; exec; logs; stop; rm" {
+	requires root overlay busybox
+	run_tool host ctr-run -d --name web -m 64m -p 8080:80 busybox httpd -f -v -p 80 -h /etc
+	local id=$output
+	assert_output --regexp '^[0-9a-f]{12}$'
+	run_tool host ctr-run ps
+	assert_line --regexp "^$id +busybox +httpd -f -v -p 80 -h /etc .* running +web$"
+	# The published port answers on the host's own loopback.
+	run_tool host timeout 5 busybox wget -qO- http://127.0.0.1:8080/hostname
+	assert_output "$id" # net-bridge wrote the container's /etc/hostname
+	# exec joins its namespaces and its cgroup, whose limit the host sees.
+	run_tool host ctr-run exec web sh -c 'hostname; grep :memory: /proc/self/cgroup'
+	assert_line --index 0 "$id"
+	assert_line --index 1 --regexp ":memory:/ctrkit/$id\$"
+	assert_equal "$(cat /sys/fs/cgroup/memory/ctrkit/"$id"/memory.limit_in_bytes)" 67108864
+	run_tool host ctr-run logs web
+	assert_output --partial 'response:200'
+	# httpd is PID 1 and ignores SIGTERM: stop sends SIGKILL after -t.
+	run_tool host ctr-run stop -t 1 web
+	run_tool host ctr-run ps -a
+	assert_line --regexp "^$id .* exited \(137\) +web$"
+	run_tool --status 125 host ctr-run exec web true
+	run_tool host ctr-run rm web
+	assert_equal "$(containers)" 0
+	run_tool ls /run/netns
+	refute_output --partial "$id"
+}
+
+@test "ctr-run --dry-run … | bash [the printed pipeline runs the same container]" {
+	requires root overlay busybox
+	run_tool host ctr-run --dry-run --rm --network none --hostname box busybox sh -c 'echo "$(hostname) says hi"'
+	assert_line --index 1 --regexp '^echo .* \\$'
+	assert_output --partial '| img-pull --pull missing busybox'
+	assert_output --partial '| fs-layer mount --name'
+	assert_output --partial '| cg-limit --name'
+	assert_output --partial '| net-bridge attach --id'
+	local script=$output
+	run_tool host bash -c "$script"
+	assert_line 'box says hi'
+	run_tool find "$CTRKIT_STATE" -mindepth 1 -maxdepth 1 -not -name net
+	assert_output ''
+}
+
+@test "kill -9 the supervisor of ctr-run -d; ctr-run gc [the host is clean again]" {
+	requires root overlay busybox
+	run_tool host ctr-run -d busybox sleep 1000
+	local id=$output sup
+	sup=$(cat "$CTRKIT_STATE/$id/supervisor")
+	kill -KILL "$sup"
+	run_tool host ctr-run gc
+	assert_output "$id"
+	assert_equal "$(containers)" 0
+	run_tool test ! -e "/sys/fs/cgroup/memory/ctrkit/$id"
+}
+
+@test "ctr-run -d ×20 in parallel [20 distinct addresses; all removed]" {
+	requires root overlay busybox
+	local i id
+	for i in $(seq 20); do
+		host ctr-run -d busybox sleep 1000 >"$BATS_TEST_TMPDIR/$i" 2>&1 3>&- &
+	done
+	wait
+	run_tool sh -c "cat '$BATS_TEST_TMPDIR'/[0-9]*"
+	assert_equal "${#lines[@]}" 20
+	for id in "${lines[@]}"; do
+		host ctr-run exec "$id" ip -o -4 addr show eth0 | awk '{print $4}' >>"$BATS_TEST_TMPDIR/addresses"
+	done
+	run_tool sort -u "$BATS_TEST_TMPDIR/addresses"
+	assert_equal "${#lines[@]}" 20
+	run_tool sh -c "cat '$BATS_TEST_TMPDIR'/[0-9]* | xargs host ctr-run rm -f"
+	assert_equal "$(containers)" 0
+}
+
+@test "ctr-run [bad input: unknown image, name in use, unknown container, -d with -t]" {
+	requires root overlay busybox
+	# --pull never: the store only, so no registry is ever asked.
+	run_tool --separate-stderr --status 125 host ctr-run --rm --pull never --network none ck/no-such-image:1
+	assert_stderr_contains 'img-pull --pull never ck/no-such-image:1 failed'
+	assert_equal "$(containers)" 0
+	run_tool host ctr-run -d --name taken --network none busybox sleep 1000
+	run_tool --separate-stderr --status 125 host ctr-run --name taken --network none busybox true
+	assert_stderr_contains 'already in use'
+	run_tool --separate-stderr --status 1 host ctr-run stop nothing-here
+	assert_stderr_contains 'no such container'
+	run_tool --separate-stderr --status 125 host ctr-run -d -t busybox sh
+	assert_stderr_contains '-d with -i or -t'
+	run_tool host ctr-run rm -f taken
+	assert_equal "$(containers)" 0
+}
