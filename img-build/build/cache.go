@@ -1,0 +1,129 @@
+package build
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// The build cache.
+//
+// Every step of a build has a key, a sha256 over
+//
+//	the parent's key            (so a change invalidates every later step)
+//	the instruction             (after $VAR substitution)
+//	extra inputs                (COPY/ADD: the content hash of the sources,
+//	                             see copyPlan.Hash; COPY --from: the other
+//	                             stage's key; RUN: the build args in effect)
+//
+// and the first step's key is made from the base image's manifest digest.
+// A step that makes a layer (RUN, COPY, ADD) stores what it made under
+// ROOT/build-cache/KEY.json; the next build computes the same key and
+// reuses the layer without running anything. To say why a step missed, two
+// more files are kept: ROOT/build-cache/parent-PARENT (this parent has been
+// built on before) and ROOT/build-cache/step-HASH (the last extra inputs
+// seen for this parent and instruction).
+
+// Key derives a step's cache key from its parent's key and its inputs.
+func Key(parent string, inputs ...string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "ctrkit-build-v1\x00%s\x00", parent)
+	for _, in := range inputs {
+		fmt.Fprintf(h, "%d:%s\x00", len(in), in)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// Entry is one cached step.
+type Entry struct {
+	Key       string    `json:"key"`
+	Parent    string    `json:"parent"`
+	Step      string    `json:"step"`
+	Extra     string    `json:"extra,omitempty"`
+	Layer     Layer     `json:"layer"`
+	Created   time.Time `json:"created"`
+	CreatedBy string    `json:"createdBy"`
+}
+
+// Cache is the directory of entries.
+type Cache struct{ Dir string }
+
+func hexOf(s string) string {
+	if len(s) > 7 && s[:7] == "sha256:" {
+		return s[7:]
+	}
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func (c Cache) path(kind, key string) string {
+	return filepath.Join(c.Dir, kind+hexOf(key)+".json")
+}
+
+func stepID(parent, step string) string { return Key(parent, "step", step) }
+
+// Get returns the entry for key, or nil and the reason it is not usable.
+func (c Cache) Get(key, parent, step, extra string, has func(v1.Hash, int64) bool) (*Entry, string) {
+	data, err := os.ReadFile(c.path("", key))
+	if err == nil {
+		var e Entry
+		if err := json.Unmarshal(data, &e); err != nil {
+			return nil, fmt.Sprintf("the cache entry %s is damaged (%v)", c.path("", key), err)
+		}
+		if !has(e.Layer.Desc.Digest, e.Layer.Desc.Size) {
+			return nil, fmt.Sprintf("the cached layer %s is no longer in the store (img-pull gc removed it)", e.Layer.Desc.Digest)
+		}
+		return &e, ""
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err.Error()
+	}
+	if data, err := os.ReadFile(c.path("step-", stepID(parent, step))); err == nil {
+		var last Entry
+		if json.Unmarshal(data, &last) == nil && last.Extra != extra {
+			return nil, fmt.Sprintf("same parent and instruction, but its other inputs changed: %s, was %s", short(extra), short(last.Extra))
+		}
+	}
+	if _, err := os.Stat(c.path("parent-", parent)); err == nil {
+		return nil, "no step with this instruction was built on this parent before (the instruction is new or changed)"
+	}
+	return nil, fmt.Sprintf("the parent key %s is new: an earlier step changed, so every step after it misses", short(parent))
+}
+
+// Put records e.
+func (c Cache) Put(e *Entry) error {
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return err
+	}
+	for _, p := range []string{c.path("", e.Key), c.path("step-", stepID(e.Parent, e.Step))} {
+		tmp := p + ".tmp"
+		if err := os.WriteFile(tmp, data, 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, p); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(c.path("parent-", e.Parent), nil, 0o644)
+}
+
+func short(s string) string {
+	if len(s) > 7+12 && s[:7] == "sha256:" {
+		return s[:7+12]
+	}
+	if len(s) > 60 {
+		return s[:59] + "…"
+	}
+	return s
+}

@@ -1,0 +1,184 @@
+package build
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"ctrkit/internal/explain"
+	"ctrkit/internal/spec"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Executor runs ctrkit's other commands as processes, the way a shell
+// would: img-build never imports them.
+type Executor struct {
+	Bin func(name string) string // where a sibling command is
+	Env []string                 // their environment (CTRKIT_ROOT, CTRKIT_STATE …)
+	Out io.Writer                // their stderr, and RUN's output
+	Log *explain.Log
+}
+
+// ExitError is a RUN command's non-zero exit status.
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+func (x Executor) command(stdin io.Reader, name string, args ...string) *exec.Cmd {
+	c := exec.Command(x.Bin(name), args...)
+	c.Env, c.Stdin, c.Stderr = x.Env, stdin, x.Out
+	x.Log.Step("exec "+name, explain.Join(append([]string{name}, args...)))
+	return c
+}
+
+// Pull runs `img-pull --pull missing REF`.
+func (x Executor) Pull(ref string) error {
+	c := x.command(nil, "img-pull", "--pull", "missing", "--print", "digest", ref)
+	c.Stdout = io.Discard
+	if err := c.Run(); err != nil {
+		return fmt.Errorf("img-pull %s: %w", ref, err)
+	}
+	return nil
+}
+
+// Mount runs `fs-layer mount --name ID IMAGE` and returns the mount point
+// and the function that removes it (`fs-layer rm ID`).
+func (x Executor) Mount(image string) (string, func(), error) {
+	id := "ckb-" + newID()
+	c := x.command(nil, "fs-layer", "mount", "--name", id, image)
+	out, err := c.Output()
+	if err != nil {
+		x.rm(id)
+		return "", nil, fmt.Errorf("fs-layer mount %s: %w", image, err)
+	}
+	return strings.TrimSpace(string(out)), func() { x.rm(id) }, nil
+}
+
+func (x Executor) rm(id string) {
+	c := x.command(nil, "fs-layer", "rm", "-f", id)
+	c.Stdout = io.Discard
+	if err := c.Run(); err != nil {
+		fmt.Fprintf(x.Out, "img-build: fs-layer rm %s: %v\n", id, err)
+	}
+}
+
+// RunSpec is one RUN step.
+type RunSpec struct {
+	Image   string   // the image so far, by a name fs-layer mount finds
+	Args    []string // the command
+	Env     []string
+	Cwd     string
+	User    string // USER: uid[:gid] or a name the image's /etc/passwd knows
+	Network string // none (a network namespace with only lo) or host
+	Output  string // where the layer tar (fs-layer diff) goes
+}
+
+// Run executes one RUN step:
+//
+//	… seed document … | fs-layer mount --name ID IMAGE > config.json
+//	ns-enter --spec config.json
+//	fs-layer diff ID -o layer.tar
+//	fs-layer rm ID
+func (x Executor) Run(r RunSpec) error {
+	id := "ckb-" + newID()
+	doc := spec.Default("", r.Args)
+	doc.Process.Env = r.Env
+	if r.Cwd != "" {
+		doc.Process.Cwd = r.Cwd
+	}
+	doc.Hostname = id
+	doc.Annotations = map[string]string{spec.IDAnnotation: id}
+	if r.User != "" {
+		u, g, hasG := strings.Cut(r.User, ":")
+		uid, err1 := strconv.ParseUint(u, 10, 32)
+		gid, err2 := strconv.ParseUint(g, 10, 32)
+		if err1 == nil && (!hasG || err2 == nil) {
+			doc.Process.User.UID, doc.Process.User.GID = uint32(uid), uint32(uid)
+			if hasG {
+				doc.Process.User.GID = uint32(gid)
+			}
+		} else {
+			doc.Annotations[spec.ImageUserAnnotation] = r.User // fs-layer resolves it
+		}
+	}
+	for _, t := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.IPCNamespace, specs.UTSNamespace} {
+		doc.Linux.Namespaces = append(doc.Linux.Namespaces, specs.LinuxNamespace{Type: t})
+	}
+	switch r.Network {
+	case "", "none":
+		doc.Linux.Namespaces = append(doc.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	case "host":
+		doc.Mounts = append(doc.Mounts, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: "/etc/resolv.conf", Options: []string{"rbind", "ro"}})
+	default:
+		return fmt.Errorf("--network %s: want none or host", r.Network)
+	}
+	var seed bytes.Buffer
+	if err := spec.Write(&seed, doc); err != nil {
+		return err
+	}
+	mount := x.command(&seed, "fs-layer", "mount", "--name", id, r.Image)
+	full, err := mount.Output()
+	defer x.rm(id)
+	if err != nil {
+		return fmt.Errorf("fs-layer mount %s: %w", r.Image, err)
+	}
+	mounted, err := spec.Parse(full)
+	if err != nil {
+		return fmt.Errorf("fs-layer mount printed no runtime spec: %w", err)
+	}
+	if mounted.Root == nil || mounted.Root.Path == "" {
+		return errors.New("fs-layer mount set no root.path")
+	}
+	// WORKDIR may name a directory no layer has yet: make it, as Docker
+	// does; it becomes part of this step's layer.
+	if r.Cwd != "" {
+		if root, err := os.OpenRoot(mounted.Root.Path); err == nil {
+			if err := root.MkdirAll(strings.TrimPrefix(r.Cwd, "/"), 0o755); err != nil {
+				root.Close()
+				return fmt.Errorf("WORKDIR %s: %w", r.Cwd, err)
+			}
+			root.Close()
+		}
+	}
+	f, err := os.CreateTemp("", "ckb-config-*.json")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(full); err != nil {
+		f.Close()
+		return err
+	}
+	f.Close()
+	run := x.command(nil, "ns-enter", "--spec", f.Name())
+	run.Stdout = x.Out
+	if err := run.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() > 0 {
+			return &ExitError{Code: ee.ExitCode()}
+		}
+		return fmt.Errorf("ns-enter: %w", err)
+	}
+	diff := x.command(nil, "fs-layer", "diff", id, "-o", r.Output)
+	if err := diff.Run(); err != nil {
+		return fmt.Errorf("fs-layer diff %s: %w", id, err)
+	}
+	return nil
+}
+
+func newID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func newEncoder(w io.Writer) *json.Encoder { return json.NewEncoder(w) }

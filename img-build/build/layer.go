@@ -1,0 +1,232 @@
+package build
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"ctrkit/internal/store"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
+)
+
+// A Layer is one layer of an image being built: the blob (gzip-compressed
+// tar, named by the digest of the compressed bytes) and the diff id (the
+// digest of the uncompressed tar, which the config lists).
+type Layer struct {
+	Desc   v1.Descriptor `json:"desc"`
+	DiffID v1.Hash       `json:"diffID"`
+}
+
+// layerWriter writes a layer tar once, hashing it twice on the way: the
+// tar itself (the diff id) and its gzip stream (the blob digest), into a
+// temporary file that becomes the blob.
+type layerWriter struct {
+	f          *os.File
+	tw         *tar.Writer
+	zw         *gzip.Writer
+	diff, blob hash.Hash
+	raw        io.Writer // the uncompressed stream, before gzip
+	entries    int
+}
+
+func newLayerWriter(tmpDir string) (*layerWriter, error) {
+	f, err := os.CreateTemp(tmpDir, "layer-*.tar.gz")
+	if err != nil {
+		return nil, err
+	}
+	w := &layerWriter{f: f, diff: sha256.New(), blob: sha256.New()}
+	w.zw, _ = gzip.NewWriterLevel(io.MultiWriter(f, w.blob), gzip.BestSpeed)
+	w.raw = io.MultiWriter(w.zw, w.diff)
+	w.tw = tar.NewWriter(w.raw)
+	return w, nil
+}
+
+func (w *layerWriter) discard() {
+	w.f.Close()
+	os.Remove(w.f.Name())
+}
+
+// finish closes the streams and stores the blob; tarDone says the tar was
+// written through raw (a ready-made tar), not through tw.
+func (w *layerWriter) finish(images *store.Store, mediaType types.MediaType, tarDone bool) (Layer, error) {
+	defer w.discard()
+	var err error
+	if !tarDone {
+		err = w.tw.Close()
+	}
+	if err == nil {
+		err = w.zw.Close()
+	}
+	if err != nil {
+		return Layer{}, fmt.Errorf("write layer: %w", err)
+	}
+	size, err := w.f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return Layer{}, err
+	}
+	l := Layer{
+		Desc:   v1.Descriptor{MediaType: mediaType, Size: size, Digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(w.blob.Sum(nil))}},
+		DiffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(w.diff.Sum(nil))},
+	}
+	if _, err := w.f.Seek(0, io.SeekStart); err != nil {
+		return Layer{}, err
+	}
+	if err := images.PutBlob(l.Desc.Digest, size, w.f); err != nil {
+		return Layer{}, err
+	}
+	return l, nil
+}
+
+// fileIndex is what the image's layers hold so far, by path (no leading
+// /): the tar header of each entry, after whiteouts. img-build reads it to
+// know whether a COPY destination is an existing directory, which parent
+// directories a layer must create, and the image's /etc/passwd and
+// /etc/group for --chown=NAME.
+type fileIndex struct {
+	applied int
+	entries map[string]*tar.Header
+	passwd  []byte
+	group   []byte
+}
+
+func newFileIndex() *fileIndex { return &fileIndex{entries: map[string]*tar.Header{}} }
+
+// update applies the layers not applied yet.
+func (ix *fileIndex) update(images *store.Store, layers []Layer) error {
+	for ; ix.applied < len(layers); ix.applied++ {
+		if err := ix.apply(images, layers[ix.applied].Desc.Digest); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ix *fileIndex) apply(images *store.Store, d v1.Hash) error {
+	f, err := os.Open(images.BlobPath(d))
+	if err != nil {
+		return fmt.Errorf("read layer %s: %w", d, err)
+	}
+	defer f.Close()
+	r, err := decompress(bufio.NewReader(f))
+	if err != nil {
+		return fmt.Errorf("read layer %s: %w", d, err)
+	}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read layer %s: %w", d, err)
+		}
+		name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+		dir, base := path.Split(name)
+		dir = strings.TrimSuffix(dir, "/")
+		switch {
+		case base == ".wh..wh..opq":
+			ix.removeUnder(dir)
+		case strings.HasPrefix(base, ".wh."):
+			gone := path.Join(dir, strings.TrimPrefix(base, ".wh."))
+			delete(ix.entries, gone)
+			ix.removeUnder(gone)
+		case name == "":
+		default:
+			ix.entries[name] = h
+			if h.Typeflag == tar.TypeReg && (name == "etc/passwd" || name == "etc/group") {
+				data, _ := io.ReadAll(io.LimitReader(tr, 1<<20))
+				if name == "etc/passwd" {
+					ix.passwd = data
+				} else {
+					ix.group = data
+				}
+			}
+		}
+	}
+}
+
+func (ix *fileIndex) removeUnder(dir string) {
+	prefix := dir + "/"
+	if dir == "" {
+		prefix = ""
+	}
+	for k := range ix.entries {
+		if strings.HasPrefix(k, prefix) {
+			delete(ix.entries, k)
+		}
+	}
+}
+
+// isDir reports whether p (absolute) is a directory in the image.
+func (ix *fileIndex) isDir(p string) bool {
+	h, ok := ix.entries[strings.TrimPrefix(path.Clean(p), "/")]
+	return ok && h.Typeflag == tar.TypeDir || path.Clean(p) == "/"
+}
+
+func (ix *fileIndex) exists(p string) bool {
+	_, ok := ix.entries[strings.TrimPrefix(path.Clean(p), "/")]
+	return ok || path.Clean(p) == "/"
+}
+
+// lookupID finds name in an /etc/passwd or /etc/group file: the third
+// field, and the fourth (the primary group) for passwd.
+func lookupID(file []byte, name string) (id, gid int, ok bool) {
+	for _, line := range strings.Split(string(file), "\n") {
+		fs := strings.Split(line, ":")
+		if len(fs) >= 3 && fs[0] == name {
+			fmt.Sscan(fs[2], &id)
+			if len(fs) >= 4 {
+				fmt.Sscan(fs[3], &gid)
+			}
+			return id, gid, true
+		}
+	}
+	return 0, 0, false
+}
+
+// decompress sniffs gzip, bzip2 or a plain tar; xz and zstd are named in
+// the error.
+func decompress(br *bufio.Reader) (io.Reader, error) {
+	magic, _ := br.Peek(6)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		return gzip.NewReader(br)
+	case bytes.HasPrefix(magic, []byte("BZh")):
+		return bzip2.NewReader(br), nil
+	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		return nil, fmt.Errorf("xz compression is not supported (decompress it first)")
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return nil, fmt.Errorf("zstd compression is not supported (decompress it first)")
+	}
+	return br, nil
+}
+
+// isArchive reports whether the file at r is a tar archive, plain or
+// compressed: what ADD unpacks.
+func isArchive(r io.Reader) bool {
+	br := bufio.NewReader(r)
+	dr, err := decompress(br)
+	if err != nil {
+		return strings.Contains(err.Error(), "not supported")
+	}
+	buf := make([]byte, 512)
+	if _, err := io.ReadFull(dr, buf); err != nil {
+		return false
+	}
+	return string(buf[257:262]) == "ustar"
+}
+
+var timeZero = time.Time{}
