@@ -20,13 +20,14 @@
 package cgroup
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"ctrkit/internal/mountinfo"
 )
 
 // Parent is the cgroup, in every hierarchy, under which ctrkit makes its own.
@@ -89,28 +90,20 @@ func Detect() (*Host, error) {
 }
 
 // parseMountInfo finds the cgroup and cgroup2 mounts in a mountinfo file
-// (proc(5)): "… MOUNTPOINT OPTIONS … - FSTYPE SOURCE SUPEROPTIONS". A v1
-// mount's super options name its controllers: "rw,cpu,cpuacct".
+// (proc(5)). A v1 mount's super options name its controllers: "rw,cpu,cpuacct".
 func parseMountInfo(r io.Reader) *Host {
 	h := &Host{V2: map[string]bool{}, V1: map[string]string{}}
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		left, right, ok := strings.Cut(sc.Text(), " - ")
-		f, g := strings.Fields(left), strings.Fields(right)
-		if !ok || len(f) < 5 || len(g) < 3 {
-			continue
-		}
-		mnt := unescape(f[4])
-		switch g[0] {
+	for _, m := range mountinfo.Parse(r) {
+		switch m.FSType {
 		case "cgroup2":
-			if h.Unified == "" || mnt == "/sys/fs/cgroup" {
-				h.Unified = mnt
+			if h.Unified == "" || m.Mountpoint == "/sys/fs/cgroup" {
+				h.Unified = m.Mountpoint
 			}
 		case "cgroup":
-			for _, o := range strings.Split(g[2], ",") {
+			for _, o := range strings.Split(m.SuperOptions, ",") {
 				if knownV1[o] {
 					if _, dup := h.V1[o]; !dup {
-						h.V1[o] = mnt
+						h.V1[o] = m.Mountpoint
 					}
 				}
 			}
@@ -124,23 +117,6 @@ var knownV1 = map[string]bool{
 	"cpu": true, "cpuacct": true, "cpuset": true, "memory": true, "blkio": true,
 	"pids": true, "freezer": true, "devices": true, "net_cls": true,
 	"net_prio": true, "perf_event": true, "hugetlb": true, "rdma": true, "misc": true,
-}
-
-// unescape decodes mountinfo's octal escapes (\040 for a space).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // v1Name is the v1 name of a controller ctrkit knows by its v2 name.

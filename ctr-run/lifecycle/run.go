@@ -11,11 +11,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"ctrkit/internal/explain"
+	"ctrkit/internal/mountinfo"
 	"ctrkit/internal/spec"
 )
 
@@ -249,24 +249,10 @@ func (c *Container) Remove(env []string, stderr io.Writer, force bool) error {
 		return fmt.Errorf("remove container %s: %w (its state stays in %s; ctr-run gc tries again)", c.Name, errors.Join(errs...), c.Dir)
 	}
 	// rm -rf would walk into a mount and delete what is mounted there.
-	if m := mountedBelow(c.Dir); m != "" {
+	if m, _ := mountinfo.Below(c.Dir); m != "" {
 		return fmt.Errorf("remove container %s: %s is still mounted; unmount it (umount %s) and run ctr-run gc", c.Name, m, m)
 	}
 	return os.RemoveAll(c.Dir)
-}
-
-// mountedBelow returns a mount point under dir, or "".
-func mountedBelow(dir string) string {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
-			return f[4]
-		}
-	}
-	return ""
 }
 
 // ExitError carries the status ctr-run should exit with.

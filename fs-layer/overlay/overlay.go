@@ -55,7 +55,7 @@ import (
 	"time"
 
 	"ctrkit/internal/explain"
-
+	"ctrkit/internal/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -264,36 +264,5 @@ func Unmount(log *explain.Log, target string) error {
 }
 
 // IsMountpoint reports whether path is a mount point, from
-// /proc/self/mountinfo (field 5 is the mount point, octal-escaped).
-func IsMountpoint(path string) (bool, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && unescape(f[4]) == path {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var n int
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &n); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
+// /proc/self/mountinfo.
+func IsMountpoint(path string) (bool, error) { return mountinfo.IsMountpoint(path) }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"ctrkit/internal/explain"
+	"ctrkit/internal/mountinfo"
 )
 
 // joinCgroup moves pid into the cgroup named by linux.cgroupsPath, in every
@@ -19,7 +20,7 @@ func joinCgroup(log *explain.Log, path string, pid int) error {
 	if strings.Count(path, ":") == 2 {
 		return fmt.Errorf("linux.cgroupsPath %q is systemd's slice:prefix:name form, which ns-enter does not speak: use a path like /ctrkit/NAME", path)
 	}
-	ms, err := readMountInfo()
+	ms, err := mountinfo.Read()
 	if err != nil {
 		return err
 	}

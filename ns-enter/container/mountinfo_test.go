@@ -3,22 +3,14 @@ package container
 import (
 	"strings"
 	"testing"
+
+	"ctrkit/internal/mountinfo"
 )
 
 const sampleMountInfo = `22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
 30 22 0:25 / /proc rw,nosuid - proc proc rw
 40 22 254:0 /tmp/r /tmp/my\040root rw,relatime - ext4 /dev/vda rw
 `
-
-func TestParseMountInfo(t *testing.T) {
-	ms := parseMountInfo(strings.NewReader(sampleMountInfo))
-	if len(ms) != 3 {
-		t.Fatalf("parseMountInfo: %d mounts, want 3", len(ms))
-	}
-	if ms[0].Optional != "shared:1" || ms[0].FSType != "ext4" || ms[2].Mountpoint != "/tmp/my root" {
-		t.Errorf("parseMountInfo = %+v", ms)
-	}
-}
 
 func TestDiagnosePivot(t *testing.T) {
 	tests := []struct {
@@ -30,7 +22,7 @@ func TestDiagnosePivot(t *testing.T) {
 		{strings.Replace(sampleMountInfo, "shared:1 ", "", 1), "/tmp/my root", "no shared propagation"},
 	}
 	for _, tt := range tests {
-		got := diagnosePivot(parseMountInfo(strings.NewReader(tt.mountinfo)), tt.root)
+		got := diagnosePivot(mountinfo.Parse(strings.NewReader(tt.mountinfo)), tt.root)
 		if !strings.Contains(got, tt.want) {
 			t.Errorf("diagnosePivot(%q) = %q, want it to say %q", tt.root, got, tt.want)
 		}

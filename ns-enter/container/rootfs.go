@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"ctrkit/internal/explain"
+	"ctrkit/internal/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -220,7 +221,7 @@ func pivotRoot(log *explain.Log, root string) error {
 	if err := unix.PivotRoot(".", "."); err != nil {
 		hint := "needs CAP_SYS_ADMIN in the mount namespace's user namespace"
 		if errors.Is(err, unix.EINVAL) {
-			ms, _ := readMountInfo()
+			ms, _ := mountinfo.Read()
 			hint = diagnosePivot(ms, root)
 		}
 		return fmt.Errorf("pivot_root(%q, %q) in %s: %w: %s", ".", ".", root, err, hint)
