@@ -172,7 +172,7 @@ func Build(opt Options) (*Result, error) {
 					if strings.ContainsAny(from, ":/") || b.inStore(from) {
 						continue // an image, not a stage
 					}
-					return b.errorf(in, "COPY --from=%s: no stage of that name before this one (and no image of that name in the store)", from)
+					return b.errorf(in, "--from=%s: no stage of that name before this one (and no image of that name in the store)", from)
 				}
 				if err := need(j); err != nil {
 					return err
@@ -712,7 +712,6 @@ func (b *builder) copy(s *stage, in dockerfile.Instruction) error {
 		plan.chmod = &fm
 	}
 	var extra string
-	var cleanup func()
 	ign := b.opt.Ignore
 	if from := in.Flags["from"]; from != "" {
 		// The source is another stage (or image): mounted with fs-layer,
@@ -741,15 +740,15 @@ func (b *builder) copy(s *stage, in dockerfile.Instruction) error {
 		if err != nil {
 			return b.errorf(in, "--from=%s: %v", from, err)
 		}
-		cleanup = done
+		// Deferred first, so it runs last: the mount must not be busy
+		// with our open directory when fs-layer rm unmounts it.
+		defer done()
 		root, err := os.OpenRoot(dir)
 		if err != nil {
-			done()
 			return err
 		}
 		defer root.Close()
 		plan.root, plan.keepIDs, ign = root, true, nil
-		defer cleanup()
 		items, err := planCopy(root, srcs, dest, ign, s.ix, false)
 		if err != nil {
 			return b.errorf(in, "%v (in stage %s)", err, from)
