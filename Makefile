@@ -12,7 +12,7 @@ PREFIX  ?= /usr/local
 BIN     := bin
 CMDS    := $(patsubst %/main.go,%,$(wildcard */main.go))
 BINS    := $(addprefix $(BIN)/,$(CMDS))
-SCRIPTS := $(wildcard scripts/*.sh) .ci/run $(wildcard bats/*.bash)
+SCRIPTS := $(wildcard scripts/*.sh) $(wildcard scripts/examples/*.sh) .ci/run $(wildcard bats/*.bash)
 
 # ns-enter runs C code before the Go runtime starts (setns into mount and
 # user namespaces), so it needs cgo; the others do not.
