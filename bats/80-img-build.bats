@@ -2,6 +2,7 @@
 # img-build: a Dockerfile becomes layers in the store.  Each test is one
 # statement about what the build did: which steps ran, which came from the
 # cache, what the image holds, and what the registry received.
+# shellcheck disable=SC2154 # stderr is set by bats' run
 
 load helpers
 load img-pull
