@@ -87,6 +87,7 @@ bench: build
 	scripts/bench-net.sh
 	scripts/bench-pull.sh
 	scripts/bench-cg-limit.sh
+	scripts/bench-build.sh
 
 demo: build
 	scripts/demo.sh

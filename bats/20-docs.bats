@@ -33,6 +33,13 @@ load helpers
 	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/03-layers.md"
 }
 
+@test "docs/06-build.md [every command in the chapter runs]" {
+	requires root overlay busybox
+	command -v docker-registry >/dev/null || skip "needs docker-registry (apt-get install docker-registry)"
+	command -v skopeo >/dev/null || skip "needs skopeo (apt-get install skopeo)"
+	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/06-build.md"
+}
+
 @test "docs/ [every chapter has a test above]" {
 	local chapter
 	for chapter in "$REPO"/docs/[0-9]*.md; do
