@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,6 +29,12 @@ func Env(root, state string, explainOn bool) []string {
 		env = append(env, "CTRKIT_EXPLAIN=1")
 	}
 	return env
+}
+
+// logFor is the explain log of ctr-run itself, on when the stages' env asks
+// them to explain too.
+func logFor(env []string, w io.Writer) *explain.Log {
+	return explain.New("ctr-run", w, slices.Contains(env, "CTRKIT_EXPLAIN=1"))
 }
 
 // NewID is a container id: 12 hex digits, like docker's short ids.
@@ -50,7 +58,9 @@ func Create(state string, o Options, env []string, stderr io.Writer) (*Container
 	if err != nil {
 		return nil, &ExitError{125, err}
 	}
-	doc, err := o.Pipeline(id).Run(env, stderr)
+	p := o.Pipeline(id)
+	logFor(env, stderr).Step("pipe(); fork(); execve() ×4", strings.ReplaceAll(p.Shell(c.Path("config.json")), " \\\n  ", " "))
+	doc, err := p.Run(env, stderr)
 	if err == nil {
 		err = writeAtomic(c.Path("config.json"), doc)
 	}
@@ -83,6 +93,7 @@ func (c *Container) Start(env []string, stderr io.Writer) (int, error) {
 	}
 	cmd := exec.Command(Bin("ns-enter"), c.NsEnter...)
 	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, os.Stdin, os.Stdout, stderr
+	logFor(env, stderr).Step(fmt.Sprintf("fork(); execve(%q)", cmd.Path), explain.Join(append([]string{"ns-enter"}, c.NsEnter...)))
 	return c.supervise(cmd, env, stderr)
 }
 
@@ -241,6 +252,7 @@ func (c *Container) Remove(env []string, stderr io.Writer, force bool) error {
 		done[fmt.Sprint(undo)] = true
 		cmd := exec.Command(Bin(undo[0]), undo[1:]...)
 		cmd.Env, cmd.Stdout, cmd.Stderr = env, stderr, stderr
+		logFor(env, stderr).Step(fmt.Sprintf("fork(); execve(%q)", cmd.Path), explain.Join(undo))
 		if err := cmd.Run(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", explain.Join(undo), err))
 		}
