@@ -61,3 +61,42 @@ containers() {
 	run_tool sh -c 'ls -d /run/ck-demo.* /run/netns/ck-demo-* 2>/dev/null || true'
 	assert_output ''
 }
+
+@test "scripts/run.sh -m 32m --cpus 0.5 busybox sh -c 'exit 4' [the pipeline by hand; its teardown leaves nothing]" {
+	requires root overlay busybox
+	run_tool "$REPO/scripts/mk-image.sh"
+	run_tool --separate-stderr --status 4 host "$REPO/scripts/run.sh" -m 32m --cpus 0.5 busybox sh -c 'echo "pid $$ on $(hostname)"; ip -o -4 addr show eth0; grep -E ":memory:|^0::" /proc/self/cgroup; exit 4'
+	assert_line --index 0 --regexp '^pid 1 on [0-9a-f]{12}$'
+	local id=${lines[0]##* }
+	assert_line --index 1 --regexp '^2: eth0 +inet 10\.'
+	assert_line --index 2 --regexp ":/ctrkit/$id\$"
+	assert_equal "$(containers)" 0
+	run_tool find "$CTRKIT_STATE" -mindepth 1 -maxdepth 1 -name "$id"
+	assert_output ''
+	run_tool '!' host ip -o link show "ck-$id"
+	run_tool test ! -e "/run/netns/ck-$id"
+	refute [ -n "$(findmnt -rn -o TARGET | grep -F "$id")" ]
+	# A command that is not there: 127, like docker, and still nothing left.
+	run_tool --status 127 host "$REPO/scripts/run.sh" --network none busybox no-such-program
+	run_tool find "$CTRKIT_STATE" -mindepth 1 -maxdepth 1 -not -name net -not -name '*lock*'
+	assert_output ''
+}
+
+@test "scripts/examples/two-containers.sh [a client container fetches a page from a server container]" {
+	requires root overlay busybox
+	run_tool host "$REPO/scripts/examples/two-containers.sh"
+	assert_line --regexp "^server's address: 10\.[0-9.]+$"
+	# The client printed the server's /etc/hostname: the server's id.
+	assert_equal "${lines[4]}" "${lines[1]}"
+	assert_line --index 1 --regexp '^[0-9a-f]{12}$'
+	run_tool sh -c 'ls -d /run/ck-two.* /run/netns/ck-two-* 2>/dev/null || true'
+	assert_output ''
+}
+
+@test "scripts/examples/memory-limit.sh [-m 16m: OOM killed, exit 137, counted in stats]" {
+	requires root overlay busybox
+	run_tool host "$REPO/scripts/examples/memory-limit.sh"
+	assert_line 'exit status 137'
+	assert_line --regexp '^memory .*limit 16M, [1-9][0-9]* OOM kills?$'
+	assert_equal "$(containers)" 0
+}
