@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -12,6 +11,7 @@ import (
 	"ctrkit/img-build/dockerfile"
 	"ctrkit/img-build/push"
 	"ctrkit/internal/cli"
+	"ctrkit/internal/sibling"
 	"ctrkit/internal/store"
 )
 
@@ -102,7 +102,7 @@ func (c *BuildCmd) Run(g *cli.Globals) error {
 	}
 	opt := build.Options{Root: g.Root, State: g.State, Context: ctxDir, Dockerfile: df, Ignore: ign,
 		BuildArgs: args, NoCache: c.NoCache, Target: c.Target, Network: c.Network, Out: os.Stderr, Log: log,
-		Exec: build.Executor{Bin: bin, Env: env, Out: os.Stderr, Log: log}}
+		Exec: build.Executor{Bin: sibling.Path, Env: env, Out: os.Stderr, Log: log}}
 	if len(names) > 0 {
 		opt.Tag = names[0]
 	}
@@ -165,19 +165,4 @@ func (c *PushCmd) Run(g *cli.Globals) error {
 	fmt.Fprintf(os.Stderr, "img-build: pushed %s: %d blobs uploaded, %d already there\n", dest, res.Uploaded, res.Skipped)
 	fmt.Println(res.Digest)
 	return nil
-}
-
-// bin finds a sibling command: next to this executable (how make build
-// lays out bin/), else on PATH.
-func bin(name string) string {
-	if self, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(self), name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	return name
 }

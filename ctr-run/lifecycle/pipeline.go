@@ -6,10 +6,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 
 	"ctrkit/internal/explain"
+	"ctrkit/internal/sibling"
 )
 
 // A Stage is one ctrkit command of the run pipeline, with its arguments.
@@ -41,20 +41,8 @@ func (p Pipeline) Shell(out string) string {
 	return strings.Join(parts, " \\\n  | ") + " > " + explain.Quote(out)
 }
 
-// Bin finds a sibling command: next to the running executable (how
-// `make build` lays out bin/), else on PATH.
-func Bin(name string) string {
-	if self, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(self), name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	return name
-}
+// Bin finds a sibling command (see internal/sibling).
+func Bin(name string) string { return sibling.Path(name) }
 
 // Run executes the stages as processes joined by pipes, exactly as the
 // shell line from Shell would, and returns the last stage's document.
