@@ -125,11 +125,7 @@ func (c *MountCmd) Run(g *cli.Globals) error {
 		mounts = append(mounts, m)
 	}
 
-	images, err := store.Open(g.Root)
-	if err != nil {
-		return err
-	}
-	img, err := images.Resolve(ref)
+	images, img, err := openImage(g.Root, ref)
 	if err != nil {
 		return err
 	}
@@ -381,11 +377,7 @@ type TreeCmd struct {
 }
 
 func (c *TreeCmd) Run(g *cli.Globals) error {
-	images, err := store.Open(g.Root)
-	if err != nil {
-		return err
-	}
-	img, err := images.Resolve(c.Image)
+	images, img, err := openImage(g.Root, c.Image)
 	if err != nil {
 		return err
 	}
@@ -497,11 +489,7 @@ type UnpackCmd struct {
 
 func (c *UnpackCmd) Run(g *cli.Globals) error {
 	log := g.Log("fs-layer", os.Stderr)
-	images, err := store.Open(g.Root)
-	if err != nil {
-		return err
-	}
-	img, err := images.Resolve(c.Image)
+	images, img, err := openImage(g.Root, c.Image)
 	if err != nil {
 		return err
 	}
@@ -666,4 +654,17 @@ func (c *VolInspectCmd) Run(g *cli.Globals) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// openImage opens the image store under root and finds ref in it.
+func openImage(root, ref string) (*store.Store, *store.Image, error) {
+	images, err := store.Open(root)
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := images.Resolve(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	return images, img, nil
 }
