@@ -4,6 +4,10 @@
 
 load helpers
 
+@test "docs/00-overview.md [every command in the chapter runs]" {
+	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/00-overview.md"
+}
+
 @test "docs/01-namespaces.md [every command in the chapter runs]" {
 	requires root busybox runc
 	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/01-namespaces.md"
@@ -38,6 +42,12 @@ load helpers
 	command -v docker-registry >/dev/null || skip "needs docker-registry (apt-get install docker-registry)"
 	command -v skopeo >/dev/null || skip "needs skopeo (apt-get install skopeo)"
 	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/06-build.md"
+}
+
+@test "docs/07-putting-it-together.md [every command in the chapter runs]" {
+	requires root overlay busybox
+	command -v nft >/dev/null || skip "needs nft (apt-get install nftables)"
+	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/07-putting-it-together.md"
 }
 
 @test "docs/ [every chapter has a test above]" {
