@@ -220,3 +220,14 @@ fetch() { ip netns exec "$1" timeout 5 busybox wget -qO- "$2"; }
 	run_tool --status 1 nsenter --net="/run/netns/$HOST" net-bridge doctor
 	assert_output --partial "table filter chain FORWARD policy drop"
 }
+
+@test "net-bridge attach after the bridge vanished [the recorded network is made again]" {
+	run_tool --separate-stderr nsenter --net="/run/netns/$HOST" net-bridge attach --id "$(cid a)"
+	run_tool nsenter --net="/run/netns/$HOST" net-bridge detach "$(cid a)"
+	# As after a reboot: the state remembers ctrkit0, the kernel does not.
+	run_tool ip -n "$HOST" link del ctrkit0
+	run_tool --separate-stderr nsenter --net="/run/netns/$HOST" net-bridge --explain attach --id "$(cid b)"
+	assert_stderr_contains 'its bridge ctrkit0 is gone: making it again'
+	run_tool ip -n "$HOST" -o link show master ctrkit0
+	assert_output --partial "ck-$(cid b)@"
+}

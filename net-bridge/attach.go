@@ -289,6 +289,18 @@ func (c *AttachCmd) Run(g *cli.Globals) (err error) {
 // it runs under the store's lock.
 func (c *AttachCmd) network(log *explain.Log, nets map[string]*ipam.Network, name string) (*ipam.Network, error) {
 	if n, ok := nets[name]; ok {
+		if n.Driver == ipam.Bridge && !netcfg.LinkExists(n.Link) {
+			// The state outlived the bridge (a reboot, or the network
+			// namespace holding it was deleted): make it again.
+			log.Note("network %q is recorded but its bridge %s is gone: making it again", name, n.Link)
+			_, subnet, err := net.ParseCIDR(n.Subnet)
+			if err != nil {
+				return nil, fmt.Errorf("network %q: subnet %q: %w", name, n.Subnet, err)
+			}
+			if err := wireNetwork(log, n, subnet); err != nil {
+				return nil, err
+			}
+		}
 		return n, nil
 	}
 	switch c.Network {
