@@ -181,6 +181,9 @@ func dryRun(g *cli.Globals, o lifecycle.Options) error {
 // imageEntrypoint asks the store (through img-pull) for the image's
 // ENTRYPOINT, which a CMD on the command line goes after.
 func imageEntrypoint(g *cli.Globals, image string) []string {
+	if _, err := os.Stat(filepath.Join(g.Root, "oci", "index.json")); err != nil {
+		return nil // no store yet: nothing to ask (and a dry run makes none)
+	}
 	st := lifecycle.Stage{Command: "img-pull", Args: []string{"--pull", "never", "--print", "spec", "-q", image}}
 	doc, err := lifecycle.Pipeline{Seed: []byte(`{"ociVersion":"1.2.1"}`), Stages: []lifecycle.Stage{st}}.Run(lifecycle.Env(g.Root, g.State, false), nil)
 	if err != nil {
