@@ -100,3 +100,14 @@ containers() {
 	assert_line --regexp '^memory .*limit 16M, [1-9][0-9]* OOM kills?$'
 	assert_equal "$(containers)" 0
 }
+
+@test "scripts/examples/build-and-run.sh [a Dockerfile becomes an image, the image a container]" {
+	requires root overlay busybox
+	run_tool host "$REPO/scripts/examples/build-and-run.sh"
+	assert_line 'hello from an image ctrkit built'
+	assert_line --regexp '^built on [0-9]{4}-[0-9]{2}-[0-9]{2}$'
+	assert_output --partial 'CACHED'
+	assert_equal "$(containers)" 0
+	run_tool img-pull ls
+	refute_output --partial 'ck-example/hello'
+}
