@@ -88,6 +88,7 @@ bench: build
 	scripts/bench-pull.sh
 	scripts/bench-cg-limit.sh
 	scripts/bench-build.sh
+	scripts/bench-ctr-run.sh
 
 demo: build
 	scripts/demo.sh
