@@ -72,6 +72,9 @@ containers() {
 	assert_line --index 0 "$id"
 	assert_line --index 1 --regexp ":memory:/ctrkit/$id\$"
 	assert_equal "$(cat /sys/fs/cgroup/memory/ctrkit/"$id"/memory.limit_in_bytes)" 67108864
+	# exec -t: a terminal made inside the container's own devpts.
+	run_tool host ctr-run exec -t web tty
+	assert_output --regexp '^/dev/pts/[0-9]+'
 	run_tool host ctr-run logs web
 	assert_output --partial 'response:200'
 	# httpd is PID 1 and ignores SIGTERM: stop sends SIGKILL after -t.
@@ -157,5 +160,23 @@ containers() {
 	assert_stderr_contains '[net-bridge] '
 	assert_stderr_contains '[ns-enter] pivot_root(".", ".")  $ pivot_root . .'
 	assert_stderr_contains '[ctr-run] fork(); execve('
+	assert_equal "$(containers)" 0
+}
+
+@test "kill -TERM ctr-run [the signal reaches the container; its status is ctr-run's]" {
+	requires root overlay busybox
+	local out=$BATS_TEST_TMPDIR/out i
+	env --default-signal=INT host ctr-run --rm --network none busybox \
+		sh -c 'trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done' >"$out" 2>&1 3>&- &
+	local pid=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -qx ready "$out" && break
+		sleep 0.05
+	done
+	grep -qx ready "$out" || fail "the container never said ready: $(cat "$out")"
+	kill -TERM "$pid"
+	local status=0
+	wait "$pid" || status=$?
+	assert_equal "$status" 42
 	assert_equal "$(containers)" 0
 }
