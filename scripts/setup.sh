@@ -14,7 +14,7 @@ packages=(
 	runc crun                               # cross-checks and benchmarks
 	iproute2 util-linux procps              # ip, unshare/nsenter/findmnt, ps
 	nftables                                # nft, to cross-check net-bridge's rules
-	shellcheck jq hyperfine time            # lint, spec editing, bench
+	shellcheck jq hyperfine time python3    # lint, spec editing, bench, free ports
 	qemu-system-x86 cpio xz-utils           # make test-cgroups (scripts/cgroup-vm.sh)
 	cgroup-tools                            # cgexec, cg-limit's bench baseline
 	docker-registry skopeo umoci curl       # img-pull: a local registry, cross-checks
