@@ -100,38 +100,12 @@ func Run(s *specs.Spec, o Options) (int, error) {
 	}
 	defer errR.Close()
 
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{"ns-enter", "init"},
-		Dir:        o.Bundle,
-		Env:        []string{StageEnv + "=init", setns.ErrEnv + "=" + strconv.Itoa(fdErrors)},
-		ExtraFiles: append([]*os.File{cfgR, errW, o.Stderr, nil}, p.nsFiles...),
-		Stdin:      o.Stdin,
-		Stdout:     o.Stdout,
-		Stderr:     o.Stderr,
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags:                 p.clone,
-			UidMappings:                idMaps(s.Linux.UIDMappings),
-			GidMappings:                idMaps(s.Linux.GIDMappings),
-			GidMappingsEnableSetgroups: true,
-		},
-	}
-	if p.setns != "" {
-		cmd.Env = append(cmd.Env, setns.Env+"="+p.setns)
-	}
-	if p.clone&unix.CLONE_NEWUSER != 0 {
-		// A new user namespace starts with our host ids, which its map may
-		// not cover (then they read as 65534 and execve drops every
-		// capability). Become its root first; setUser picks the final ids.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
-	}
+	cmd := initCommand(s, o, p, cfgR, errW)
 	var sockParent, sockChild *os.File
 	if s.Process.Terminal {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return 125, fmt.Errorf("socketpair for the terminal: %w", err)
+		if sockParent, sockChild, err = socketpair(); err != nil {
+			return 125, err
 		}
-		sockParent, sockChild = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console")
 		defer sockParent.Close()
 		cmd.ExtraFiles[fdConsole-3] = sockChild
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
@@ -187,7 +161,6 @@ func Run(s *specs.Spec, o Options) (int, error) {
 		}
 	}
 
-	var done chan struct{}
 	var con *console
 	if s.Process.Terminal {
 		width, height := uint(0), uint(0)
@@ -200,15 +173,8 @@ func Run(s *specs.Spec, o Options) (int, error) {
 			return 125, err
 		}
 		defer con.close()
-		done = con.start(o.Stdout)
 	}
-	stop := forwardSignals(cmd.Process, con != nil)
-	waitErr := cmd.Wait()
-	stop()
-	if done != nil {
-		<-done
-		con.restore()
-	}
+	waitErr := attach(cmd, con, o.Stdout)
 	status := exitStatus(cmd.ProcessState, waitErr)
 	log.Note("the container's process %d ended with status %d", pid, status)
 
@@ -219,6 +185,64 @@ func Run(s *specs.Spec, o Options) (int, error) {
 		}
 	}
 	return status, nil
+}
+
+// initCommand is stage 1: ns-enter itself, re-executed into the new
+// namespaces, with the spec pipe, the error pipe, our stderr for explain
+// lines and the namespaces to join as its descriptors 3, 4, 5, 7….
+func initCommand(s *specs.Spec, o Options, p *runPlan, cfgR, errW *os.File) *exec.Cmd {
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{"ns-enter", "init"},
+		Dir:        o.Bundle,
+		Env:        []string{StageEnv + "=init", setns.ErrEnv + "=" + strconv.Itoa(fdErrors)},
+		ExtraFiles: append([]*os.File{cfgR, errW, o.Stderr, nil}, p.nsFiles...),
+		Stdin:      o.Stdin,
+		Stdout:     o.Stdout,
+		Stderr:     o.Stderr,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags:                 p.clone,
+			UidMappings:                idMaps(s.Linux.UIDMappings),
+			GidMappings:                idMaps(s.Linux.GIDMappings),
+			GidMappingsEnableSetgroups: true,
+		},
+	}
+	if p.setns != "" {
+		cmd.Env = append(cmd.Env, setns.Env+"="+p.setns)
+	}
+	if p.clone&unix.CLONE_NEWUSER != 0 {
+		// A new user namespace starts with our host ids, which its map may
+		// not cover (then they read as 65534 and execve drops every
+		// capability). Become its root first; setUser picks the final ids.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
+	return cmd
+}
+
+// socketpair makes the unix socket a -t container sends its terminal over.
+func socketpair() (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair for the terminal: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console"), nil
+}
+
+// attach stays with the running container until it ends: it copies the
+// terminal (con, when -t) and passes signals on.
+func attach(cmd *exec.Cmd, con *console, out io.Writer) error {
+	var done chan struct{}
+	if con != nil {
+		done = con.start(out)
+	}
+	stop := forwardSignals(cmd.Process, con != nil)
+	err := cmd.Wait()
+	stop()
+	if done != nil {
+		<-done
+		con.restore()
+	}
+	return err
 }
 
 // writePIDFile writes pid atomically, so a reader never sees half a number.
