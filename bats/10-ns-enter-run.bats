@@ -318,3 +318,11 @@ start_target() {
 	run_tool --separate-stderr --status 125 ns-enter -u nobody -- true
 	assert_stderr_contains 'want UID[:GID] as numbers'
 }
+
+@test "ns-enter -t --rootfs ROOTFS tty [a terminal from the container's own devpts, 80x24 without one to copy]" {
+	requires root busybox
+	run_tool ns-enter -t --pid --rootfs "$ROOTFS" -- sh -c 'tty; stty size; [ -t 0 ] && echo stdin-is-a-tty'
+	assert_line --index 0 --regexp '^/dev/pts/0'
+	assert_line --index 1 --regexp '^24 80'
+	assert_line --index 2 --regexp '^stdin-is-a-tty'
+}

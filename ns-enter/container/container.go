@@ -61,13 +61,14 @@ type Options struct {
 
 // initConfig is what stage 0 sends stage 1 over fd 3.
 type initConfig struct {
-	Spec    *specs.Spec `json:"spec"`
-	Rootfs  string      `json:"rootfs,omitempty"` // absolute; "" keeps the current root
-	Mounts  bool        `json:"mounts"`           // set up the new mount namespace
-	UTS     bool        `json:"uts"`              // set the hostname
-	UserNS  bool        `json:"userns"`           // inside a user namespace: no mknod
-	Fork    bool        `json:"fork"`             // fork the process and wait, instead of exec
-	Explain bool        `json:"explain"`
+	Spec    *specs.Spec  `json:"spec"`
+	Rootfs  string       `json:"rootfs,omitempty"` // absolute; "" keeps the current root
+	Mounts  bool         `json:"mounts"`           // set up the new mount namespace
+	UTS     bool         `json:"uts"`              // set the hostname
+	UserNS  bool         `json:"userns"`           // inside a user namespace: no mknod
+	Fork    bool         `json:"fork"`             // fork the process and wait, instead of exec
+	Explain bool         `json:"explain"`
+	Console unix.Winsize `json:"console"` // the terminal's size, with -t
 }
 
 // Fixed descriptors of stage 1; joined namespaces follow from fdNamespaces.
@@ -133,7 +134,8 @@ func Run(s *specs.Spec, o Options) (int, error) {
 			}
 		}
 		cfg := initConfig{Spec: s, Rootfs: p.rootfs, Mounts: p.clone&unix.CLONE_NEWNS != 0,
-			UTS: s.Hostname != "" || s.Domainname != "", UserNS: p.userns, Fork: o.Init, Explain: o.Explain}
+			UTS: s.Hostname != "" || s.Domainname != "", UserNS: p.userns, Fork: o.Init, Explain: o.Explain,
+			Console: consoleSize(s.Process, o.Stdin)}
 		err := json.NewEncoder(cfgW).Encode(cfg)
 		cfgW.Close()
 		if err != nil && !errors.Is(err, syscall.EPIPE) {
@@ -163,11 +165,7 @@ func Run(s *specs.Spec, o Options) (int, error) {
 
 	var con *console
 	if s.Process.Terminal {
-		width, height := uint(0), uint(0)
-		if b := s.Process.ConsoleSize; b != nil {
-			width, height = b.Width, b.Height
-		}
-		if con, err = receiveConsole(sockParent, o.Stdin, width, height); err != nil {
+		if con, err = receiveConsole(sockParent, o.Stdin); err != nil {
 			cmd.Process.Kill()
 			cmd.Wait()
 			return 125, err

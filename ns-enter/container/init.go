@@ -70,7 +70,7 @@ func setup(log *explain.Log, cfg *initConfig) (string, error) {
 		}
 	}
 	if s.Process.Terminal {
-		if err := openConsole(log, os.NewFile(fdConsole, "console"), int(s.Process.User.UID)); err != nil {
+		if err := openConsole(log, os.NewFile(fdConsole, "console"), int(s.Process.User.UID), cfg.Console); err != nil {
 			return "", err
 		}
 	}

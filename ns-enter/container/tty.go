@@ -8,6 +8,7 @@ import (
 
 	"ctrkit/internal/explain"
 	"github.com/creack/pty"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
@@ -20,9 +21,25 @@ import (
 // ns-enter holds the master: it copies the user's keyboard in and the
 // screen out, and passes on window size changes.
 
-// openConsole runs in stage 1: it makes the terminal, sends its master over
-// sock and attaches the calling process to the slave.
-func openConsole(log *explain.Log, sock *os.File, uid int) error {
+// consoleSize is the terminal size a -t container starts with: the spec's
+// consoleSize, else the size of the user's terminal, else docker's 80x24.
+// It is set before the container's first instruction, so even a command
+// that asks at once (stty size) gets it.
+func consoleSize(s *specs.Process, in *os.File) unix.Winsize {
+	if b := s.ConsoleSize; b != nil && b.Width > 0 && b.Height > 0 {
+		return unix.Winsize{Col: uint16(b.Width), Row: uint16(b.Height)}
+	}
+	if in != nil {
+		if ws, err := unix.IoctlGetWinsize(int(in.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 && ws.Row > 0 {
+			return *ws
+		}
+	}
+	return unix.Winsize{Col: 80, Row: 24}
+}
+
+// openConsole runs in stage 1: it makes the terminal with size ws, sends
+// its master over sock and attaches the calling process to the slave.
+func openConsole(log *explain.Log, sock *os.File, uid int, ws unix.Winsize) error {
 	log.Step(`open("/dev/ptmx", O_RDWR|O_NOCTTY); ioctl(TIOCSPTLCK, 0); ioctl(TIOCGPTN)`, "")
 	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
@@ -35,6 +52,9 @@ func openConsole(log *explain.Log, sock *os.File, uid int) error {
 	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
 	if err != nil {
 		return fmt.Errorf("find the pseudo-terminal's number: %w", err)
+	}
+	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &ws); err != nil {
+		return fmt.Errorf("set the terminal's size: %w", err)
 	}
 	path := fmt.Sprintf("/dev/pts/%d", n)
 	slave, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY, 0)
@@ -73,7 +93,7 @@ type console struct {
 }
 
 // receiveConsole takes the master that stage 1 sent over sock.
-func receiveConsole(sock *os.File, in *os.File, width, height uint) (*console, error) {
+func receiveConsole(sock *os.File, in *os.File) (*console, error) {
 	oob := make([]byte, unix.CmsgSpace(4))
 	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), make([]byte, 1), oob, 0)
 	if err != nil {
@@ -88,15 +108,6 @@ func receiveConsole(sock *os.File, in *os.File, width, height uint) (*console, e
 		return nil, fmt.Errorf("receive the terminal from the container: %v", err)
 	}
 	c := &console{master: os.NewFile(uintptr(fds[0]), "ptmx"), in: in, restore: func() {}}
-	if width == 0 || height == 0 {
-		width, height = 80, 24 // docker's size when there is no terminal to copy
-		if in != nil {
-			if ws, err := pty.GetsizeFull(in); err == nil && ws.Cols > 0 && ws.Rows > 0 {
-				width, height = uint(ws.Cols), uint(ws.Rows)
-			}
-		}
-	}
-	pty.Setsize(c.master, &pty.Winsize{Cols: uint16(width), Rows: uint16(height)})
 	return c, nil
 }
 
