@@ -379,16 +379,20 @@ func parsePlatform(s string) (v1.Platform, error) {
 
 // choosePlatform picks the manifest for want from a manifest list. A
 // variant only narrows the choice when the list gives variants (arm64
-// images often omit v8).
+// images often omit v8). A nested manifest list without a platform holds
+// its platforms inside: it is followed when no entry names want.
 func choosePlatform(body []byte, want v1.Platform, log *explain.Log) (v1.Descriptor, error) {
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("parse manifest list: %w", err)
 	}
 	var have []string
-	var best *v1.Descriptor
+	var best, nested *v1.Descriptor
 	for i, m := range idx.Manifests {
 		if m.Platform == nil {
+			if nested == nil && m.MediaType.IsIndex() {
+				nested = &idx.Manifests[i]
+			}
 			continue
 		}
 		p := m.Platform
@@ -404,6 +408,10 @@ func choosePlatform(body []byte, want v1.Platform, log *explain.Log) (v1.Descrip
 		if best == nil && (p.Variant == "" || want.Variant == "" || want.Architecture == "arm64") {
 			best = &idx.Manifests[i]
 		}
+	}
+	if best == nil && nested != nil {
+		log.Note("no entry for platform %s; following the nested manifest list %s", want, nested.Digest)
+		return *nested, nil
 	}
 	if best == nil {
 		return v1.Descriptor{}, fmt.Errorf("no manifest for platform %s in the manifest list (it has %s): choose one with --platform", want, strings.Join(have, ", "))
