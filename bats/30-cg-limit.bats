@@ -12,7 +12,9 @@ setup() {
 }
 
 teardown() {
-	cg-limit rm -f "$name" 2>/dev/null || true
+	local pid cg
+	for pid in ${busy_pids-}; do kill "$pid" 2>/dev/null || true; done
+	for cg in "$name" ${more_cgroups-}; do cg-limit rm -f "$cg" 2>/dev/null || true; done
 }
 
 # json FIELD: the first number "FIELD": N in the JSON on stdin.
@@ -67,6 +69,37 @@ json() { jq -r "[.. | objects | .$1? // empty][0]"; }
 	echo "used ${used}µs, throttled in $throttled periods"
 	[ "$used" -ge 300000 ] && [ "$used" -le 750000 ]
 	[ "$throttled" -gt 5 ]
+}
+
+@test "cg-limit create --cpu-shares 1024 / 256 --cpuset-cpus N [a contended CPU splits about 4:1]" {
+	local cpu hi=$name-hi lo=$name-lo cg i u0_hi u0_lo u1_hi u1_lo ratio
+	cpu=$(cut -d- -f2 /sys/devices/system/cpu/online | cut -d, -f1)
+	more_cgroups="$hi $lo"
+	run_tool cg-limit create "$hi" --cpu-shares 1024 --cpuset-cpus "$cpu"
+	run_tool cg-limit create "$lo" --cpu-shares 256 --cpuset-cpus "$cpu"
+	busy_pids=
+	for cg in "$hi" "$lo"; do
+		sh -c "cg-limit add $cg \$\$ && exec sh -c 'while :; do :; done'" 3>&- &
+		busy_pids="$busy_pids $!"
+	done
+	# Both loops inside (one process each), then count from there.
+	for i in $(seq 20); do
+		[ "$(cg-limit stats "$hi" --format json | jq .pids.current)" = 1 ] &&
+			[ "$(cg-limit stats "$lo" --format json | jq .pids.current)" = 1 ] && break
+		sleep 0.1
+	done
+	cpu_usec() { cg-limit stats "$1" --format json | json usage_usec; }
+	u0_hi=$(cpu_usec "$hi") u0_lo=$(cpu_usec "$lo")
+	sleep 2
+	u1_hi=$(cpu_usec "$hi") u1_lo=$(cpu_usec "$lo")
+	for i in $busy_pids; do kill "$i" && wait "$i" 2>/dev/null || true; done
+	busy_pids=
+	echo "CPU $cpu, 2 s: shares 1024 used $((u1_hi - u0_hi))µs, shares 256 used $((u1_lo - u0_lo))µs"
+	# Both ran (together about the one CPU's 2 s), split as the shares say.
+	[ $((u1_hi - u0_hi + u1_lo - u0_lo)) -ge 800000 ]
+	ratio=$(((u1_hi - u0_hi) * 100 / (u1_lo - u0_lo > 0 ? u1_lo - u0_lo : 1)))
+	echo "ratio $((ratio / 100)).$(printf %02d $((ratio % 100)))"
+	[ "$ratio" -ge 250 ] && [ "$ratio" -le 600 ]
 }
 
 @test "cg-limit run --cpuset-cpus [the allowed CPUs match]" {

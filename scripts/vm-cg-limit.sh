@@ -53,6 +53,28 @@ check "--cpus 0.25 for 2 s: 0.3-0.75 CPU-s used (${usage}µs)" test "${usage:-0}
 check "--cpus 0.25: throttled in $thr periods" [ "${thr:-0}" -gt 5 ]
 cg-limit rm quota
 
+# cpu shares: two busy loops on one CPU, shares 1024 and 256, split it ~4:1.
+cpu=$(cut -d- -f2 /sys/devices/system/cpu/online | cut -d, -f1)
+cg-limit create hi --cpu-shares 1024 --cpuset-cpus "$cpu" >/dev/null
+cg-limit create lo --cpu-shares 256 --cpuset-cpus "$cpu" >/dev/null
+sh -c 'cg-limit add hi $$ && exec sh -c "while :; do :; done"' &
+p_hi=$!
+sh -c 'cg-limit add lo $$ && exec sh -c "while :; do :; done"' &
+p_lo=$!
+sleep 0.5
+h0=$(cg-limit stats hi --format json | json_num usage_usec)
+l0=$(cg-limit stats lo --format json | json_num usage_usec)
+sleep 2
+h1=$(cg-limit stats hi --format json | json_num usage_usec)
+l1=$(cg-limit stats lo --format json | json_num usage_usec)
+kill "$p_hi" "$p_lo"
+wait "$p_hi" "$p_lo" 2>/dev/null
+dh=$((h1 - h0)) dl=$((l1 - l0))
+[ "$dl" -gt 0 ] || dl=1
+ratio=$((dh * 100 / dl))
+check "--cpu-shares 1024 / 256 on CPU $cpu: ${dh}µs / ${dl}µs, ratio $ratio% (250-600)" test "$ratio" -ge 250 -a "$ratio" -le 600
+cg-limit rm hi lo
+
 # cpuset
 cpus=$(cg-limit run --cpuset-cpus 1 -- grep Cpus_allowed_list /proc/self/status | awk '{print $2}')
 check "--cpuset-cpus 1: Cpus_allowed_list is $cpus" [ "$cpus" = 1 ]
