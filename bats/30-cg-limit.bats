@@ -139,7 +139,9 @@ json() { jq -r "[.. | objects | .$1? // empty][0]"; }
 @test "cg-limit freeze, thaw, kill [a counter stops, resumes, ends]" {
 	run_tool cg-limit create "$name"
 	local count=$BATS_TEST_TMPDIR/count a b c
-	sh -c "cg-limit add $name \$\$ && i=0 && while :; do i=\$((i + 1)); echo \$i > $count; sleep 0.05; done" 3>&- &
+	# The counter is written to a temporary file and renamed, so a reader
+	# never finds it empty (a freeze may land between truncate and write).
+	sh -c "cg-limit add $name \$\$ && i=0 && while :; do i=\$((i + 1)); echo \$i > $count.tmp && mv $count.tmp $count; sleep 0.05; done" 3>&- &
 	local pid=$!
 	sleep 0.5
 	run_tool cg-limit freeze "$name"
