@@ -329,9 +329,10 @@ type KillCmd struct {
 }
 
 func (c *KillCmd) Help() string {
-	return `SIGKILL on cgroup v2 is one write, 1 into cgroup.kill (Linux 5.14). Otherwise the
-cgroup is frozen, every process in cgroup.procs signalled, and the cgroup thawed, so no
-process can fork a child that escapes.`
+	return `SIGKILL on cgroup v2 is one write, 1 into cgroup.kill (Linux 5.14). Otherwise every
+process in cgroup.procs is signalled; on v2 the cgroup is frozen around that, so no process
+can fork a child that escapes, and on v1 SIGKILL goes round again until the cgroup is empty
+(v1's freezer racing a kill has locked kernels up).`
 }
 
 func (c *KillCmd) Run(g *cli.Globals) error {
