@@ -10,15 +10,7 @@ load helpers
 setup_file() {
 	load helpers
 	export CTRKIT_ROOT=$BATS_FILE_TMPDIR/root CTRKIT_STATE=$BATS_FILE_TMPDIR/state
-	HOSTNS=ck-t$(printf '%06x' $((RANDOM << 8 | RANDOM & 255)))-h
-	export HOSTNS
-	ip netns add "$HOSTNS"
-	ip -n "$HOSTNS" link set lo up
-	# host CMD…: run CMD in that namespace (a script, so run_tool's timeout
-	# can run it).
-	mkdir -p "$BATS_FILE_TMPDIR/bin"
-	printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s "$@"\n' "$HOSTNS" >"$BATS_FILE_TMPDIR/bin/host"
-	chmod +x "$BATS_FILE_TMPDIR/bin/host"
+	make_host_netns
 	make_rootfs "$BATS_FILE_TMPDIR/rootfs"
 	tar -C "$BATS_FILE_TMPDIR/rootfs" -cf "$BATS_FILE_TMPDIR/busybox.tar" .
 	img-pull import --cmd=sh "$BATS_FILE_TMPDIR/busybox.tar" busybox:latest >/dev/null 2>&1

@@ -250,3 +250,19 @@ _leak_list() {
 		find "$CTRKIT_STATE" -mindepth 1 -maxdepth 1 -printf 'state %p\n'
 	fi
 }
+
+# make_host_netns: a network namespace playing the "host" for a test file
+# (call it from setup_file), so bridges, NAT rules and published ports never
+# touch the real host's network; sets and exports HOSTNS, and writes a
+# `host CMD…` script that runs CMD there (a script, so run_tool's timeout
+# can run it) into $BATS_FILE_TMPDIR/bin, which `setup` puts on PATH.
+# Remove it with `ip netns del "$HOSTNS"` in teardown_file.
+make_host_netns() {
+	HOSTNS=ck-t$(printf '%06x' $((RANDOM << 8 | RANDOM & 255)))-h
+	export HOSTNS
+	ip netns add "$HOSTNS"
+	ip -n "$HOSTNS" link set lo up
+	mkdir -p "$BATS_FILE_TMPDIR/bin"
+	printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s "$@"\n' "$HOSTNS" >"$BATS_FILE_TMPDIR/bin/host"
+	chmod +x "$BATS_FILE_TMPDIR/bin/host"
+}
