@@ -78,6 +78,15 @@ func newStore(t *testing.T) *store.Store {
 // go-containerregistry's own reader, as another tool would read it.
 func checkStored(t *testing.T, st *store.Store, full string, want v1.Hash) {
 	t.Helper()
+	if err := validate.Image(storedImage(t, st, full, want)); err != nil {
+		t.Errorf("validate.Image(%s) = %v", full, err)
+	}
+}
+
+// storedImage checks that full names the manifest want in the store, and
+// opens that image through go-containerregistry's layout reader.
+func storedImage(t *testing.T, st *store.Store, full string, want v1.Hash) v1.Image {
+	t.Helper()
 	e, err := st.Find(full)
 	if err != nil {
 		t.Fatalf("Find(%q) = %v", full, err)
@@ -93,9 +102,7 @@ func checkStored(t *testing.T, st *store.Store, full string, want v1.Hash) {
 	if err != nil {
 		t.Fatalf("layout image %s: %v", want, err)
 	}
-	if err := validate.Image(img); err != nil {
-		t.Errorf("validate.Image(%s) = %v", full, err)
-	}
+	return img
 }
 
 func TestPullTagDigestAndSkip(t *testing.T) {

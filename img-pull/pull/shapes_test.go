@@ -18,7 +18,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
@@ -168,21 +167,7 @@ func TestPullLayerShapes(t *testing.T) {
 // through, and must hash to its diff_id.
 func checkStoredAnyLayers(t *testing.T, st *store.Store, full string, want v1.Hash) {
 	t.Helper()
-	e, err := st.Find(full)
-	if err != nil {
-		t.Fatalf("Find(%q) = %v", full, err)
-	}
-	if e.Descriptor.Digest != want {
-		t.Errorf("Find(%q) digest = %s, want %s", full, e.Descriptor.Digest, want)
-	}
-	p, err := layout.FromPath(st.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := p.Image(want)
-	if err != nil {
-		t.Fatalf("layout image %s: %v", want, err)
-	}
+	img := storedImage(t, st, full, want)
 	if err := validate.Image(img, validate.Fast); err != nil {
 		t.Errorf("validate.Image(%s, Fast) = %v", full, err)
 	}
