@@ -1,16 +1,12 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -18,7 +14,6 @@ import (
 	"ctrkit/internal/cli"
 	"ctrkit/internal/spec"
 
-	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
@@ -117,7 +112,7 @@ func (c *RunCmd) Run(g *cli.Globals) error {
 	}
 	name := c.Name
 	if name == "" {
-		name = randomName()
+		name = "ck-" + spec.NewID()
 	}
 	log := g.Log(tool, os.Stderr)
 	h, err := cgroup.Detect()
@@ -179,12 +174,6 @@ func (c *RunCmd) Run(g *cli.Globals) error {
 		return &cli.ExitError{Code: code}
 	}
 	return nil
-}
-
-func randomName() string {
-	b := make([]byte, 4)
-	rand.Read(b)
-	return "ck-" + hex.EncodeToString(b)
 }
 
 // CreateCmd is cg-limit create NAME [LIMITS].
@@ -336,7 +325,7 @@ can fork a child that escapes, and on v1 SIGKILL goes round again until the cgro
 }
 
 func (c *KillCmd) Run(g *cli.Globals) error {
-	sig, err := parseSignal(c.Signal)
+	sig, err := cli.ParseSignal(c.Signal)
 	if err != nil {
 		return err
 	}
@@ -345,20 +334,6 @@ func (c *KillCmd) Run(g *cli.Globals) error {
 		return err
 	}
 	return cg.Kill(sig)
-}
-
-func parseSignal(s string) (syscall.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
-		return syscall.Signal(n), nil
-	}
-	up := strings.ToUpper(s)
-	if !strings.HasPrefix(up, "SIG") {
-		up = "SIG" + up
-	}
-	if sig := unix.SignalNum(up); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("unknown signal %q: use a name like TERM or KILL, or a number", s)
 }
 
 // LsCmd is cg-limit ls.

@@ -16,8 +16,7 @@ import (
 	"ctrkit/internal/cli"
 	"ctrkit/internal/explain"
 	"ctrkit/internal/spec"
-
-	"golang.org/x/sys/unix"
+	"ctrkit/internal/store"
 )
 
 // runFlags are docker run's flags that describe a container.
@@ -159,7 +158,7 @@ func self() string {
 
 // dryRun prints the shell lines that run the container as ctr-run would.
 func dryRun(g *cli.Globals, o lifecycle.Options) error {
-	id := lifecycle.NewID()
+	id := spec.NewID()
 	dir := filepath.Join(g.State, id)
 	c := &lifecycle.Container{Meta: lifecycle.Meta{ID: id}, Dir: dir}
 	var entrypoint []string
@@ -274,7 +273,7 @@ func (c *PsCmd) Run(g *cli.Globals) error {
 		if len(cmd) > 30 {
 			cmd = cmd[:29] + "…"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\t%s\n", ctr.ID, lifecycle.ShortName(ctr.Image), cmd,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\t%s\n", ctr.ID, store.ShortName(ctr.Image), cmd,
 			time.Since(ctr.Created).Round(time.Second), status, ctr.Name)
 	}
 	return w.Flush()
@@ -348,12 +347,9 @@ type KillCmd struct {
 }
 
 func (c *KillCmd) Run(g *cli.Globals) error {
-	sig := unix.SignalNum("SIG" + strings.TrimPrefix(strings.ToUpper(c.Signal), "SIG"))
-	if n, err := fmt.Sscanf(c.Signal, "%d", new(int)); err == nil && n == 1 {
-		fmt.Sscanf(c.Signal, "%d", &sig)
-	}
-	if sig == 0 {
-		return fmt.Errorf("unknown signal %q: use a name (TERM, KILL, HUP…) or a number", c.Signal)
+	sig, err := cli.ParseSignal(c.Signal)
+	if err != nil {
+		return err
 	}
 	for _, ref := range c.Containers {
 		ctr, err := lifecycle.Find(g.State, ref)

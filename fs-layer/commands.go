@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +16,7 @@ import (
 	"ctrkit/fs-layer/overlay"
 	"ctrkit/fs-layer/volume"
 	"ctrkit/internal/cli"
+	"ctrkit/internal/explain"
 	"ctrkit/internal/spec"
 	"ctrkit/internal/store"
 
@@ -54,12 +53,6 @@ image USER given by name through the image's /etc/passwd, and prints the
 document.`
 }
 
-func newID() string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 func (c *MountCmd) Run(g *cli.Globals) error {
 	log := g.Log("fs-layer", os.Stderr)
 	doc, err := spec.FromStdin(os.Stdin)
@@ -92,7 +85,7 @@ func (c *MountCmd) Run(g *cli.Globals) error {
 		}
 	}
 	if id == "" {
-		id = newID()
+		id = spec.NewID()
 	}
 	if err := overlay.CheckID(id); err != nil {
 		return err
@@ -125,15 +118,7 @@ func (c *MountCmd) Run(g *cli.Globals) error {
 		mounts = append(mounts, m)
 	}
 
-	images, img, err := openImage(g.Root, ref)
-	if err != nil {
-		return err
-	}
-	ls, err := layer.OpenStore(g.Root, log)
-	if err != nil {
-		return err
-	}
-	layers, err := ls.Ensure(images, img, layer.Options{Log: log})
+	img, _, layers, err := unpackImage(g.Root, ref, log)
 	if err != nil {
 		return err
 	}
@@ -489,15 +474,7 @@ type UnpackCmd struct {
 
 func (c *UnpackCmd) Run(g *cli.Globals) error {
 	log := g.Log("fs-layer", os.Stderr)
-	images, img, err := openImage(g.Root, c.Image)
-	if err != nil {
-		return err
-	}
-	ls, err := layer.OpenStore(g.Root, log)
-	if err != nil {
-		return err
-	}
-	layers, err := ls.Ensure(images, img, layer.Options{Log: log})
+	_, ls, layers, err := unpackImage(g.Root, c.Image, log)
 	if err != nil {
 		return err
 	}
@@ -667,4 +644,19 @@ func openImage(root, ref string) (*store.Store, *store.Image, error) {
 		return nil, nil, err
 	}
 	return images, img, nil
+}
+
+// unpackImage finds ref and unpacks every layer of it the layer store does
+// not have yet.
+func unpackImage(root, ref string, log *explain.Log) (*store.Image, *layer.Store, []layer.Layer, error) {
+	images, img, err := openImage(root, ref)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ls, err := layer.OpenStore(root, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	layers, err := ls.Ensure(images, img, layer.Options{Log: log})
+	return img, ls, layers, err
 }

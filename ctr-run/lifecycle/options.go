@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"encoding/json"
-	"strings"
 
 	"ctrkit/internal/spec"
 )
@@ -111,10 +110,4 @@ func (o Options) command(imageEntrypoint []string) []string {
 		return append(append([]string(nil), imageEntrypoint...), o.Cmd...)
 	}
 	return nil
-}
-
-// ShortName is how ps shows an image: without docker.io/library/.
-func ShortName(image string) string {
-	image = strings.TrimPrefix(image, "docker.io/")
-	return strings.TrimPrefix(image, "library/")
 }

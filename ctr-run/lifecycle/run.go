@@ -1,8 +1,6 @@
 package lifecycle
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,19 +35,12 @@ func logFor(env []string, w io.Writer) *explain.Log {
 	return explain.New("ctr-run", w, slices.Contains(env, "CTRKIT_EXPLAIN=1"))
 }
 
-// NewID is a container id: 12 hex digits, like docker's short ids.
-func NewID() string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // Create prepares a container: the pipeline pulls the image if needed,
 // mounts its layers, makes its cgroup and connects its network, and the
 // document it ends with is saved as STATE/ID/config.json. When a stage
 // fails, whatever the earlier ones made is removed again.
 func Create(state string, o Options, env []string, stderr io.Writer) (*Container, error) {
-	id := NewID()
+	id := spec.NewID()
 	name := o.Name
 	if name == "" {
 		name = id

@@ -20,6 +20,7 @@ package build
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,7 @@ import (
 
 	"ctrkit/img-build/dockerfile"
 	"ctrkit/internal/explain"
+	"ctrkit/internal/spec"
 	"ctrkit/internal/store"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -864,7 +866,7 @@ func (b *builder) tempImage(s *stage) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	name := "localhost/ctrkit-build:" + newID()
+	name := "localhost/ctrkit-build:" + spec.NewID()
 	if err := b.images.Tag(name, d); err != nil {
 		return "", err
 	}
@@ -982,7 +984,7 @@ func (e *StepError) ExitCode() int { return e.Code }
 
 func jsonMarshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
-	enc := newEncoder(&buf)
+	enc := json.NewEncoder(&buf)
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}

@@ -2,9 +2,6 @@ package build
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -53,7 +50,7 @@ func (x Executor) Pull(ref string) error {
 // Mount runs `fs-layer mount --name ID IMAGE` and returns the mount point
 // and the function that removes it (`fs-layer rm ID`).
 func (x Executor) Mount(image string) (string, func(), error) {
-	id := "ckb-" + newID()
+	id := "ckb-" + spec.NewID()
 	c := x.command(nil, "fs-layer", "mount", "--name", id, image)
 	out, err := c.Output()
 	if err != nil {
@@ -89,7 +86,7 @@ type RunSpec struct {
 //	fs-layer diff ID -o layer.tar
 //	fs-layer rm ID
 func (x Executor) Run(r RunSpec) error {
-	id := "ckb-" + newID()
+	id := "ckb-" + spec.NewID()
 	doc := spec.Default("", r.Args)
 	doc.Process.Env = r.Env
 	if r.Cwd != "" {
@@ -174,11 +171,3 @@ func (x Executor) Run(r RunSpec) error {
 	}
 	return nil
 }
-
-func newID() string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func newEncoder(w io.Writer) *json.Encoder { return json.NewEncoder(w) }

@@ -163,15 +163,21 @@ func Write(w io.Writer, s *specs.Spec) error {
 	return nil
 }
 
+// NewID is a fresh container id: 12 random hex digits, like docker's
+// short ids.
+func NewID() string {
+	b := make([]byte, 6)
+	rand.Read(b) // never fails on Linux (crypto/rand)
+	return hex.EncodeToString(b)
+}
+
 // ID returns the container id of s, generating and recording one (12 hex
 // digits, like docker's short ids) when the document has none yet.
 func ID(s *specs.Spec) string {
 	if id := s.Annotations[IDAnnotation]; id != "" {
 		return id
 	}
-	b := make([]byte, 6)
-	rand.Read(b) // never fails on Linux (crypto/rand)
-	id := hex.EncodeToString(b)
+	id := NewID()
 	if s.Annotations == nil {
 		s.Annotations = map[string]string{}
 	}
