@@ -102,7 +102,13 @@ func parseCapsets(c *specs.LinuxCapabilities) (capsets, error) {
 // set-user-id-root program. Needs CAP_SETPCAP, so it runs before setuid.
 func dropBounding(log *explain.Log, keep capSet) error {
 	last := lastCap()
-	log.Step(fmt.Sprintf("prctl(PR_CAPBSET_DROP, …) for every capability but %s", keep), fmt.Sprintf("capsh --drop=… (keeps %s)", keep))
+	var drop []string // as capsh names them: cap_sys_admin
+	for i := 0; i <= last && i < len(capNames); i++ {
+		if keep&(1<<i) == 0 {
+			drop = append(drop, strings.ToLower(capNames[i]))
+		}
+	}
+	log.Step(fmt.Sprintf("prctl(PR_CAPBSET_DROP, …) for every capability but %s", keep), "capsh --drop="+strings.Join(drop, ",")+" --")
 	for i := 0; i <= last; i++ {
 		if keep&(1<<i) != 0 {
 			continue
