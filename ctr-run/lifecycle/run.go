@@ -196,7 +196,7 @@ func (c *Container) Stop(sig syscall.Signal, timeout time.Duration) error {
 		return err
 	}
 	if !c.wait(10 * time.Second) {
-		return fmt.Errorf("container %s did not end after SIGKILL", c.Name)
+		return fmt.Errorf("container %s did not end within 10 s of SIGKILL: a process stuck in the kernel (state D in ps; see /proc/%d/stack) ends only when the kernel lets it", c.Name, c.PID())
 	}
 	return nil
 }
