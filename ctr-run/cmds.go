@@ -163,7 +163,7 @@ func dryRun(g *cli.Globals, o lifecycle.Options) error {
 	c := &lifecycle.Container{Meta: lifecycle.Meta{ID: id}, Dir: dir}
 	var entrypoint []string
 	if len(o.Cmd) > 0 && o.Entrypoint == nil {
-		entrypoint = imageEntrypoint(g, o.Image)
+		entrypoint = lifecycle.ImageEntrypoint(g.Root, o.Image, lifecycle.Env(g.Root, g.State, false))
 	}
 	fmt.Printf("mkdir -p %s\n", explain.Quote(dir))
 	fmt.Println(o.Pipeline(id).Shell(c.Path("config.json")))
@@ -175,26 +175,6 @@ func dryRun(g *cli.Globals, o lifecycle.Options) error {
 		fmt.Println("# to remove it: " + undo)
 	}
 	return nil
-}
-
-// imageEntrypoint asks the store (through img-pull) for the image's
-// ENTRYPOINT, which a CMD on the command line goes after.
-func imageEntrypoint(g *cli.Globals, image string) []string {
-	if _, err := os.Stat(filepath.Join(g.Root, "oci", "index.json")); err != nil {
-		return nil // no store yet: nothing to ask (and a dry run makes none)
-	}
-	st := lifecycle.Stage{Command: "img-pull", Args: []string{"--pull", "never", "--print", "spec", "-q", image}}
-	doc, err := lifecycle.Pipeline{Seed: []byte(`{"ociVersion":"1.2.1"}`), Stages: []lifecycle.Stage{st}}.Run(lifecycle.Env(g.Root, g.State, false), nil)
-	if err != nil {
-		return nil
-	}
-	s, err := spec.Parse(doc)
-	if err != nil {
-		return nil
-	}
-	var ep []string
-	json.Unmarshal([]byte(s.Annotations[spec.ImageEntrypointAnnotation]), &ep)
-	return ep
 }
 
 type CreateCmd struct {

@@ -139,7 +139,7 @@ func GC(state string, env []string, stderr io.Writer) ([]string, error) {
 		} else if !c.abandoned() {
 			continue
 		}
-		if pid := readInt(c.Path("pid")); pid > 0 && c.PID() != 0 {
+		if pid := c.PID(); pid != 0 {
 			syscall.Kill(pid, syscall.SIGKILL)
 			c.wait(10 * time.Second)
 		}

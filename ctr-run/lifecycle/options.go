@@ -2,8 +2,12 @@ package lifecycle
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 
 	"ctrkit/internal/spec"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Options are docker run's flags, as ctr-run takes them.
@@ -30,10 +34,7 @@ type Options struct {
 
 // Pipeline is the chain of stages that prepares container id.
 func (o Options) Pipeline(id string) Pipeline {
-	seed, _ := json.Marshal(map[string]any{
-		"ociVersion":  "1.2.1",
-		"annotations": map[string]string{spec.IDAnnotation: id},
-	})
+	seed, _ := json.Marshal(specs.Spec{Version: specs.Version, Annotations: map[string]string{spec.IDAnnotation: id}})
 	fs := Stage{"fs-layer", []string{"mount", "--name", id}}
 	for _, v := range o.Volume {
 		fs.Args = append(fs.Args, "-v", v)
@@ -110,4 +111,32 @@ func (o Options) command(imageEntrypoint []string) []string {
 		return append(append([]string(nil), imageEntrypoint...), o.Cmd...)
 	}
 	return nil
+}
+
+// Entrypoint is the image ENTRYPOINT img-pull recorded in the document.
+func Entrypoint(s *specs.Spec) []string {
+	var ep []string
+	json.Unmarshal([]byte(s.Annotations[spec.ImageEntrypointAnnotation]), &ep)
+	return ep
+}
+
+// ImageEntrypoint asks the store under root, through img-pull and without
+// any registry, for image's ENTRYPOINT: what --dry-run needs to print the
+// command ns-enter will run. Nil when the store or the image is missing
+// (and a dry run creates no store).
+func ImageEntrypoint(root, image string, env []string) []string {
+	if _, err := os.Stat(filepath.Join(root, "oci", "index.json")); err != nil {
+		return nil
+	}
+	st := Stage{"img-pull", []string{"--pull", "never", "--print", "spec", "-q", image}}
+	seed, _ := json.Marshal(specs.Spec{Version: specs.Version})
+	doc, err := Pipeline{Seed: seed, Stages: []Stage{st}}.Run(env, nil)
+	if err != nil {
+		return nil
+	}
+	s, err := spec.Parse(doc)
+	if err != nil {
+		return nil
+	}
+	return Entrypoint(s)
 }

@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -65,14 +64,10 @@ func Create(state string, o Options, env []string, stderr io.Writer) (*Container
 	if err != nil {
 		return nil, &ExitError{125, fmt.Errorf("the pipeline's document: %w", err)}
 	}
-	var entrypoint []string
-	if ep := s.Annotations[spec.ImageEntrypointAnnotation]; ep != "" {
-		json.Unmarshal([]byte(ep), &entrypoint)
-	}
 	if len(o.Cmd) == 0 && s.Process != nil {
 		c.Command = s.Process.Args
 	}
-	c.NsEnter = o.NsEnter(c, entrypoint).Args
+	c.NsEnter = o.NsEnter(c, Entrypoint(s)).Args
 	return c, c.Save()
 }
 
