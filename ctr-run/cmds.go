@@ -43,6 +43,8 @@ type runFlags struct {
 	Network     string   `default:"bridge" enum:"bridge,host,none" help:"bridge (ctrkit0), host (the host's network), or none (only lo)."`
 	Init        bool     `help:"Run a tiny init as PID 1 that reaps zombies and forwards signals."`
 	Pull        string   `default:"missing" enum:"always,missing,never" help:"Pull the image: always, missing (only when the store lacks it), never."`
+	Privileged  bool     `help:"Give the container every capability and host device, no seccomp filter, no masked paths: the host's root in all but name."`
+	SecurityOpt []string `help:"seccomp=unconfined, seccomp=PROFILE.json (docker's or the OCI format), or no-new-privileges (always on in ctrkit)." placeholder:"OPT"`
 
 	Image string   `arg:"" help:"Image to run (pulled if the store does not have it)."`
 	Cmd   []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the image's)."`
@@ -70,7 +72,15 @@ func (f *runFlags) options() (lifecycle.Options, error) {
 		Name: f.Name, Image: f.Image, Pull: f.Pull, Cmd: cmd, Entrypoint: f.Entrypoint, Rm: f.Rm,
 		Interactive: f.Interactive, TTY: f.TTY, Init: f.Init, ReadOnly: f.ReadOnly,
 		Env: env, Workdir: f.Workdir, User: f.User, Hostname: f.Hostname, Network: f.Network,
-		Publish: f.Publish, Volume: f.Volume, Tmpfs: f.Tmpfs,
+		Publish: f.Publish, Volume: f.Volume, Tmpfs: f.Tmpfs, Privileged: f.Privileged,
+	}
+	if f.Privileged {
+		fmt.Fprintln(os.Stderr, "ctr-run: warning: --privileged: every capability, every host device, no seccomp filter, no masked paths; the container's root is the host's root")
+	}
+	for _, opt := range f.SecurityOpt {
+		if err := securityOpt(&o, opt); err != nil {
+			return lifecycle.Options{}, err
+		}
 	}
 	for _, l := range []struct{ flag, value string }{
 		{"--memory", f.Memory}, {"--memory-swap", f.MemorySwap}, {"--cpus", f.Cpus},
@@ -81,6 +91,34 @@ func (f *runFlags) options() (lifecycle.Options, error) {
 		}
 	}
 	return o, nil
+}
+
+// securityOpt reads one --security-opt, as docker does: KEY=VALUE (or the
+// older KEY:VALUE).
+func securityOpt(o *lifecycle.Options, opt string) error {
+	sep := "="
+	if !strings.Contains(opt, "=") {
+		sep = ":"
+	}
+	key, value, _ := strings.Cut(opt, sep)
+	switch {
+	case key == "seccomp" && value == "unconfined":
+		o.Seccomp = value
+	case key == "seccomp" && value != "":
+		path, err := filepath.Abs(value) // ns-enter may run later, elsewhere (-d)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("--security-opt %q: %w", opt, err)
+		}
+		o.Seccomp = path
+	case key == "no-new-privileges" && (value == "" || value == "true"):
+		// ctrkit's specs always set no_new_privs, as runc spec's do.
+	default:
+		return fmt.Errorf("--security-opt %q: ctrkit knows seccomp=unconfined, seccomp=PROFILE.json and no-new-privileges", opt)
+	}
+	return nil
 }
 
 func needRoot() error {
@@ -262,6 +300,7 @@ func (c *PsCmd) Run(g *cli.Globals) error {
 type ExecCmd struct {
 	Interactive bool     `short:"i" help:"Keep stdin attached."`
 	TTY         bool     `name:"tty" short:"t" help:"Give the command a pseudo-terminal."`
+	Privileged  bool     `help:"Run with every capability and no seccomp filter (the container's user, environment and cgroup stay)."`
 	Env         []string `short:"e" help:"Set an environment variable." placeholder:"KEY=VALUE"`
 	Workdir     string   `short:"w" help:"Working directory inside." placeholder:"DIR"`
 	User        string   `short:"u" help:"Run as UID[:GID]." placeholder:"UID[:GID]"`
@@ -281,7 +320,7 @@ func (c *ExecCmd) Run(g *cli.Globals) error {
 	if len(cmd) > 0 && cmd[0] == "--" {
 		cmd = cmd[1:]
 	}
-	st, env, err := ctr.Exec(cmd, lifecycle.ExecOptions{Interactive: c.Interactive, TTY: c.TTY, Env: c.Env, Workdir: c.Workdir, User: c.User},
+	st, env, err := ctr.Exec(cmd, lifecycle.ExecOptions{Interactive: c.Interactive, TTY: c.TTY, Privileged: c.Privileged, Env: c.Env, Workdir: c.Workdir, User: c.User},
 		lifecycle.Env(g.Root, g.State, g.Explain))
 	if err != nil {
 		return err

@@ -27,18 +27,19 @@ type specFlags struct {
 	Cgroup bool `help:"New cgroup namespace: /proc/self/cgroup shows the current cgroup as /."`
 	All    bool `help:"All of the kinds above."`
 
-	Target    int      `help:"Join the namespaces of running process PID (of the kinds given, or all that differ from ours) instead of making new ones." placeholder:"PID"`
-	Hostname  string   `help:"Host name inside (implies --uts)." placeholder:"NAME"`
-	MountProc bool     `help:"Mount a fresh /proc (implies --mount; use with --pid)."`
-	MapRoot   bool     `help:"Map root inside to your own uid and gid outside (implies --user; the default map of a new user namespace)."`
-	UIDMap    []string `name:"uid-map" sep:"none" help:"Map uids \"INSIDE OUTSIDE COUNT\", as in /proc/PID/uid_map; repeatable (implies --user)." placeholder:"MAP"`
-	GIDMap    []string `name:"gid-map" sep:"none" help:"Map gids, like --uid-map (default: the same as the uid map)." placeholder:"MAP"`
-	Rootfs    string   `help:"Switch into DIR with pivot_root, with /proc, a minimal /dev and a read-only /sys (implies --mount)." placeholder:"DIR"`
-	Env       []string `short:"e" help:"Set an environment variable inside." placeholder:"KEY=VALUE"`
-	Workdir   string   `short:"w" help:"Working directory inside." placeholder:"DIR"`
-	TTY       bool     `name:"tty" short:"t" help:"Give the command a pseudo-terminal."`
-	RunAs     string   `name:"run-as" short:"u" help:"Run the command as UID[:GID] inside, like docker run -u." placeholder:"UID[:GID]"`
-	Cgroups   string   `name:"cgroups-path" help:"Join the existing cgroup PATH (linux.cgroupsPath, made by cg-limit) in every hierarchy." placeholder:"PATH"`
+	Target     int      `help:"Join the namespaces of running process PID (of the kinds given, or all that differ from ours) instead of making new ones. With a container's spec (--spec), run like runc exec: as the container's user, with its capabilities, seccomp filter, environment and cgroup." placeholder:"PID"`
+	Hostname   string   `help:"Host name inside (implies --uts)." placeholder:"NAME"`
+	MountProc  bool     `help:"Mount a fresh /proc (implies --mount; use with --pid)."`
+	MapRoot    bool     `help:"Map root inside to your own uid and gid outside (implies --user; the default map of a new user namespace)."`
+	UIDMap     []string `name:"uid-map" sep:"none" help:"Map uids \"INSIDE OUTSIDE COUNT\", as in /proc/PID/uid_map; repeatable (implies --user)." placeholder:"MAP"`
+	GIDMap     []string `name:"gid-map" sep:"none" help:"Map gids, like --uid-map (default: the same as the uid map)." placeholder:"MAP"`
+	Rootfs     string   `help:"Switch into DIR with pivot_root, with /proc, a minimal /dev and a read-only /sys (implies --mount)." placeholder:"DIR"`
+	Env        []string `short:"e" help:"Set an environment variable inside." placeholder:"KEY=VALUE"`
+	Workdir    string   `short:"w" help:"Working directory inside." placeholder:"DIR"`
+	TTY        bool     `name:"tty" short:"t" help:"Give the command a pseudo-terminal."`
+	RunAs      string   `name:"run-as" short:"u" help:"Run the command as UID[:GID] inside, like docker run -u." placeholder:"UID[:GID]"`
+	Cgroups    string   `name:"cgroups-path" help:"Join the existing cgroup PATH (linux.cgroupsPath, made by cg-limit) in every hierarchy." placeholder:"PATH"`
+	Privileged bool     `help:"Give the container everything back, like docker run --privileged: all capabilities, no seccomp filter, no masked paths, a writable /sys, the host's devices."`
 
 	Args []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the spec's, or $SHELL)."`
 }
@@ -46,10 +47,14 @@ type specFlags struct {
 // build applies the flags to base, the spec read from stdin or --bundle (nil
 // when there is none). Without a base, the flags describe an unshare-like
 // run: the caller's environment, directory and identity, all capabilities;
-// with --rootfs, a container like `runc spec` describes.
+// with --rootfs, a container like `runc spec` describes. With --target and a
+// base, the base is a running container's spec and the flags describe a
+// process to run in it, like runc exec.
 func (f *specFlags) build(base *specs.Spec) (*specs.Spec, error) {
 	s := base
 	switch {
+	case s != nil && f.Target != 0:
+		s = execSpec(s)
 	case s == nil && f.Rootfs != "":
 		s = spec.Default(f.Rootfs, []string{"sh"})
 	case s == nil:
@@ -104,9 +109,15 @@ func (f *specFlags) build(base *specs.Spec) (*specs.Spec, error) {
 		s.Process.User = u
 	}
 
+	if f.Privileged {
+		container.Privileged(s)
+		if f.Target != 0 { // the container's /dev and cgroup are made already
+			s.Linux.Devices, s.Linux.Resources = nil, nil
+		}
+	}
 	kinds := f.kinds()
 	if f.Target != 0 {
-		return s, f.join(s, kinds)
+		return s, f.join(s, kinds, base != nil)
 	}
 	if f.MountProc {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}})
@@ -115,6 +126,25 @@ func (f *specFlags) build(base *specs.Spec) (*specs.Spec, error) {
 		addNamespace(s, specs.LinuxNamespace{Type: k.OCI})
 	}
 	return s, f.idMaps(s)
+}
+
+// execSpec keeps of a running container's spec what runc exec applies to
+// a new process in it: the process itself (identity, capabilities,
+// no_new_privs, rlimits, umask, environment, working directory), its seccomp
+// filter and its cgroup. The rest (root, mounts, hostname, devices, limits)
+// made the container and is in place already; the namespaces are joined.
+func execSpec(c *specs.Spec) *specs.Spec {
+	s := &specs.Spec{Version: c.Version, Annotations: c.Annotations, Linux: &specs.Linux{}}
+	if c.Process != nil {
+		p := *c.Process
+		p.Terminal, p.ConsoleSize = false, nil // exec -t decides
+		s.Process = &p
+	}
+	if c.Linux != nil {
+		s.Linux.Seccomp = c.Linux.Seccomp
+		s.Linux.CgroupsPath = c.Linux.CgroupsPath
+	}
+	return s
 }
 
 // parseRunAs reads -u UID[:GID]: numbers, since names would need the
@@ -161,7 +191,9 @@ func (f *specFlags) kinds() []namespace.Kind {
 }
 
 // join points the spec at the namespaces of --target, like nsenter(1).
-func (f *specFlags) join(s *specs.Spec, kinds []namespace.Kind) error {
+// inContainer says s is the target container's own spec, whose cwd is a
+// path inside it.
+func (f *specFlags) join(s *specs.Spec, kinds []namespace.Kind, inContainer bool) error {
 	es, err := namespace.Of(f.Target)
 	if err != nil {
 		return fmt.Errorf("--target: %w", err)
@@ -185,7 +217,7 @@ func (f *specFlags) join(s *specs.Spec, kinds []namespace.Kind) error {
 			continue
 		}
 		addNamespace(s, specs.LinuxNamespace{Type: e.Kind.OCI, Path: e.Kind.Path(f.Target)})
-		if e.Kind.Name == "mnt" && f.Workdir == "" {
+		if e.Kind.Name == "mnt" && f.Workdir == "" && !inContainer {
 			s.Process.Cwd = "/" // setns(CLONE_NEWNS) moves us to the namespace's root
 		}
 	}

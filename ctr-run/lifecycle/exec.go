@@ -25,51 +25,41 @@ func (c *Container) Spec() (*specs.Spec, error) {
 
 // ExecOptions are docker exec's flags.
 type ExecOptions struct {
-	Interactive, TTY bool
-	Env              []string
-	Workdir, User    string
+	Interactive, TTY, Privileged bool
+	Env                          []string
+	Workdir, User                string
 }
 
 // Exec is `docker exec`: ns-enter joins the namespaces of the container's
-// process (--target) and its cgroup, and runs args there with the
-// container's environment.
+// process (--target) and, like runc exec, runs args with the container's own
+// process settings from its spec: user, capabilities, no_new_privs, seccomp
+// filter, environment, working directory and cgroup. The flags change only
+// what they name; --privileged gives the process everything back.
 func (c *Container) Exec(args []string, o ExecOptions, env []string) (Stage, []string, error) {
 	pid := c.PID()
 	if pid == 0 {
 		return Stage{}, nil, &ExitError{125, fmt.Errorf("container %s is not running (%s): exec needs a running container", c.Name, c.Status())}
 	}
-	s, err := c.Spec()
-	if err != nil {
-		return Stage{}, nil, err
-	}
-	nsArgs := []string{"--target", fmt.Sprint(pid)}
-	if s.Linux != nil && s.Linux.CgroupsPath != "" {
-		nsArgs = append(nsArgs, "--cgroups-path", s.Linux.CgroupsPath)
-	}
+	nsArgs := []string{"--target", fmt.Sprint(pid), "--spec", c.Path("config.json")}
 	for _, e := range o.Env {
 		nsArgs = append(nsArgs, "-e", e)
 	}
 	if o.Workdir != "" {
 		nsArgs = append(nsArgs, "-w", o.Workdir)
-	} else if s.Process != nil && s.Process.Cwd != "" {
-		nsArgs = append(nsArgs, "-w", s.Process.Cwd)
 	}
 	if o.User != "" {
 		nsArgs = append(nsArgs, "-u", o.User)
 	}
-	if o.Interactive {
-		nsArgs = append(nsArgs, "-i")
-	}
-	if o.TTY {
-		nsArgs = append(nsArgs, "-t")
+	for _, f := range []struct {
+		on   bool
+		flag string
+	}{{o.Interactive, "-i"}, {o.TTY, "-t"}, {o.Privileged, "--privileged"}} {
+		if f.on {
+			nsArgs = append(nsArgs, f.flag)
+		}
 	}
 	nsArgs = append(append(nsArgs, "--"), args...)
-	// ns-enter --target keeps the caller's environment, so give it the
-	// container's (and the CTRKIT_ variables the commands read).
-	var execEnv []string
-	if s.Process != nil {
-		execEnv = append(execEnv, s.Process.Env...)
-	}
+	var execEnv []string // only what the commands read: the spec has the container's
 	for _, e := range env {
 		if strings.HasPrefix(e, "CTRKIT_") {
 			execEnv = append(execEnv, e)

@@ -30,6 +30,8 @@ type Options struct {
 	Volume      []string
 	Tmpfs       []string
 	Limits      []string // cg-limit flags, e.g. "--memory=64m"
+	Privileged  bool     // --privileged: every capability and device, no seccomp
+	Seccomp     string   // --security-opt seccomp=: "unconfined" or an absolute profile path
 }
 
 // Pipeline is the chain of stages that prepares container id.
@@ -46,6 +48,9 @@ func (o Options) Pipeline(id string) Pipeline {
 		fs.Args = append(fs.Args, "--read-only")
 	}
 	cg := Stage{"cg-limit", append([]string{"--name", id}, o.Limits...)}
+	if o.Privileged {
+		cg.Args = append(cg.Args, "--privileged")
+	}
 	net := Stage{"net-bridge", []string{"attach", "--id", id}}
 	if o.Network != "" {
 		net.Args = append(net.Args, "--network", o.Network)
@@ -85,10 +90,13 @@ func (o Options) NsEnter(c *Container, entrypoint []string) Stage {
 	for _, f := range []struct {
 		on   bool
 		flag string
-	}{{o.Interactive, "-i"}, {o.TTY, "-t"}, {o.Init, "--init"}} {
+	}{{o.Interactive, "-i"}, {o.TTY, "-t"}, {o.Init, "--init"}, {o.Privileged, "--privileged"}} {
 		if f.on {
 			args = append(args, f.flag)
 		}
+	}
+	if o.Seccomp != "" {
+		args = append(args, "--seccomp", o.Seccomp)
 	}
 	if cmd := o.command(entrypoint); len(cmd) > 0 {
 		args = append(append(args, "--"), cmd...)
