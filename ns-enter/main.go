@@ -15,6 +15,7 @@
 //	--pid --net --ipc --mount --uts --user --cgroup --all   namespace kinds
 //	--target PID   join PID's namespaces of those kinds instead of making new ones
 //	--rootfs DIR   pivot_root into DIR, with /proc, /dev and a read-only /sys
+//	--seccomp unconfined|FILE   no seccomp filter, or this profile (a --rootfs spec carries docker's)
 //	--explain      print each kernel call and its shell equivalent on stderr
 package main
 

@@ -12,6 +12,7 @@ import (
 	"ctrkit/internal/spec"
 	"ctrkit/ns-enter/container"
 	"ctrkit/ns-enter/namespace"
+	"ctrkit/ns-enter/seccomp"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -40,6 +41,8 @@ type specFlags struct {
 	RunAs      string   `name:"run-as" short:"u" help:"Run the command as UID[:GID] inside, like docker run -u." placeholder:"UID[:GID]"`
 	Cgroups    string   `name:"cgroups-path" help:"Join the existing cgroup PATH (linux.cgroupsPath, made by cg-limit) in every hierarchy." placeholder:"PATH"`
 	Privileged bool     `help:"Give the container everything back, like docker run --privileged: all capabilities, no seccomp filter, no masked paths, a writable /sys, the host's devices."`
+	Seccomp    string   `help:"Seccomp PROFILE: \"unconfined\" removes linux.seccomp; else a file with an OCI linux.seccomp object or a docker profile (like docker run --security-opt seccomp=FILE)." placeholder:"PROFILE"`
+	NoNewPriv  bool     `name:"no-new-privs" help:"Set process.noNewPrivileges: execve of a set-user-id or file-capability program grants nothing (prctl PR_SET_NO_NEW_PRIVS)."`
 
 	Args []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the spec's, or $SHELL)."`
 }
@@ -109,6 +112,13 @@ func (f *specFlags) build(base *specs.Spec) (*specs.Spec, error) {
 		s.Process.User = u
 	}
 
+	if f.NoNewPriv {
+		s.Process.NoNewPrivileges = true
+	}
+	if err := f.seccomp(s); err != nil {
+		return nil, err
+	}
+
 	if f.Privileged {
 		container.Privileged(s)
 		if f.Target != 0 { // the container's /dev and cgroup are made already
@@ -145,6 +155,28 @@ func execSpec(c *specs.Spec) *specs.Spec {
 		s.Linux.CgroupsPath = c.Linux.CgroupsPath
 	}
 	return s
+}
+
+// seccomp applies --seccomp. A profile in docker's format is resolved for
+// the spec's capabilities, so this comes after everything that sets them.
+func (f *specFlags) seccomp(s *specs.Spec) error {
+	switch f.Seccomp {
+	case "":
+		return nil
+	case "unconfined":
+		s.Linux.Seccomp = nil
+		return nil
+	}
+	data, err := os.ReadFile(f.Seccomp)
+	if err != nil {
+		return fmt.Errorf("--seccomp: %w (give a profile file, or \"unconfined\")", err)
+	}
+	p, err := seccomp.Parse(data, s)
+	if err != nil {
+		return fmt.Errorf("--seccomp %s: %w", f.Seccomp, err)
+	}
+	s.Linux.Seccomp = p
+	return nil
 }
 
 // parseRunAs reads -u UID[:GID]: numbers, since names would need the

@@ -9,6 +9,7 @@ set -euo pipefail
 
 packages=(
 	make gcc libc6-dev                      # the build (ns-enter uses cgo)
+	libseccomp-dev pkg-config               # ns-enter: seccomp filters (libseccomp-golang)
 	bats bats-assert bats-support bats-file # the test suite
 	busybox-static                          # the offline rootfs and image
 	runc crun                               # cross-checks and benchmarks

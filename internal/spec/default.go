@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -15,11 +16,12 @@ var DefaultCaps = []string{
 // Default is the spec of a container with its own root filesystem, the
 // same choices `runc spec` makes: /proc, a small /dev with devpts, shm and
 // mqueue, read-only /sys, Docker's capability set, no_new_privs, masked and
-// read-only /proc paths. Of the namespaces it lists only the mount
+// read-only /proc paths, plus Docker's default seccomp profile
+// (DefaultSeccomp). Of the namespaces it lists only the mount
 // namespace, which a root filesystem needs; callers add the others.
 func Default(rootfs string, args []string) *specs.Spec {
 	caps := append([]string(nil), DefaultCaps...)
-	return &specs.Spec{
+	s := &specs.Spec{
 		Version: specs.Version,
 		Root:    &specs.Root{Path: rootfs},
 		Process: &specs.Process{
@@ -51,4 +53,32 @@ func Default(rootfs string, args []string) *specs.Spec {
 			},
 		},
 	}
+	s.Linux.Seccomp = DefaultSeccomp(s)
+	return s
+}
+
+// DefaultSeccomp is Docker's default seccomp profile for s, as
+// linux.seccomp: deny (EPERM) every system call but the ~400 an ordinary
+// program needs. The profile is data kept by the moby project
+// (github.com/moby/profiles/seccomp, the package docker itself uses), not a
+// copy here. Some of its rules depend on the spec: calls such as mount,
+// unshare, setns or clone with namespace flags are allowed only when the
+// bounding set holds CAP_SYS_ADMIN, ptrace only with CAP_SYS_PTRACE, and so
+// on; and on the running kernel and architecture. So whoever changes the
+// capabilities (docker's --cap-add) computes the profile again.
+//
+// The only error moby's package can return is an unreadable kernel release
+// from uname(2), which cannot happen on Linux; the spec then carries no
+// profile.
+func DefaultSeccomp(s *specs.Spec) *specs.LinuxSeccomp {
+	if s.Process == nil || s.Process.Capabilities == nil {
+		c := *s
+		c.Process = &specs.Process{Capabilities: &specs.LinuxCapabilities{}}
+		s = &c
+	}
+	p, err := seccomp.GetDefaultProfile(s)
+	if err != nil {
+		return nil
+	}
+	return p
 }

@@ -380,6 +380,9 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 	if len(s.Mounts) > 0 && p.clone&unix.CLONE_NEWNS == 0 {
 		return nil, errors.New("mounts need a new mount namespace: add --mount, or they would land in the host's")
 	}
+	if err := checkSeccomp(s); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

@@ -88,10 +88,22 @@ func setup(log *explain.Log, cfg *initConfig) (string, error) {
 			}
 		}
 	}
+	if !s.Process.NoNewPrivileges {
+		// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN,
+		// which setupProcess drops.
+		if err := loadSeccomp(log, s); err != nil {
+			return "", err
+		}
+	}
 	if err := setupProcess(log, s.Process); err != nil {
 		return "", err
 	}
-	return lookPath(s.Process.Args[0], s.Process.Env)
+	path, err := lookPath(s.Process.Args[0], s.Process.Env)
+	if err == nil && s.Process.NoNewPrivileges {
+		// As late as possible, so the filter need not allow the setup.
+		err = loadSeccomp(log, s)
+	}
+	return path, err
 }
 
 // forkAndReap starts the process as a child and waits for it. As PID 1 of a

@@ -1,0 +1,410 @@
+// Package seccomp compiles an OCI linux.seccomp profile into a seccomp-bpf
+// filter and loads it into the kernel.
+//
+// # What seccomp-bpf is
+//
+// Namespaces limit what a process can see, capabilities what it may do as
+// root; neither shrinks the kernel's attack surface. Every one of the ~450
+// system calls stays reachable, and a bug in any of them (keyctl, userfaultfd,
+// an obscure socket family, a new namespace made with unshare(2)) is a way
+// out of the container. seccomp ("secure computing") lets a process hand the
+// kernel a small program, in classic BPF, that runs on the entry of every
+// system call it makes from then on. The program sees only struct
+// seccomp_data: the syscall number, the architecture (AUDIT_ARCH_*) and the
+// six raw argument registers (no pointers are followed, so a path cannot be
+// filtered), and returns an action:
+//
+//	SCMP_ACT_ALLOW         SECCOMP_RET_ALLOW          run the call
+//	SCMP_ACT_ERRNO(n)      SECCOMP_RET_ERRNO|n        do not run it; it returns -1 and errno n
+//	SCMP_ACT_KILL_THREAD   SECCOMP_RET_KILL_THREAD    kill the thread (SIGSYS); SCMP_ACT_KILL is this
+//	SCMP_ACT_KILL_PROCESS  SECCOMP_RET_KILL_PROCESS   kill the whole process (Linux 4.14)
+//	SCMP_ACT_TRAP          SECCOMP_RET_TRAP           send SIGSYS, which the program may handle
+//	SCMP_ACT_TRACE(n)      SECCOMP_RET_TRACE|n        stop for a ptrace(2) tracer; ENOSYS without one
+//	SCMP_ACT_LOG           SECCOMP_RET_LOG            run the call and log it (Linux 4.14)
+//	SCMP_ACT_NOTIFY        SECCOMP_RET_USER_NOTIF     ask a supervisor over a file descriptor (5.0)
+//
+// A filter is one-way: it survives fork and execve, can never be removed,
+// only stacked upon (every stacked filter runs; the strictest answer wins).
+// /proc/PID/status shows the mode as "Seccomp: 2" (0: none, 1: strict) and
+// "Seccomp_filters: N".
+//
+// # How the filter is compiled
+//
+// A profile is a list of rules ("syscalls"): names, an action and optional
+// argument conditions, plus a default action for every call no rule
+// matches. Turning it into BPF means: check the architecture word first (a
+// process can switch to the 32-bit ABI, where the numbers differ: on x86-64
+// the same program can call int 0x80 with i386 numbers), map each name to its
+// number on every listed architecture, build a decision tree over the
+// numbers and compare 64-bit arguments with 32-bit BPF loads. That is what
+// libseccomp does, and what docker, runc, crun and podman all use;
+// ctrkit uses it too, through github.com/seccomp/libseccomp-golang (cgo:
+// ns-enter is built with cgo already for its setns constructor).
+//
+// A pure-Go compiler (such as elastic/go-seccomp-bpf) would keep ns-enter
+// free of the C library, but its rule language is not the OCI one (no
+// errnoRet per rule, no MASKED_EQ, one architecture) and its syscall tables
+// would be one more copy to keep in step with the kernel; libseccomp's
+// tables are maintained with the kernel, and runc's semantics (which
+// profiles are written against) are libseccomp's. The BPF itself is not the
+// lesson here; which calls a container needs, and when the filter may be
+// loaded, are. So: libseccomp, at the price of libseccomp-dev and
+// pkg-config at build time (scripts/setup.sh) and libseccomp.so.2 at run
+// time.
+//
+// The OCI fields map to libseccomp like this:
+//
+//	defaultAction, defaultErrnoRet   seccomp_init(action)
+//	architectures                    seccomp_arch_add, per SCMP_ARCH_* name
+//	syscalls[].names                 seccomp_syscall_resolve_name, per name
+//	syscalls[].action, errnoRet      the rule's action (errno EPERM when not given)
+//	syscalls[].args                  seccomp_rule_add conditions: index, value, valueTwo, op
+//	flags                            SECCOMP_FILTER_FLAG_TSYNC, _LOG (attr LOG), _SPEC_ALLOW (attr SSB)
+//
+// Conditions on different arguments of one rule must all hold (AND); two
+// conditions on the same argument cannot both be expressed in one libseccomp
+// rule, so, as runc does, each becomes a rule of its own (OR). For
+// SCMP_CMP_MASKED_EQ, value is the mask and valueTwo the value the masked
+// argument must equal: docker allows clone(2) only when
+// (flags & CLONE_NEW*) == 0.
+//
+// Refused, with an error naming the field: SCMP_ACT_NOTIFY and listenerPath
+// (they need a supervisor process to answer, which ctrkit does not have),
+// other flags, unknown actions, operators and architectures, an argument
+// index above 5, errnoRet on an action that returns no errno.
+//
+// # Syscall names this libseccomp does not know
+//
+// A name is resolved by libseccomp's own table, so a libseccomp older than
+// the kernel cannot name the newest calls: docker's own default profile
+// allows mseal, listmount, statmount, setxattrat… which libseccomp 2.5.4
+// (Debian 12) cannot resolve. runc skips such names silently. ctrkit's rule:
+//
+//   - a name that is not shaped like a syscall name ([a-z0-9_]) is an error;
+//   - an unresolvable name in an SCMP_ACT_ALLOW rule is skipped when docker's
+//     default profile lists it (a real call, newer than this libseccomp):
+//     skipping only makes the filter stricter, the call gets the default
+//     action. --explain notes the skipped names;
+//   - any other unresolvable name is an error: in an allow rule it is most
+//     likely a typo, and in a rule that blocks a call, skipping it would
+//     silently let the call through.
+//
+// # When the filter must be loaded
+//
+// The kernel accepts a filter from a process only when it has set
+// no_new_privs (prctl(PR_SET_NO_NEW_PRIVS), so a filter cannot be used to
+// confuse a set-user-id program into misbehaving) or holds CAP_SYS_ADMIN in
+// its user namespace. And from the moment it is loaded, every call ns-enter
+// still makes is filtered too. So, as runc does:
+//
+//   - with process.noNewPrivileges (ctrkit's default, as `runc spec`), the
+//     filter is loaded as late as possible, right before execve, so that it
+//     need not allow mount, pivot_root, sethostname, capset… which the
+//     setup itself uses;
+//   - without it, it is loaded before the capabilities are dropped, while
+//     CAP_SYS_ADMIN is still held; the profile must then allow setuid,
+//     setgroups, capset and prctl, which docker's does.
+//
+// A filter attaches to the calling thread only, and a Go program has
+// several. ns-enter's stage 1 keeps main locked to the thread that will
+// execve, and execve ends every other thread, so that thread's filter is the
+// program's. With --init, though, ns-enter stays PID 1 of the container, a
+// Go process with its threads running. So the filter is loaded with
+// SECCOMP_FILTER_FLAG_TSYNC (libseccomp-golang sets it on every filter),
+// which gives every thread of the process the same filter at once, or fails.
+// libseccomp's habit of setting no_new_privs itself before loading is turned
+// off: whether the process gets no_new_privs is the spec's decision.
+//
+// There is no stock shell command that loads a filter (systemd's
+// SystemCallFilter= and bubblewrap's --seccomp FD do it for their own
+// children); `grep Seccomp /proc/PID/status` shows one is in place.
+package seccomp
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+
+	profiles "github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
+)
+
+// actions maps the OCI names to libseccomp's actions. SCMP_ACT_KILL is the
+// old name of SCMP_ACT_KILL_THREAD.
+var actions = map[specs.LinuxSeccompAction]libseccomp.ScmpAction{
+	specs.ActKill:        libseccomp.ActKillThread,
+	specs.ActKillThread:  libseccomp.ActKillThread,
+	specs.ActKillProcess: libseccomp.ActKillProcess,
+	specs.ActTrap:        libseccomp.ActTrap,
+	specs.ActErrno:       libseccomp.ActErrno,
+	specs.ActTrace:       libseccomp.ActTrace,
+	specs.ActAllow:       libseccomp.ActAllow,
+	specs.ActLog:         libseccomp.ActLog,
+}
+
+// operators maps the OCI comparison names to libseccomp's.
+var operators = map[specs.LinuxSeccompOperator]libseccomp.ScmpCompareOp{
+	specs.OpNotEqual:     libseccomp.CompareNotEqual,
+	specs.OpLessThan:     libseccomp.CompareLess,
+	specs.OpLessEqual:    libseccomp.CompareLessOrEqual,
+	specs.OpEqualTo:      libseccomp.CompareEqual,
+	specs.OpGreaterEqual: libseccomp.CompareGreaterEqual,
+	specs.OpGreaterThan:  libseccomp.CompareGreater,
+	specs.OpMaskedEqual:  libseccomp.CompareMaskedEqual,
+}
+
+// syscallName is what a syscall name looks like in syscalls(2).
+var syscallName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// Filter is a profile compiled by libseccomp, ready to load. Release it
+// when done.
+type Filter struct {
+	scmp    *libseccomp.ScmpFilter
+	summary string   // for the explain line
+	Calls   int      // syscall names the filter has rules for
+	Skipped []string // names this libseccomp cannot resolve, skipped (allow rules only)
+}
+
+// Compile checks p and builds its filter, without loading it. Every error
+// names the field and value at fault.
+func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
+	if p.ListenerPath != "" || len(p.ListenerMetadata) > 0 {
+		return nil, fmt.Errorf("listenerPath %q: SCMP_ACT_NOTIFY supervisors are not supported by ns-enter; use SCMP_ACT_ERRNO or SCMP_ACT_LOG", p.ListenerPath)
+	}
+	if p.DefaultAction == "" {
+		return nil, errors.New("defaultAction is missing: every profile needs one, e.g. SCMP_ACT_ERRNO (deny what no rule allows)")
+	}
+	def, err := action("defaultAction", p.DefaultAction, p.DefaultErrnoRet)
+	if err != nil {
+		return nil, err
+	}
+	scmp, err := libseccomp.NewFilter(def)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp_init(%s): %w", p.DefaultAction, err)
+	}
+	f := &Filter{scmp: scmp}
+	if err := f.build(p, def); err != nil {
+		scmp.Release()
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *Filter) build(p *specs.LinuxSeccomp, def libseccomp.ScmpAction) error {
+	// libseccomp would set no_new_privs itself before loading; the spec's
+	// process.noNewPrivileges decides that.
+	if err := f.scmp.SetNoNewPrivsBit(false); err != nil {
+		return fmt.Errorf("seccomp_attr_set(SCMP_FLTATR_CTL_NNP, 0): %w", err)
+	}
+	flags := []string{"SECCOMP_FILTER_FLAG_TSYNC"} // libseccomp-golang sets it on every filter
+	for _, fl := range p.Flags {
+		switch fl {
+		case "SECCOMP_FILTER_FLAG_TSYNC": // on anyway
+		case specs.LinuxSeccompFlagLog:
+			if err := f.scmp.SetLogBit(true); err != nil {
+				return fmt.Errorf("flags: %s: %w (needs Linux 4.14 and libseccomp 2.4)", fl, err)
+			}
+			flags = append(flags, string(fl))
+		case specs.LinuxSeccompFlagSpecAllow:
+			if err := f.scmp.SetSSB(true); err != nil {
+				return fmt.Errorf("flags: %s: %w (needs Linux 4.17 and libseccomp 2.5)", fl, err)
+			}
+			flags = append(flags, string(fl))
+		default:
+			return fmt.Errorf("flags: %q is not supported: use SECCOMP_FILTER_FLAG_TSYNC, SECCOMP_FILTER_FLAG_LOG or SECCOMP_FILTER_FLAG_SPEC_ALLOW", fl)
+		}
+	}
+	var arches []string
+	for _, a := range p.Architectures {
+		arch, err := architecture(a)
+		if err != nil {
+			return err
+		}
+		if err := f.scmp.AddArch(arch); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("architectures: add %s: %w (this libseccomp may not support it)", a, err)
+		}
+		arches = append(arches, strings.ToLower(strings.TrimPrefix(string(a), "SCMP_ARCH_")))
+	}
+	rules, names := 0, map[string]bool{}
+	for i, sc := range p.Syscalls {
+		where := fmt.Sprintf("syscalls[%d]", i)
+		act, err := action(where+".action", sc.Action, sc.ErrnoRet)
+		if err != nil {
+			return err
+		}
+		if len(sc.Names) == 0 {
+			return fmt.Errorf("%s: names is empty: list the calls the rule is for, e.g. [\"mkdir\"]", where)
+		}
+		conds, err := conditions(where, sc.Args)
+		if err != nil {
+			return err
+		}
+		for _, name := range sc.Names {
+			if !syscallName.MatchString(name) {
+				return fmt.Errorf("%s: %q is not a syscall name: names are lower case, like \"mkdir\" or \"clock_gettime\" (see syscalls(2))", where, name)
+			}
+			nr, err := libseccomp.GetSyscallFromName(name)
+			if err != nil {
+				if sc.Action == specs.ActAllow && dockerKnows(name) {
+					f.Skipped = append(f.Skipped, name)
+					continue
+				}
+				return unknownSyscall(where, name, sc.Action)
+			}
+			names[name] = true
+			if act == def {
+				continue // the default does the same; libseccomp refuses such rules
+			}
+			for _, c := range conds {
+				if err := f.scmp.AddRuleConditional(nr, act, c); err != nil {
+					return fmt.Errorf("%s: add the rule %s for %q: %w", where, sc.Action, name, err)
+				}
+				rules++
+			}
+		}
+	}
+	f.Calls = len(names)
+	f.summary = fmt.Sprintf("%s, {default %s, %d syscalls in %d rules", strings.Join(flags, "|"), actionString(p.DefaultAction, p.DefaultErrnoRet), f.Calls, rules)
+	if len(arches) > 0 {
+		f.summary += ", arches " + strings.Join(arches, ",")
+	}
+	f.summary += "}"
+	return nil
+}
+
+// action turns an OCI action and its errnoRet into libseccomp's, with EPERM
+// as the errno when none is given (as runc does).
+func action(field string, a specs.LinuxSeccompAction, errnoRet *uint) (libseccomp.ScmpAction, error) {
+	if a == specs.ActNotify {
+		return 0, fmt.Errorf("%s: %s is not supported: it needs a supervisor on listenerPath; use SCMP_ACT_ERRNO or SCMP_ACT_LOG", field, a)
+	}
+	act, ok := actions[a]
+	if !ok {
+		return 0, fmt.Errorf("%s: unknown action %q: use SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_TRACE or SCMP_ACT_LOG", field, a)
+	}
+	if act != libseccomp.ActErrno && act != libseccomp.ActTrace {
+		if errnoRet != nil {
+			return 0, fmt.Errorf("%s: %s returns no errno, so errnoRet %d means nothing: use SCMP_ACT_ERRNO", field, a, *errnoRet)
+		}
+		return act, nil
+	}
+	errno := uint(unix.EPERM)
+	if errnoRet != nil {
+		errno = *errnoRet
+	}
+	if errno > 4095 { // MAX_ERRNO: the kernel turns larger values into 4095
+		return 0, fmt.Errorf("%s: errnoRet %d is not an errno: use a value from errno(3), e.g. 1 (EPERM) or 13 (EACCES)", field, errno)
+	}
+	return act.SetReturnCode(int16(errno)), nil
+}
+
+// actionString is how the explain line shows an action: SCMP_ACT_ERRNO(EPERM).
+func actionString(a specs.LinuxSeccompAction, errnoRet *uint) string {
+	if a != specs.ActErrno && a != specs.ActTrace {
+		return string(a)
+	}
+	errno := unix.EPERM
+	if errnoRet != nil {
+		errno = unix.Errno(*errnoRet)
+	}
+	if name := unix.ErrnoName(errno); name != "" {
+		return fmt.Sprintf("%s(%s)", a, name)
+	}
+	return fmt.Sprintf("%s(%d)", a, uint(errno))
+}
+
+// architecture turns SCMP_ARCH_X86_64 into libseccomp's constant.
+func architecture(a specs.Arch) (libseccomp.ScmpArch, error) {
+	name, ok := strings.CutPrefix(string(a), "SCMP_ARCH_")
+	if ok {
+		if arch, err := libseccomp.GetArchFromString(strings.ToLower(name)); err == nil {
+			return arch, nil
+		}
+	}
+	return 0, fmt.Errorf("architectures: unknown architecture %q: use names like SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32, SCMP_ARCH_AARCH64, SCMP_ARCH_ARM", a)
+}
+
+// conditions turns a rule's args into the libseccomp condition lists to add,
+// one rule per list: all in one (AND) when each argument index appears once,
+// else one rule per condition (OR), as runc does.
+func conditions(where string, args []specs.LinuxSeccompArg) ([][]libseccomp.ScmpCondition, error) {
+	var all []libseccomp.ScmpCondition
+	seen := map[uint]bool{}
+	repeated := false
+	for j, a := range args {
+		op, ok := operators[a.Op]
+		if !ok {
+			return nil, fmt.Errorf("%s.args[%d]: unknown operator %q: use SCMP_CMP_EQ, SCMP_CMP_NE, SCMP_CMP_LT, SCMP_CMP_LE, SCMP_CMP_GT, SCMP_CMP_GE or SCMP_CMP_MASKED_EQ", where, j, a.Op)
+		}
+		if a.Index > 5 {
+			return nil, fmt.Errorf("%s.args[%d]: index %d: a syscall has at most 6 arguments, numbered 0 to 5", where, j, a.Index)
+		}
+		c, err := libseccomp.MakeCondition(a.Index, op, a.Value, a.ValueTwo)
+		if err != nil {
+			return nil, fmt.Errorf("%s.args[%d]: %w", where, j, err)
+		}
+		repeated = repeated || seen[a.Index]
+		seen[a.Index] = true
+		all = append(all, c)
+	}
+	if !repeated {
+		return [][]libseccomp.ScmpCondition{all}, nil
+	}
+	each := make([][]libseccomp.ScmpCondition, len(all))
+	for i, c := range all {
+		each[i] = []libseccomp.ScmpCondition{c}
+	}
+	return each, nil
+}
+
+func unknownSyscall(where, name string, a specs.LinuxSeccompAction) error {
+	major, minor, micro := libseccomp.GetLibraryVersion()
+	hint := "is it a typo? see syscalls(2)"
+	if a != specs.ActAllow && dockerKnows(name) {
+		hint = "the call is newer than this libseccomp, and skipping a rule that blocks it would let it through; use a newer libseccomp"
+	}
+	return fmt.Errorf("%s: unknown syscall %q: libseccomp %d.%d.%d cannot resolve it (%s)", where, name, major, minor, micro, hint)
+}
+
+// dockerNames are the syscall names docker's default profile lists, for
+// every architecture and kernel: names known to be real.
+var dockerNames = sync.OnceValue(func() map[string]bool {
+	m := map[string]bool{}
+	for _, sc := range profiles.DefaultProfile().Syscalls {
+		for _, n := range sc.Names {
+			m[n] = true
+		}
+	}
+	return m
+})
+
+func dockerKnows(name string) bool { return dockerNames()[name] }
+
+// String is the explain line of the load:
+// seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, {default …}).
+func (f *Filter) String() string {
+	return "seccomp(SECCOMP_SET_MODE_FILTER, " + f.summary + ")"
+}
+
+// Load installs the filter for every thread of the calling process
+// (SECCOMP_FILTER_FLAG_TSYNC), for good. The caller must have set
+// no_new_privs or hold CAP_SYS_ADMIN.
+//
+// Equivalent to: none in a stock shell; `grep Seccomp /proc/PID/status`
+// shows the result.
+func (f *Filter) Load() error {
+	if err := f.scmp.Load(); err != nil {
+		if errors.Is(err, unix.EACCES) {
+			return fmt.Errorf("load the seccomp filter: %w (needs no_new_privs or CAP_SYS_ADMIN)", err)
+		}
+		return fmt.Errorf("load the seccomp filter: %w", err)
+	}
+	return nil
+}
+
+// Release frees libseccomp's copy of the filter; a loaded filter stays.
+func (f *Filter) Release() { f.scmp.Release() }
