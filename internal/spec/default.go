@@ -15,8 +15,9 @@ var DefaultCaps = []string{
 // Default is the spec of a container with its own root filesystem, the
 // same choices `runc spec` makes: /proc, a small /dev with devpts, shm and
 // mqueue, read-only /sys, Docker's capability set, no_new_privs, masked and
-// read-only /proc paths. Of the namespaces it lists only the mount
-// namespace, which a root filesystem needs; callers add the others.
+// read-only /proc paths, and Docker's device allowlist (devices.go). Of the
+// namespaces it lists only the mount namespace, which a root filesystem
+// needs; callers add the others.
 func Default(rootfs string, args []string) *specs.Spec {
 	caps := append([]string(nil), DefaultCaps...)
 	return &specs.Spec{
@@ -42,6 +43,7 @@ func Default(rootfs string, args []string) *specs.Spec {
 		},
 		Linux: &specs.Linux{
 			Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}},
+			Resources:  &specs.LinuxResources{Devices: DefaultDeviceRules()},
 			MaskedPaths: []string{
 				"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
 				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
