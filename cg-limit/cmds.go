@@ -373,6 +373,12 @@ type RmCmd struct {
 	Force bool     `short:"f" help:"Kill their processes first."`
 }
 
+func (c *RmCmd) Help() string {
+	return `Removes the directory /ctrkit/NAME from every hierarchy (rmdir), then /ctrkit where it is
+left empty, and forgets the cgroup in STATE/NAME/resources.json, where cg-limit recorded it
+when a document named the container NAME.`
+}
+
 func (c *RmCmd) Run(g *cli.Globals) error {
 	var errs []error
 	for _, n := range c.Names {
@@ -382,6 +388,9 @@ func (c *RmCmd) Run(g *cli.Globals) error {
 		}
 		if err == nil {
 			err = cg.Remove()
+		}
+		if err == nil {
+			err = spec.Forget(g.State, n, tool, cgroup.Path(n))
 		}
 		if err != nil {
 			errs = append(errs, err)
