@@ -90,7 +90,8 @@ on_teardown() {
 
 # teardown kills, by PID, every background ns-enter this test started: first
 # the container's processes (ns-enter's children; killing PID 1 of a pid
-# namespace kills the whole namespace), then ns-enter itself.  Then it runs
+# namespace kills the whole namespace), then, if it has not ended by then,
+# ns-enter itself.  Then it runs
 # the on_teardown commands.
 teardown() {
 	local pid c cmd
@@ -99,6 +100,9 @@ teardown() {
 			for c in $(_children "$pid"); do
 				kill -KILL "$c" 2>/dev/null || true
 			done
+			# Once its container is gone, ns-enter removes the cgroup it
+			# made (cg-limit rm); SIGKILL only if it does not end by itself.
+			wait_exit "$pid" 2>/dev/null || true
 			kill -KILL "$pid" 2>/dev/null || true
 			wait "$pid" 2>/dev/null || true
 		done <"$BATS_TEST_TMPDIR/bg.pids"

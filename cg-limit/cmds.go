@@ -14,6 +14,7 @@ import (
 	"ctrkit/internal/cli"
 	"ctrkit/internal/spec"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/term"
 )
 
@@ -21,8 +22,9 @@ const tool = "cg-limit"
 
 // ApplyCmd is the pipeline stage: … | cg-limit -m 64m | ns-enter.
 type ApplyCmd struct {
-	Limits `embed:""`
-	Name   string `help:"Name of the cgroup (default: the document's ctrkit.id)." placeholder:"NAME"`
+	Limits      `embed:""`
+	DeviceFlags `embed:""`
+	Name        string `help:"Name of the cgroup (default: the document's ctrkit.id)." placeholder:"NAME"`
 }
 
 func (c *ApplyCmd) Help() string {
@@ -51,6 +53,13 @@ func (c *ApplyCmd) Run(g *cli.Globals) error {
 		doc.Linux = &specs_Linux{}
 	}
 	res := merge(doc.Linux.Resources, flags)
+	if res == nil {
+		res = &specs.LinuxResources{}
+	}
+	if res.Devices, err = c.devices(res.Devices); err != nil {
+		return err
+	}
+	res.Devices = allowNodes(res.Devices, doc.Linux.Devices)
 	for _, what := range ignored(res) {
 		log.Note("linux.resources.%s is left to the runtime: cg-limit does not apply it", what)
 	}
@@ -77,9 +86,10 @@ func (c *ApplyCmd) Run(g *cli.Globals) error {
 
 // RunCmd is cg-limit run [LIMITS] -- CMD.
 type RunCmd struct {
-	Limits `embed:""`
-	Name   string   `help:"Name of the cgroup (default: ck- and random hex)." placeholder:"NAME"`
-	Args   []string `arg:"" passthrough:"" help:"Command and arguments."`
+	Limits      `embed:""`
+	DeviceFlags `embed:""`
+	Name        string   `help:"Name of the cgroup (default: ck- and random hex)." placeholder:"NAME"`
+	Args        []string `arg:"" passthrough:"" help:"Command and arguments."`
 }
 
 func (c *RunCmd) Help() string {
@@ -108,6 +118,9 @@ func (c *RunCmd) Run(g *cli.Globals) error {
 	fail := func(err error) error { return &cli.ExitError{Code: 125, Err: err} }
 	res, err := c.Limits.Resources()
 	if err != nil {
+		return fail(err)
+	}
+	if res.Devices, err = c.devices(nil); err != nil {
 		return fail(err)
 	}
 	name := c.Name
@@ -178,8 +191,9 @@ func (c *RunCmd) Run(g *cli.Globals) error {
 
 // CreateCmd is cg-limit create NAME [LIMITS].
 type CreateCmd struct {
-	Name   string `arg:"" help:"Name: the cgroup is /ctrkit/NAME in every hierarchy."`
-	Limits `embed:""`
+	Name        string `arg:"" help:"Name: the cgroup is /ctrkit/NAME in every hierarchy."`
+	Limits      `embed:""`
+	DeviceFlags `embed:""`
 }
 
 func (c *CreateCmd) Help() string {
@@ -191,6 +205,9 @@ what linux.cgroupsPath of a runtime spec holds. Nothing is left behind when a li
 func (c *CreateCmd) Run(g *cli.Globals) error {
 	res, err := c.Limits.Resources()
 	if err != nil {
+		return err
+	}
+	if res.Devices, err = c.devices(nil); err != nil {
 		return err
 	}
 	h, err := cgroup.Detect()
@@ -356,6 +373,12 @@ type RmCmd struct {
 	Force bool     `short:"f" help:"Kill their processes first."`
 }
 
+func (c *RmCmd) Help() string {
+	return `Removes the directory /ctrkit/NAME from every hierarchy (rmdir), then /ctrkit where it is
+left empty, and forgets the cgroup in STATE/NAME/resources.json, where cg-limit recorded it
+when a document named the container NAME.`
+}
+
 func (c *RmCmd) Run(g *cli.Globals) error {
 	var errs []error
 	for _, n := range c.Names {
@@ -365,6 +388,9 @@ func (c *RmCmd) Run(g *cli.Globals) error {
 		}
 		if err == nil {
 			err = cg.Remove()
+		}
+		if err == nil {
+			err = spec.Forget(g.State, n, tool, cgroup.Path(n))
 		}
 		if err != nil {
 			errs = append(errs, err)

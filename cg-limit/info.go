@@ -43,7 +43,7 @@ func (c *InfoCmd) Run(g *cli.Globals) error {
 		return err
 	}
 	var ctrls []controllerInfo
-	for _, name := range []string{"memory", "cpu", "cpuacct", "cpuset", "io", "pids", "freezer", "net_prio"} {
+	for _, name := range []string{"memory", "cpu", "cpuacct", "cpuset", "io", "pids", "freezer", "net_prio", "devices"} {
 		ci := controllerInfo{Controller: name}
 		if m, v2, ok := h.Where(name); ok {
 			ci.Mount, ci.Version = m, map[bool]string{true: "v2", false: "v1"}[v2]

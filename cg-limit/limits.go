@@ -31,6 +31,52 @@ type Limits struct {
 	NetPrio           []string `name:"net-prio" sep:"none" help:"Network priority of the traffic on an interface (cgroup v1 net_prio only)." placeholder:"IFACE:PRIO" group:"Limits"`
 }
 
+// DeviceFlags are the device allowlist flags, named as docker's.
+type DeviceFlags struct {
+	Privileged       bool     `help:"Allow every device (\"a *:* rwm\"), like docker run --privileged: replaces the spec's linux.resources.devices." group:"Devices"`
+	DeviceCgroupRule []string `name:"device-cgroup-rule" sep:"none" help:"Also allow the devices a rule matches, \"TYPE MAJOR:MINOR ACCESS\": 'c 1:3 rwm', 'b 7:* r' (* for any number); repeatable. Alone, it allows only those devices." placeholder:"RULE" group:"Devices"`
+}
+
+// devices lays the flags over the device list base: --privileged replaces
+// it with "allow everything", each --device-cgroup-rule adds an allow rule
+// at its end (as docker adds them to its default list).
+func (f *DeviceFlags) devices(base []specs.LinuxDeviceCgroup) ([]specs.LinuxDeviceCgroup, error) {
+	if f.Privileged {
+		return append([]specs.LinuxDeviceCgroup(nil), cgroup.AllowAll...), nil
+	}
+	out := append([]specs.LinuxDeviceCgroup(nil), base...)
+	for _, r := range f.DeviceCgroupRule {
+		d, err := cgroup.ParseRule(r)
+		if err != nil {
+			return nil, fmt.Errorf("--device-cgroup-rule: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// allowNodes adds an allow rule for each device node the spec asks the
+// runtime to create (linux.devices), as runc does: a node the container
+// was given must also be usable. Only when there is a device list at all:
+// a spec without one leaves the devices cgroup alone.
+func allowNodes(rules []specs.LinuxDeviceCgroup, nodes []specs.LinuxDevice) []specs.LinuxDeviceCgroup {
+	if len(rules) == 0 {
+		return rules
+	}
+	for _, n := range nodes {
+		if n.Type != "c" && n.Type != "b" && n.Type != "u" {
+			continue // a fifo (p) is no device to the cgroup
+		}
+		t := n.Type
+		if t == "u" {
+			t = "c" // unbuffered character device
+		}
+		maj, min := n.Major, n.Minor
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: t, Major: &maj, Minor: &min, Access: "rwm"})
+	}
+	return rules
+}
+
 // Resources parses the flags into OCI resources, nil fields for flags not
 // given. Every error names its flag.
 func (l *Limits) Resources() (*specs.LinuxResources, error) {
@@ -239,9 +285,6 @@ func ignored(r *specs.LinuxResources) []string {
 		return nil
 	}
 	var out []string
-	if len(r.Devices) > 0 {
-		out = append(out, "devices (the device allowlist)")
-	}
 	if len(r.HugepageLimits) > 0 {
 		out = append(out, "hugepageLimits")
 	}

@@ -21,6 +21,7 @@
 //	--cpuset-cpus LIST   --cpuset-mems LIST   --pids-limit N
 //	--blkio-weight N   --device-{read,write}-{bps,iops} DEV:RATE
 //	--net-prio IFACE:PRIO
+//	--privileged   --device-cgroup-rule 'c 1:3 rwm'   (devices: create, run, the pipe)
 //	--explain   print each kernel call and its shell equivalent on stderr
 package main
 

@@ -115,6 +115,20 @@ else
 	cg-limit rm prio
 fi
 
+# devices: v1 writes devices.deny/devices.allow, v2 attaches an eBPF
+# program; either way a rule decides which device nodes open.
+cg-limit run --device-cgroup-rule 'c 1:3 rwm' -- sh -c 'echo x >/dev/null && echo null-ok && head -c1 /dev/zero' >/tmp/out 2>/tmp/err
+rc=$?
+check "--device-cgroup-rule 'c 1:3 rwm': /dev/zero is refused (exit $rc)" grep -q "Operation not permitted" /tmp/err
+check "--device-cgroup-rule 'c 1:3 rwm': /dev/null still opens" grep -q null-ok /tmp/out
+echo '{"ociVersion": "1.0.2", "linux": {"resources": {"devices": [{"allow": true, "access": "rwm"}, {"allow": false, "type": "c", "major": 1, "minor": 5, "access": "rwm"}]}}}' |
+	cg-limit --name nozero >/dev/null
+sh -c 'cg-limit add nozero $$ && exec sh -c "echo x >/dev/null && echo null-ok && head -c1 /dev/zero"' >/tmp/out 2>/tmp/err
+check "a deny rule for c 1:5 in linux.resources.devices: /dev/zero refused" grep -q "Operation not permitted" /tmp/err
+check "a deny rule for c 1:5: /dev/null still opens" grep -q null-ok /tmp/out
+cg-limit rm nozero
+check "--privileged: /dev/zero opens" sh -c 'cg-limit run --privileged -- head -c1 /dev/zero >/dev/null'
+
 # a bad limit leaves nothing behind
 cg-limit create half --cpuset-cpus 0 --cpu-shares 1 2>/dev/null
 check "a bad --cpu-shares makes no cgroup" [ -z "$(cg-limit ls)" ]

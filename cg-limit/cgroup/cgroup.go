@@ -122,8 +122,12 @@ func (h *Host) Create(log *explain.Log, name string, r *specs.LinuxResources) (*
 			c.rmdir(made[i])
 		}
 	}
+	noted := map[string]bool{}
 	for _, s := range settings {
-		log.Note("%s → %s (cgroup %s)", s.Flag, s.File, map[bool]string{true: "v2", false: "v1"}[s.V2])
+		if !noted[s.Flag+s.File] { // one line for the many device rules
+			noted[s.Flag+s.File] = true
+			log.Note("%s → %s (cgroup %s)", s.Flag, s.File, map[bool]string{true: "v2", false: "v1"}[s.V2])
+		}
 	}
 	for _, m := range h.hierarchies(ctrls) {
 		parent := filepath.Join(m, Parent)
@@ -248,6 +252,12 @@ func (c *Cgroup) apply(settings []Setting) error {
 	settings = c.memswOrder(settings)
 	for _, s := range settings {
 		d, _ := c.dir(s.Controller)
+		if s.Devices != nil {
+			if err := c.attachDevices(d, s.Devices); err != nil {
+				return fmt.Errorf("%s: %w", s.Flag, err)
+			}
+			continue
+		}
 		f := filepath.Join(d, s.File)
 		if _, err := os.Stat(f); err != nil {
 			if s.Optional {

@@ -123,11 +123,12 @@ var knownV1 = map[string]bool{
 var v1Name = map[string]string{
 	"cpu": "cpu", "cpuacct": "cpuacct", "cpuset": "cpuset", "memory": "memory",
 	"io": "blkio", "pids": "pids", "freezer": "freezer", "net_prio": "net_prio",
+	"devices": "devices",
 }
 
 // Where tells the hierarchy that serves controller ctrl (named as on v2:
-// memory, cpu, cpuset, io, pids; plus cpuacct, freezer and net_prio, which
-// v2 has no controller for): its mount point, and whether it is cgroup v2.
+// memory, cpu, cpuset, io, pids; plus cpuacct, freezer, net_prio and
+// devices, which v2 has no controller for): its mount point, and whether it is cgroup v2.
 // ok is false when no mounted hierarchy has it.
 func (h *Host) Where(ctrl string) (mnt string, v2 bool, ok bool) {
 	switch {
@@ -140,6 +141,11 @@ func (h *Host) Where(ctrl string) (mnt string, v2 bool, ok bool) {
 	}
 	if m, ok := h.V1[v1Name[ctrl]]; ok {
 		return m, false, true
+	}
+	if ctrl == "devices" && h.Unified != "" {
+		// v2 filters devices with a BPF program on any cgroup: there is
+		// no controller to enable (Linux 4.15).
+		return h.Unified, true, true
 	}
 	return "", false, false
 }

@@ -20,6 +20,9 @@ type Stats struct {
 	Memory MemoryStats `json:"memory"`
 	Pids   PidsStats   `json:"pids"`
 	IO     []IOStats   `json:"io"`
+	// Devices are the device rules: devices.list on v1, the attached
+	// device programs on v2 (see devices.go).
+	Devices []string `json:"devices,omitempty"`
 }
 
 // CPUStats come from cpu.stat (v2), cpuacct.usage and cpu.stat (v1).
@@ -107,6 +110,7 @@ func (c *Cgroup) Stats() (*Stats, error) {
 			s.IO = readIOStatV1(filepath.Join(d, "blkio.throttle.io_service_bytes"), filepath.Join(d, "blkio.throttle.io_serviced"))
 		}
 	}
+	s.Devices = c.Devices()
 	return s, nil
 }
 
@@ -231,6 +235,9 @@ func (s *Stats) Format() string {
 	fmt.Fprintf(&b, "pids        %d, limit %s\n", s.Pids.Current, pl)
 	for _, d := range s.IO {
 		fmt.Fprintf(&b, "io %-8s read %s (%d ops), written %s (%d ops)\n", d.Device, FormatSize(d.ReadBytes), d.ReadIOs, FormatSize(d.WriteBytes), d.WriteIOs)
+	}
+	if len(s.Devices) > 0 {
+		fmt.Fprintf(&b, "devices     %s\n", strings.Join(s.Devices, ", "))
 	}
 	return b.String()
 }

@@ -38,6 +38,8 @@ var Table = []Mapping{
 	{"--device-read-iops", "io", "io.max", "blkio.throttle.read_iops_device", "v2: \"MAJ:MIN riops=N\"; v1: \"MAJ:MIN N\""},
 	{"--device-write-iops", "io", "io.max", "blkio.throttle.write_iops_device", "v2: \"MAJ:MIN wiops=N\"; v1: \"MAJ:MIN N\""},
 	{"--net-prio", "net_prio", "", "net_prio.ifpriomap", "\"IFACE PRIO\" (v2 has no net_prio)"},
+	{"--device-cgroup-rule", "devices", "BPF_PROG_TYPE_CGROUP_DEVICE program", "devices.deny (\"a\" first), devices.allow", "\"c 1:3 rwm\": TYPE MAJOR:MINOR ACCESS"},
+	{"--privileged", "devices", "BPF_PROG_TYPE_CGROUP_DEVICE program", "devices.allow", "\"a\": every device"},
 }
 
 // Setting is one write that a limit needs.
@@ -48,6 +50,11 @@ type Setting struct {
 	File       string // "memory.max"
 	Value      string // "67108864"
 	Optional   bool   // a default, skipped when the kernel lacks the file
+
+	// Devices, on cgroup v2, is a device list to compile into a
+	// BPF_PROG_TYPE_CGROUP_DEVICE program and attach (see devices.go);
+	// File names the program type then, for --explain.
+	Devices []specs.LinuxDeviceCgroup
 }
 
 // Settings turns OCI resources into the file writes this host needs, in
@@ -223,6 +230,27 @@ func (h *Host) Settings(r *specs.LinuxResources) ([]Setting, error) {
 		for _, k := range order {
 			out = append(out, Setting{Flag: "--device-" + flagOf(v2max[k][0]), Controller: "io", V2: true, File: "io.max",
 				Value: fmt.Sprintf("%d:%d %s", k.major, k.minor, strings.Join(v2max[k], " "))})
+		}
+	}
+
+	if len(r.Devices) > 0 {
+		_, v2, ok := h.Where("devices")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%s: no devices hierarchy and no cgroup2 is mounted (mount -t cgroup -o devices none /sys/fs/cgroup/devices)", devicesFlag)
+		case v2:
+			for _, d := range r.Devices {
+				if err := CheckRule(d); err != nil {
+					return nil, fmt.Errorf("%s: %w", devicesFlag, err)
+				}
+			}
+			out = append(out, Setting{Flag: devicesFlag, Controller: "devices", V2: true, File: "BPF_PROG_TYPE_CGROUP_DEVICE program", Devices: r.Devices})
+		default:
+			ws, err := V1Writes(r.Devices)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", devicesFlag, err)
+			}
+			out = append(out, ws...)
 		}
 	}
 

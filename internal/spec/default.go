@@ -16,9 +16,10 @@ var DefaultCaps = []string{
 // Default is the spec of a container with its own root filesystem, the
 // same choices `runc spec` makes: /proc, a small /dev with devpts, shm and
 // mqueue, read-only /sys, Docker's capability set, no_new_privs, masked and
-// read-only /proc paths, plus Docker's default seccomp profile
-// (DefaultSeccomp). Of the namespaces it lists only the mount
-// namespace, which a root filesystem needs; callers add the others.
+// read-only /proc paths, Docker's device allowlist (devices.go) and
+// Docker's default seccomp profile (DefaultSeccomp). Of the namespaces it
+// lists only the mount namespace, which a root filesystem needs; callers
+// add the others.
 func Default(rootfs string, args []string) *specs.Spec {
 	caps := append([]string(nil), DefaultCaps...)
 	s := &specs.Spec{
@@ -44,6 +45,7 @@ func Default(rootfs string, args []string) *specs.Spec {
 		},
 		Linux: &specs.Linux{
 			Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}},
+			Resources:  &specs.LinuxResources{Devices: DefaultDeviceRules()},
 			MaskedPaths: []string{
 				"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
 				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",

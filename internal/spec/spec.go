@@ -259,3 +259,56 @@ func appendState(dir string, r Resource) error {
 	}
 	return os.Rename(tmp, filepath.Join(dir, "resources.json"))
 }
+
+// Forget removes from STATE/ID/resources.json the resources of stage named
+// name, once its command has removed them, and the directory when nothing
+// else is left in it. Each stage forgets its own (net-bridge detach,
+// cg-limit rm), so that the state of a container that another tool made
+// and removes piece by piece does not outlive it.
+func Forget(state, id, stage, name string) error {
+	dir := filepath.Join(state, id)
+	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("lock state dir: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("flock %s: %w", lock.Name(), err)
+	}
+	rs, err := StateResources(state, id)
+	if err != nil {
+		return err
+	}
+	var keep []Resource
+	for _, r := range rs {
+		if r.Stage != stage || r.Name != name {
+			keep = append(keep, r)
+		}
+	}
+	if len(keep) == len(rs) {
+		return nil
+	}
+	res := filepath.Join(dir, "resources.json")
+	if len(keep) > 0 {
+		data, err := json.MarshalIndent(keep, "", "  ")
+		if err != nil {
+			return err
+		}
+		tmp := filepath.Join(dir, ".resources.json.tmp")
+		if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+			return err
+		}
+		return os.Rename(tmp, res)
+	}
+	if err := os.Remove(res); err != nil {
+		return err
+	}
+	if es, err := os.ReadDir(dir); err == nil && len(es) == 1 && es[0].Name() == ".lock" {
+		os.Remove(filepath.Join(dir, ".lock"))
+		os.Remove(dir)
+	}
+	return nil
+}

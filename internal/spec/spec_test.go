@@ -134,3 +134,30 @@ func TestFromStdin(t *testing.T) {
 		t.Errorf("FromStdin(/dev/null) = %v, %v, want nil, nil (a device carries no document)", s, err)
 	}
 }
+
+func TestForget(t *testing.T) {
+	state := t.TempDir()
+	s := &specs.Spec{Annotations: map[string]string{IDAnnotation: "c1"}}
+	cg := Resource{Stage: "cg-limit", Kind: "cgroup", Name: "/ctrkit/c1", Undo: []string{"cg-limit", "rm", "c1"}}
+	mnt := Resource{Stage: "fs-layer", Kind: "mount", Name: "/x"}
+	for _, r := range []Resource{mnt, cg} {
+		if err := Record(s, state, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Forget(state, "c1", "cg-limit", "/ctrkit/c1"); err != nil {
+		t.Fatalf("Forget() = %v", err)
+	}
+	if rs, _ := StateResources(state, "c1"); !cmp.Equal(rs, []Resource{mnt}) {
+		t.Errorf("after Forget(cgroup): %v, want only %v", rs, mnt)
+	}
+	if err := Forget(state, "c1", "fs-layer", "/x"); err != nil {
+		t.Fatalf("Forget() = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(state, "c1")); !os.IsNotExist(err) {
+		t.Errorf("STATE/c1 after forgetting everything: %v, want it gone", err)
+	}
+	if err := Forget(state, "none", "cg-limit", "/ctrkit/none"); err != nil {
+		t.Errorf("Forget(no state) = %v, want nil", err)
+	}
+}

@@ -90,6 +90,11 @@ func Run(s *specs.Spec, o Options) (int, error) {
 		return 125, err
 	}
 	defer p.close()
+	removeCgroup, err := makeCgroup(log, s, o.Stderr) // cgroup_create.go
+	if err != nil {
+		return 125, err
+	}
+	defer removeCgroup()
 
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
