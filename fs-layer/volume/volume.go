@@ -21,6 +21,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"ctrkit/internal/store"
 )
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
@@ -46,6 +48,9 @@ func Create(root, name string) (v *Volume, created bool, err error) {
 	if _, err := os.Stat(data); err == nil {
 		v, err := Inspect(root, name)
 		return v, false, err
+	}
+	if err := store.EnsurePrivate(root, "volumes"); err != nil {
+		return nil, false, err
 	}
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return nil, false, fmt.Errorf("create volume %s: %w", name, err)

@@ -95,6 +95,7 @@ import (
 	"strings"
 
 	"ctrkit/internal/explain"
+	"ctrkit/internal/fds"
 	"golang.org/x/sys/unix"
 )
 
@@ -126,34 +127,11 @@ func passedFiles(n int) ([]*os.File, error) {
 }
 
 // closeOnExec marks every descriptor from first up close-on-exec, so the
-// next execve (the container's) drops them all. Equivalent to closing each
-// entry of /proc/self/fd above first-1 in the shell.
+// next execve (the container's) drops them all.
 func closeOnExec(log *explain.Log, first int) error {
 	log.Step(fmt.Sprintf("close_range(%d, ~0, CLOSE_RANGE_CLOEXEC)", first),
 		fmt.Sprintf("for fd in $(ls /proc/self/fd); do [ $fd -ge %d ] && eval \"exec $fd>&-\"; done", first))
-	err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("close_range(%d, ~0, CLOSE_RANGE_CLOEXEC): %w", first, err)
-	}
-	// Before Linux 5.11: walk /proc/self/fd.
-	d, err := os.Open("/proc/self/fd")
-	if err != nil {
-		return fmt.Errorf("list descriptors to close: %w (is /proc mounted?)", err)
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
-	if err != nil {
-		return fmt.Errorf("list descriptors to close: %w", err)
-	}
-	for _, n := range names {
-		if fd, err := strconv.Atoi(n); err == nil && fd >= first {
-			unix.CloseOnExec(fd) // the directory's own fd is gone by now: EBADF is fine
-		}
-	}
-	return nil
+	return fds.CloseOnExec(first)
 }
 
 // sealedSelf returns a handle to ns-enter's own binary that the container
