@@ -44,13 +44,13 @@ func Create(root, name string) (v *Volume, created bool, err error) {
 	if !validName.MatchString(name) {
 		return nil, false, fmt.Errorf("volume name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", name)
 	}
+	if err := store.EnsurePrivate(root, "volumes"); err != nil {
+		return nil, false, err
+	}
 	data := filepath.Join(Dir(root), name, "_data")
 	if _, err := os.Stat(data); err == nil {
 		v, err := Inspect(root, name)
 		return v, false, err
-	}
-	if err := store.EnsurePrivate(root, "volumes"); err != nil {
-		return nil, false, err
 	}
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return nil, false, fmt.Errorf("create volume %s: %w", name, err)
