@@ -67,6 +67,7 @@ refute_fd42() {
 
 @test "ns-enter --preserve-fds 1 --rootfs ROOTFS cat <&3 [fd 3 is passed, fd 42 is not]" {
 	echo passed-on >"$BATS_TEST_TMPDIR/three"
+	# shellcheck disable=SC2016 # expanded by the inner bash
 	run_tool bash -c 'exec 3<"$1" 42</ && exec ns-enter --preserve-fds 1 --rootfs "$2" -- sh -c "cat <&3; ls -l /proc/self/fd"' x "$BATS_TEST_TMPDIR/three" "$ROOTFS"
 	assert_line passed-on
 	refute_fd42
@@ -151,7 +152,7 @@ $CTRKIT_STATE 700"
 	chmod 0755 "$CTRKIT_ROOT" "$CTRKIT_ROOT/containers" "$CTRKIT_ROOT/layers" "$CTRKIT_ROOT/volumes" "$CTRKIT_STATE"
 	run_tool ctr-run run --rm --network none -v "$(safename):/data" busybox true
 	run_tool stat -c '%a' "$CTRKIT_ROOT" "$CTRKIT_ROOT/containers" "$CTRKIT_ROOT/layers" "$CTRKIT_ROOT/volumes" "$CTRKIT_STATE"
-	assert_equal "$(echo $output)" "711 700 700 700 700"
+	assert_equal "${lines[*]}" "711 700 700 700 700"
 }
 
 @test "host user vs a container's files [no setuid file from the upper dir, no listing of upper or a volume's _data]" {
