@@ -82,8 +82,8 @@ refute_fd42() {
 	refute_fd42
 
 	with_fd42 ctr-run run -d --network none busybox sh -c 'ls -l /proc/self/fd; echo listed; sleep 60'
-	local id=$output i
-	for i in $(seq 50); do
+	local id=$output
+	for _ in $(seq 50); do
 		ctr-run logs "$id" 2>/dev/null | grep -q listed && break
 		sleep 0.1
 	done
@@ -162,8 +162,8 @@ $CTRKIT_STATE 700"
 	vol=$(safename)v
 	run_tool ctr-run run -d --network none -v "$vol:/data" busybox sh -c \
 		'cp /bin/busybox /suid && chmod 4755 /suid && touch /data/secret && echo ready && sleep 60'
-	local id=$output i
-	for i in $(seq 50); do
+	local id=$output
+	for _ in $(seq 50); do
 		ctr-run logs "$id" 2>/dev/null | grep -q ready && break
 		sleep 0.1
 	done
