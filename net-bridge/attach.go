@@ -14,6 +14,7 @@ import (
 	"ctrkit/internal/cli"
 	"ctrkit/internal/explain"
 	"ctrkit/internal/spec"
+	kitstore "ctrkit/internal/store"
 	"ctrkit/net-bridge/ipam"
 	"ctrkit/net-bridge/nat"
 	"ctrkit/net-bridge/netcfg"
@@ -365,6 +366,9 @@ var ctrFiles = []string{"resolv.conf", "hosts", "hostname"}
 // falls back to 8.8.8.8, ctrkit leaves the list empty and says so.
 func writeFiles(log *explain.Log, state, id, hostname string, ip net.IP) ([]string, error) {
 	dir := filepath.Join(state, id)
+	if err := kitstore.EnsureState(state); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}

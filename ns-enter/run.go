@@ -365,9 +365,11 @@ func (in *input) load() (s *specs.Spec, fromStdin bool, err error) {
 type RunCmd struct {
 	specFlags
 	input
-	Interactive bool   `short:"i" help:"Keep the command's stdin attached; when stdin carried the spec, read the keyboard from /dev/tty."`
-	Init        bool   `help:"Run a tiny init as PID 1 that reaps zombies and forwards signals, like docker --init."`
-	PIDFile     string `name:"pid-file" help:"Write the container's PID (as the host sees it) to FILE once it runs, like runc --pid-file." placeholder:"FILE"`
+	Interactive  bool   `short:"i" help:"Keep the command's stdin attached; when stdin carried the spec, read the keyboard from /dev/tty."`
+	Init         bool   `help:"Run a tiny init as PID 1 that reaps zombies and forwards signals, like docker --init."`
+	PIDFile      string `name:"pid-file" help:"Write the container's PID (as the host sees it) to FILE once it runs, like runc --pid-file." placeholder:"FILE"`
+	PreserveFDs  int    `name:"preserve-fds" help:"Pass descriptors 3…3+N-1 on to the command, like runc --preserve-fds; every other descriptor above 2 is closed (systemd's LISTEN_FDS sockets are passed too, before them)." placeholder:"N"`
+	NoNewKeyring bool   `name:"no-new-keyring" help:"Keep the caller's session keyring instead of giving the container a new one, like runc --no-new-keyring."`
 }
 
 func (c *RunCmd) Help() string {
@@ -405,13 +407,20 @@ func (c *RunCmd) Run(g *cli.Globals) error {
 			defer stdin.Close()
 		}
 	}
+	if c.PreserveFDs < 0 {
+		return &cli.ExitError{Code: 125, Err: fmt.Errorf("--preserve-fds %d: want a count, 0 or more", c.PreserveFDs)}
+	}
+	listen := container.ListenFDs()
+	if listen > 0 { // systemd socket activation, passed on as runc does
+		s.Process.Env = append(s.Process.Env, "LISTEN_FDS="+strconv.Itoa(listen), "LISTEN_PID=1")
+	}
 	bundle := c.Bundle
 	if bundle == "" {
 		bundle, _ = os.Getwd()
 	}
 	status, err := container.Run(s, container.Options{
 		Bundle: bundle, Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Init: c.Init, PIDFile: c.PIDFile, Explain: g.Explain, Log: g.Log("ns-enter", os.Stderr),
+		Init: c.Init, PIDFile: c.PIDFile, PassFDs: listen + c.PreserveFDs, NoNewKeyring: c.NoNewKeyring, Explain: g.Explain, Log: g.Log("ns-enter", os.Stderr),
 	})
 	if err != nil {
 		return &cli.ExitError{Code: status, Err: err}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"ctrkit/internal/explain"
+	"ctrkit/internal/fds"
 	"ctrkit/internal/mountinfo"
 	"ctrkit/internal/spec"
 )
@@ -132,6 +133,11 @@ func (c *Container) Detach(self string, args []string, env []string) error {
 		return err
 	}
 	defer log.Close()
+	// The supervisor outlives us: it must not hold what our caller left
+	// open (a pipe it waits on, a directory handle) for the container's life.
+	if err := fds.CloseOnExec(3); err != nil {
+		return err
+	}
 	cmd := exec.Command(self, args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

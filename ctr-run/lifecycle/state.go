@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"ctrkit/internal/store"
 )
 
 // Meta is what ctr-run knows about a container beyond its spec.
@@ -69,6 +71,9 @@ func New(state string, m Meta) (*Container, error) {
 		}
 	}
 	c := &Container{Meta: m, Dir: filepath.Join(state, m.ID)}
+	if err := store.EnsureState(state); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create container state: %w", err)
 	}

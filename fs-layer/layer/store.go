@@ -62,6 +62,9 @@ type Layer struct {
 // OpenStore returns the layer store under the ctrkit root.
 func OpenStore(root string, log *explain.Log) (*Store, error) {
 	s := &Store{Dir: filepath.Join(root, "layers"), Log: log}
+	if err := store.EnsurePrivate(root, "layers"); err != nil {
+		return nil, fmt.Errorf("create layer store: %w", err)
+	}
 	for _, d := range []string{s.Dir, filepath.Join(s.Dir, "l"), filepath.Join(s.Dir, "tmp")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create layer store: %w", err)

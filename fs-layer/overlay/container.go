@@ -9,6 +9,7 @@ import (
 
 	"ctrkit/fs-layer/layer"
 	"ctrkit/internal/explain"
+	"ctrkit/internal/store"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
@@ -56,6 +57,12 @@ func New(s Setup) (*Container, error) {
 		}
 	}
 	c.Layers = filepath.Join(s.Root, "layers")
+	if err := store.EnsurePrivate(s.Root, "containers"); err != nil {
+		return nil, err
+	}
+	if err := store.EnsureState(s.State); err != nil {
+		return nil, err
+	}
 	for _, d := range []string{c.Upper(), c.Work(), mp} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("create %s: %w", d, err)

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"ctrkit/internal/store"
 )
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
@@ -41,6 +43,9 @@ func Dir(root string) string { return filepath.Join(root, "volumes") }
 func Create(root, name string) (v *Volume, created bool, err error) {
 	if !validName.MatchString(name) {
 		return nil, false, fmt.Errorf("volume name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", name)
+	}
+	if err := store.EnsurePrivate(root, "volumes"); err != nil {
+		return nil, false, err
 	}
 	data := filepath.Join(Dir(root), name, "_data")
 	if _, err := os.Stat(data); err == nil {

@@ -32,6 +32,8 @@ import (
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"ctrkit/internal/store"
 )
 
 // Annotation keys that ctrkit writes into the document.
@@ -234,6 +236,9 @@ func StateResources(state, id string) ([]Resource, error) {
 // appendState adds r to dir/resources.json under an exclusive flock, writing
 // a temporary file and renaming it so a reader never sees half a list.
 func appendState(dir string, r Resource) error {
+	if err := store.EnsureState(filepath.Dir(dir)); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}

@@ -75,6 +75,9 @@ type Store struct {
 // Open returns the store under root, creating the empty layout if needed.
 func Open(root string) (*Store, error) {
 	s := &Store{Root: root, Dir: filepath.Join(root, "oci")}
+	if err := EnsureRoot(root); err != nil {
+		return nil, fmt.Errorf("create image store: %w", err)
+	}
 	if err := os.MkdirAll(filepath.Join(s.Dir, "blobs", "sha256"), 0o755); err != nil {
 		return nil, fmt.Errorf("create image store: %w", err)
 	}

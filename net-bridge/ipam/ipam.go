@@ -24,6 +24,8 @@ import (
 	"path/filepath"
 	"sort"
 	"syscall"
+
+	"ctrkit/internal/store"
 )
 
 // Driver is how a network's containers are connected.
@@ -91,6 +93,9 @@ func (s *Store) file() string { return filepath.Join(s.dir, "networks.json") }
 // store (the last network gone) may have unlinked the file we opened while
 // we waited for it; then we lock the new one instead.
 func (s *Store) lock() (*os.File, error) {
+	if err := store.EnsureState(filepath.Dir(s.dir)); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state dir %s: %w", s.dir, err)
 	}

@@ -55,8 +55,12 @@ type Options struct {
 	Stderr  *os.File
 	Init    bool   // run a tiny PID 1 that reaps zombies, like docker --init
 	PIDFile string // where to write the container's PID once it runs (runc's --pid-file)
-	Explain bool
-	Log     *explain.Log
+	// PassFDs passes descriptors 3…3+PassFDs-1 to the container (runc's
+	// --preserve-fds plus LISTEN_FDS); every other one is closed on exec.
+	PassFDs      int
+	NoNewKeyring bool // keep the caller's session keyring (runc's --no-new-keyring)
+	Explain      bool
+	Log          *explain.Log
 }
 
 // initConfig is what stage 0 sends stage 1 over fd 3.
@@ -69,9 +73,16 @@ type initConfig struct {
 	Fork    bool         `json:"fork"`             // fork the process and wait, instead of exec
 	Explain bool         `json:"explain"`
 	Console unix.Winsize `json:"console"` // the terminal's size, with -t
+	PassFDs int          `json:"passFDs"` // descriptors from 3 up for the container; ours follow them
+	// Keyring: "new" joins a new session keyring, "join" the running
+	// container's (exec), "" keeps the caller's.
+	Keyring string `json:"keyring,omitempty"`
+	ID      string `json:"id,omitempty"` // the container's id, for the keyring's name
 }
 
-// Fixed descriptors of stage 1; joined namespaces follow from fdNamespaces.
+// Descriptors of stage 1, after the PassFDs ones passed to the container
+// (add PassFDs to each); joined namespaces follow from fdNamespaces, and
+// the sealed ns-enter binary stage 1 is executed from comes last.
 const (
 	fdConfig = 3 + iota
 	fdErrors
@@ -85,6 +96,15 @@ const (
 // itself failed; it carries the code docker would exit with (ExitCode).
 func Run(s *specs.Spec, o Options) (int, error) {
 	log := o.Log
+	// Nothing ns-enter inherited goes further than it must: not to hooks,
+	// not to stage 1, not to the container (see hygiene.go).
+	if err := closeOnExec(nil, 3+o.PassFDs); err != nil {
+		return 125, err
+	}
+	passed, err := passedFiles(o.PassFDs)
+	if err != nil {
+		return 125, err
+	}
 	p, err := plan(s, o)
 	if err != nil {
 		return 125, err
@@ -95,6 +115,11 @@ func Run(s *specs.Spec, o Options) (int, error) {
 		return 125, err
 	}
 	defer removeCgroup()
+	exe, err := sealedSelf(log)
+	if err != nil {
+		return 125, fmt.Errorf("make a read-only copy of ns-enter for the container: %w", err)
+	}
+	defer exe.Close()
 
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
@@ -106,14 +131,14 @@ func Run(s *specs.Spec, o Options) (int, error) {
 	}
 	defer errR.Close()
 
-	cmd := initCommand(s, o, p, cfgR, errW)
+	cmd := initCommand(s, o, p, passed, exe, cfgR, errW)
 	var sockParent, sockChild *os.File
 	if s.Process.Terminal {
 		if sockParent, sockChild, err = socketpair(); err != nil {
 			return 125, err
 		}
 		defer sockParent.Close()
-		cmd.ExtraFiles[fdConsole-3] = sockChild
+		cmd.ExtraFiles[o.PassFDs+fdConsole-3] = sockChild
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
 	}
 
@@ -140,7 +165,13 @@ func Run(s *specs.Spec, o Options) (int, error) {
 		}
 		cfg := initConfig{Spec: s, Rootfs: p.rootfs, Mounts: p.clone&unix.CLONE_NEWNS != 0,
 			UTS: s.Hostname != "" || s.Domainname != "", UserNS: p.userns, Fork: o.Init, Explain: o.Explain,
-			Console: consoleSize(s.Process, o.Stdin)}
+			Console: consoleSize(s.Process, o.Stdin), PassFDs: o.PassFDs, ID: s.Annotations["ctrkit.id"]}
+		if !o.NoNewKeyring {
+			cfg.Keyring = "new"
+			if len(p.joined) > 0 {
+				cfg.Keyring = "join"
+			}
+		}
 		err := json.NewEncoder(cfgW).Encode(cfg)
 		cfgW.Close()
 		if err != nil && !errors.Is(err, syscall.EPIPE) {
@@ -191,15 +222,20 @@ func Run(s *specs.Spec, o Options) (int, error) {
 }
 
 // initCommand is stage 1: ns-enter itself, re-executed into the new
-// namespaces, with the spec pipe, the error pipe, our stderr for explain
-// lines and the namespaces to join as its descriptors 3, 4, 5, 7….
-func initCommand(s *specs.Spec, o Options, p *runPlan, cfgR, errW *os.File) *exec.Cmd {
+// namespaces from exe, its sealed copy. Its descriptors from 3 up are the
+// ones passed to the container, then the spec pipe, the error pipe, our
+// stderr for explain lines, the terminal socket, the namespaces to join
+// and exe itself.
+func initCommand(s *specs.Spec, o Options, p *runPlan, passed []*os.File, exe, cfgR, errW *os.File) *exec.Cmd {
+	files := append(append(passed, cfgR, errW, o.Stderr, nil), p.nsFiles...)
+	files = append(files, exe)
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{"ns-enter", "init"},
-		Dir:        o.Bundle,
-		Env:        []string{StageEnv + "=init", setns.ErrEnv + "=" + strconv.Itoa(fdErrors)},
-		ExtraFiles: append([]*os.File{cfgR, errW, o.Stderr, nil}, p.nsFiles...),
+		Path: fmt.Sprintf("/proc/self/fd/%d", 3+len(files)-1),
+		Args: []string{"ns-enter", "init"},
+		Dir:  o.Bundle,
+		Env: []string{StageEnv + "=init", setns.ErrEnv + "=" + strconv.Itoa(o.PassFDs+fdErrors),
+			setns.PassEnv + "=" + strconv.Itoa(o.PassFDs)},
+		ExtraFiles: files,
 		Stdin:      o.Stdin,
 		Stdout:     o.Stdout,
 		Stderr:     o.Stderr,
@@ -330,7 +366,7 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s namespace to join: %w (is the process still running?)", k.Name, err)
 			}
-			fd := fdNamespaces + len(p.nsFiles)
+			fd := o.PassFDs + fdNamespaces + len(p.nsFiles)
 			p.nsFiles = append(p.nsFiles, f)
 			if p.setns != "" {
 				p.setns += ","

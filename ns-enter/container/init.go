@@ -8,10 +8,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"syscall"
 	"unsafe"
 
 	"ctrkit/internal/explain"
+	"ctrkit/ns-enter/setns"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -32,11 +34,12 @@ func init() {
 // joined pid namespace, when the forked process ended; the caller exits
 // with the code it returns.
 func Init() int {
-	cfgFile := os.NewFile(fdConfig, "config")
-	errPipe := os.NewFile(fdErrors, "errors")
-	logFile := os.NewFile(fdExplain, "explain")
+	pass, _ := strconv.Atoi(os.Getenv(setns.PassEnv)) // descriptors for the container come first
+	cfgFile := os.NewFile(uintptr(pass+fdConfig), "config")
+	errPipe := os.NewFile(uintptr(pass+fdErrors), "errors")
+	logFile := os.NewFile(uintptr(pass+fdExplain), "explain")
 	for _, fd := range []int{fdConfig, fdErrors, fdExplain, fdConsole} {
-		unix.CloseOnExec(fd)
+		unix.CloseOnExec(pass + fd)
 	}
 	var cfg initConfig
 	if err := json.NewDecoder(cfgFile).Decode(&cfg); err != nil {
@@ -45,13 +48,22 @@ func Init() int {
 	cfgFile.Close()
 	os.Unsetenv(StageEnv)
 	os.Unsetenv("_CTRKIT_ERRFD")
+	os.Unsetenv(setns.PassEnv)
 	log := explain.New("ns-enter", logFile, cfg.Explain)
+	if cfg.Keyring != "" { // before seccomp, which usually forbids keyctl(2)
+		if err := sessionKeyring(log, cfg.ID); err != nil {
+			return report(errPipe, err)
+		}
+	}
 
 	path, err := setup(log, &cfg)
 	if err != nil {
 		return report(errPipe, err)
 	}
 	p := cfg.Spec.Process
+	if err := closeOnExec(log, 3+cfg.PassFDs); err != nil { // only the passed ones reach the container
+		return report(errPipe, err)
+	}
 	if !cfg.Fork {
 		log.Step(fmt.Sprintf("execve(%q, %q)", path, p.Args), explain.Join(p.Args))
 		err := syscall.Exec(path, p.Args, p.Env)
@@ -70,7 +82,7 @@ func setup(log *explain.Log, cfg *initConfig) (string, error) {
 		}
 	}
 	if s.Process.Terminal {
-		if err := openConsole(log, os.NewFile(fdConsole, "console"), int(s.Process.User.UID), cfg.Console); err != nil {
+		if err := openConsole(log, os.NewFile(uintptr(cfg.PassFDs+fdConsole), "console"), int(s.Process.User.UID), cfg.Console); err != nil {
 			return "", err
 		}
 	}

@@ -11,8 +11,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-// The descriptor ns-enter sends the spec on (fdConfig in container.go).
-#define CONFIG_FD 3
+// The descriptor ns-enter sends the spec on (fdConfig in container.go),
+// after the _CTRKIT_PASS_FDS ones meant for the container.
+static int config_fd(void) {
+	const char *pass = getenv("_CTRKIT_PASS_FDS");
+	return 3 + (pass != NULL ? atoi(pass) : 0);
+}
 
 static void fail(const char *what, const char *kind, int err) {
 	char msg[512];
@@ -44,7 +48,7 @@ static void forward(int sig) {
 // It forks only once the spec arrives, so it is already in the cgroup
 // ns-enter put it in, and the child is born there too.
 static void fork_into_pid_namespace(void) {
-	struct pollfd p = {.fd = CONFIG_FD, .events = POLLIN};
+	struct pollfd p = {.fd = config_fd(), .events = POLLIN};
 	while (poll(&p, 1, -1) < 0 && errno == EINTR)
 		;
 	child = fork();

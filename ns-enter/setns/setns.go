@@ -35,6 +35,10 @@ import "C"
 // Env is the variable that lists "FD:KIND" pairs to join, comma-separated.
 const Env = "_CTRKIT_SETNS"
 
+// PassEnv says how many descriptors from 3 up stage 1 passes on to the
+// container; its own (the spec pipe first) follow them.
+const PassEnv = "_CTRKIT_PASS_FDS"
+
 // ErrEnv names the descriptor the constructor reports a failure on, as
 // "125 message", the same format the Go side of ns-enter uses.
 const ErrEnv = "_CTRKIT_ERRFD"
