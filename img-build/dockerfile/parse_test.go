@@ -269,3 +269,22 @@ func TestBuildKitCorpus(t *testing.T) {
 	}
 	t.Logf("%d corpus files: %d instructions read, %d refused by our rules; %d negative files refused", len(cases), read, refused, len(negative))
 }
+
+func TestExpand(t *testing.T) {
+	vars := EnvLookup([]string{"A=1", "B=two words"})
+	for in, want := range map[string]string{
+		"a $A ${B}\n":            "a 1 two words\n",
+		`"$A" '$A'`:              `"1" '1'`,
+		`\$A \\$A \n`:            `$A \1 \n`,
+		"${UNSET:-x} cost$ 5\n":  "x cost$ 5\n",
+		"no variables at all\n":  "no variables at all\n",
+		"${A:+set}${UNSET+set}.": "set.",
+	} {
+		if got, err := Expand(in, vars, '\\'); err != nil || got != want {
+			t.Errorf("Expand(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := Expand("${A", vars, '\\'); err == nil {
+		t.Errorf("Expand(%q) = nil error, want one", "${A")
+	}
+}
