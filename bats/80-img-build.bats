@@ -124,6 +124,37 @@ teardown_file() {
 	assert_stderr_contains "this stage is not needed"
 }
 
+@test "img-build RUN <<EOF / COPY <<EOF [heredocs: a script, a #! script, inline files; a BOM is skipped]" {
+	local c=$BATS_TEST_TMPDIR/heredoc
+	mkdir -p "$c"
+	printf '\xef\xbb\xbf' >"$c/Dockerfile"
+	cat >>"$c/Dockerfile" <<-'DOCKERFILE'
+		FROM busybox:latest
+		ARG WHO=heredoc
+		RUN <<EOF
+		echo one >/one
+		echo two >>/one
+		EOF
+		RUN <<EOF
+		#!/bin/sh
+		echo "shebang $0" >/two
+		EOF
+		COPY <<EOF <<'RAW' /etc/hd/
+		hello $WHO
+		EOF
+		kept $WHO
+		RAW
+		RUN cat <<EOF >/three
+		three $WHO
+		EOF
+	DOCKERFILE
+	run_tool --separate-stderr img-build -t hd:1 "$c"
+	assert_stderr_contains "3 RUN executed"
+	run_tool bash -o pipefail -c "img-pull --pull never hd:1 | fs-layer mount --name $(safename) | ns-enter --pid --net -- sh -c 'cat /one /two /etc/hd/EOF /etc/hd/RAW /three; ls /dev/pipes 2>&1 || true'"
+	assert_output "$(printf 'one\ntwo\nshebang /dev/pipes/EOF\nhello heredoc\nkept $WHO\nthree heredoc\nls: /dev/pipes: No such file or directory')"
+	fs-layer rm "$(safename)"
+}
+
 @test "img-build RUN false [the command's status, line number, nothing tagged, nothing left mounted]" {
 	local c=$BATS_TEST_TMPDIR/fail
 	mkdir -p "$c"

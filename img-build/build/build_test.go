@@ -67,7 +67,7 @@ func TestCopyHash(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer root.Close()
-		items, err := planCopy(root, []string{"a.txt", "d"}, "/dst/", nil, newFileIndex(), false)
+		items, err := planCopy(root, []string{"a.txt", "d"}, nil, "/dst/", nil, newFileIndex(), false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +117,7 @@ func TestPlanCopy(t *testing.T) {
 		{[]string{"d"}, "/y", "/y /y/e.go /y/f"},
 		{[]string{"a.go", "c.txt"}, "/z", "/z/a.go /z/c.txt"},
 	} {
-		items, err := planCopy(root, tc.srcs, tc.dest, ig, newFileIndex(), false)
+		items, err := planCopy(root, tc.srcs, nil, tc.dest, ig, newFileIndex(), false)
 		if err != nil {
 			t.Errorf("planCopy(%q, %q): %v", tc.srcs, tc.dest, err)
 			continue
@@ -130,10 +130,10 @@ func TestPlanCopy(t *testing.T) {
 			t.Errorf("planCopy(%q, %q) = %q, want %q", tc.srcs, tc.dest, strings.Join(got, " "), tc.want)
 		}
 	}
-	if _, err := planCopy(root, []string{"../etc/passwd"}, "/x", nil, newFileIndex(), false); err == nil {
+	if _, err := planCopy(root, []string{"../etc/passwd"}, nil, "/x", nil, newFileIndex(), false); err == nil {
 		t.Errorf("planCopy(../etc/passwd) = nil error, want no such file (it cannot leave the context)")
 	}
-	if _, err := planCopy(root, []string{"d/f/g.log"}, "/x", ig, newFileIndex(), false); err == nil {
+	if _, err := planCopy(root, []string{"d/f/g.log"}, nil, "/x", ig, newFileIndex(), false); err == nil {
 		t.Errorf("planCopy of an ignored file = nil error, want one")
 	}
 }

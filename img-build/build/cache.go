@@ -127,3 +127,51 @@ func short(s string) string {
 	}
 	return s
 }
+
+// cached looks a layer step up; on a hit it adds the layer and reports true.
+func (b *builder) cached(s *stage, key, step, extra string) bool {
+	var why string
+	var e *Entry
+	if b.opt.NoCache {
+		why = "--no-cache"
+	} else {
+		e, why = b.cache.Get(key, s.key, step, extra, b.images.HasBlob)
+	}
+	inputs := fmt.Sprintf("parent %s + %q", short(s.key), step)
+	if extra != "" {
+		inputs += " + " + short(extra)
+	}
+	if e == nil {
+		b.opt.Log.Note("cache miss for key %s = sha256(%s): %s", short(key), inputs, why)
+		return false
+	}
+	b.opt.Log.Note("cache hit for key %s = sha256(%s): layer %s from %s", short(key), inputs, short(e.Layer.Desc.Digest.String()), e.Created.Format(time.RFC3339))
+	fmt.Fprintf(b.opt.Out, "  CACHED %s\n", short(e.Layer.Desc.Digest.String()))
+	b.res.Cached++
+	s.addLayer(e.Layer, e.Created, e.CreatedBy)
+	s.key = key
+	return true
+}
+
+// store records a step's new layer in the cache and in the stage.
+func (b *builder) store(s *stage, key, step, extra string, l Layer, createdBy string) error {
+	now := time.Now().UTC().Truncate(time.Second)
+	e := &Entry{Key: key, Parent: s.key, Step: step, Extra: extra, Layer: l, Created: now, CreatedBy: createdBy}
+	if err := b.cache.Put(e); err != nil {
+		return fmt.Errorf("write build cache: %w", err)
+	}
+	s.addLayer(l, now, createdBy)
+	s.key = key
+	return nil
+}
+
+func (s *stage) addLayer(l Layer, created time.Time, createdBy string) {
+	if l.Desc.MediaType == "" {
+		l.Desc.MediaType = s.layerType
+	}
+	s.layers = append(s.layers, l)
+	s.cfg.RootFS.Type = "layers"
+	s.cfg.RootFS.DiffIDs = append(s.cfg.RootFS.DiffIDs, l.DiffID)
+	s.cfg.History = append(s.cfg.History, v1.History{Created: v1.Time{Time: created}, CreatedBy: createdBy})
+	s.created = created
+}

@@ -13,6 +13,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 )
 
 // copyItem is one file COPY or ADD puts into the layer.
@@ -22,7 +23,24 @@ type copyItem struct {
 	info    fs.FileInfo // Lstat of src
 	link    string      // symlink target
 	extract bool        // ADD: unpack this tar archive into dest
+	inline  *inlineFile // a heredoc source: the content is here, not in a file
 }
+
+// inlineFile is a heredoc source of COPY/ADD: a file named NAME (the
+// heredoc's word), mode 0644, holding the heredoc's lines.
+type inlineFile struct {
+	name, data string
+}
+
+// inlineInfo is the fs.FileInfo of an inline file.
+type inlineInfo struct{ f *inlineFile }
+
+func (i inlineInfo) Name() string       { return i.f.name }
+func (i inlineInfo) Size() int64        { return int64(len(i.f.data)) }
+func (i inlineInfo) Mode() fs.FileMode  { return 0o644 }
+func (i inlineInfo) ModTime() time.Time { return time.Time{} }
+func (i inlineInfo) IsDir() bool        { return false }
+func (i inlineInfo) Sys() any           { return nil }
 
 // owner is --chown's result; nil keeps the default.
 type owner struct{ uid, gid int }
@@ -45,8 +63,9 @@ var errNoMatch = errors.New("no such file")
 //   - a directory source copies its contents, not itself, into dest;
 //   - a file source lands at dest, or at dest/NAME when dest ends in /,
 //     is an existing directory, or there are several sources;
-//   - globs (* ? [a-z]) pick several sources.
-func planCopy(root *os.Root, srcs []string, dest string, ign *Ignore, ix *fileIndex, add bool) ([]copyItem, error) {
+//   - globs (* ? [a-z]) pick several sources;
+//   - a heredoc source (inline) is a file named after its word.
+func planCopy(root *os.Root, srcs []string, inline []inlineFile, dest string, ign *Ignore, ix *fileIndex, add bool) ([]copyItem, error) {
 	fsys := root.FS()
 	var matched []string
 	for _, s := range srcs {
@@ -79,9 +98,16 @@ func planCopy(root *os.Root, srcs []string, dest string, ign *Ignore, ix *fileIn
 		}
 		matched = append(matched, rel)
 	}
-	toDir := strings.HasSuffix(dest, "/") || len(matched) > 1 || ix.isDir(dest)
+	toDir := strings.HasSuffix(dest, "/") || len(matched)+len(inline) > 1 || ix.isDir(dest)
 	dest = path.Clean(dest)
 	var items []copyItem
+	for i := range inline {
+		d := dest
+		if toDir {
+			d = path.Join(dest, inline[i].name)
+		}
+		items = append(items, copyItem{src: "<<" + inline[i].name, dest: d, info: inlineInfo{&inline[i]}, inline: &inline[i]})
+	}
 	for _, m := range matched {
 		fi, err := root.Lstat(m)
 		if err != nil {
@@ -145,6 +171,14 @@ func planCopy(root *os.Root, srcs []string, dest string, ign *Ignore, ix *fileIn
 	return items, nil
 }
 
+// open reads the content of a regular file item.
+func (p *copyPlan) open(it copyItem) (io.ReadCloser, error) {
+	if it.inline != nil {
+		return io.NopCloser(strings.NewReader(it.inline.data)), nil
+	}
+	return p.root.Open(it.src)
+}
+
 // header is the tar header for it in the layer.
 func (p *copyPlan) header(it copyItem) (*tar.Header, error) {
 	h, err := tar.FileInfoHeader(it.info, it.link)
@@ -182,7 +216,7 @@ func (p *copyPlan) Hash() (string, error) {
 		}
 		fmt.Fprintf(h, "%s\x00%c\x00%o\x00%d:%d\x00%s\x00%v\x00", th.Name, th.Typeflag, th.Mode, th.Uid, th.Gid, th.Linkname, it.extract)
 		if it.info.Mode().IsRegular() {
-			f, err := p.root.Open(it.src)
+			f, err := p.open(it)
 			if err != nil {
 				return "", err
 			}
@@ -244,7 +278,7 @@ func (p *copyPlan) write(w *tar.Writer, ix *fileIndex) (int, error) {
 		}
 		n++
 		if h.Typeflag == tar.TypeReg {
-			f, err := p.root.Open(it.src)
+			f, err := p.open(it)
 			if err != nil {
 				return n, err
 			}

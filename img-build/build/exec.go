@@ -77,6 +77,10 @@ type RunSpec struct {
 	User    string // USER: uid[:gid] or a name the image's /etc/passwd knows
 	Network string // none (a network namespace with only lo) or host
 	Output  string // where the layer tar (fs-layer diff) goes
+	// Files are bound read-only into the container, by path: a RUN
+	// heredoc's #! script at /dev/pipes/NAME. The container's /dev is a
+	// tmpfs, so they never become part of the layer.
+	Files map[string]string
 }
 
 // Run executes one RUN step:
@@ -117,6 +121,14 @@ func (x Executor) Run(r RunSpec) error {
 		doc.Mounts = append(doc.Mounts, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: "/etc/resolv.conf", Options: []string{"rbind", "ro"}})
 	default:
 		return fmt.Errorf("--network %s: want none or host", r.Network)
+	}
+	for dest, content := range r.Files {
+		src, err := scriptFile(content)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(src)
+		doc.Mounts = append(doc.Mounts, specs.Mount{Destination: dest, Type: "bind", Source: src, Options: []string{"bind", "ro"}})
 	}
 	var seed bytes.Buffer
 	if err := spec.Write(&seed, doc); err != nil {
@@ -170,4 +182,24 @@ func (x Executor) Run(r RunSpec) error {
 		return fmt.Errorf("fs-layer diff %s: %w", id, err)
 	}
 	return nil
+}
+
+// scriptFile writes content to a new executable temporary file.
+func scriptFile(content string) (string, error) {
+	f, err := os.CreateTemp("", "ckb-heredoc-*")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.WriteString(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o755)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("write the heredoc script: %w", err)
+	}
+	return f.Name(), nil
 }

@@ -39,7 +39,6 @@ type layerWriter struct {
 	zw         *gzip.Writer
 	diff, blob hash.Hash
 	raw        io.Writer // the uncompressed stream, before gzip
-	entries    int
 }
 
 func newLayerWriter(tmpDir string) (*layerWriter, error) {

@@ -213,3 +213,29 @@ func EnvLookup(env ...[]string) Lookup {
 		return val, found
 	}
 }
+
+// Expand replaces $VAR and ${VAR…} in the content of a COPY or ADD
+// heredoc, the way a shell expands an unquoted here-document: quotes are
+// kept as they are, and the escape character keeps a $ (or itself)
+// literal; before any other character it is kept too.
+func Expand(s string, vars Lookup, escape rune) (string, error) {
+	rs := []rune(s)
+	var b strings.Builder
+	for i := 0; i < len(rs); i++ {
+		switch r := rs[i]; {
+		case r == escape && i+1 < len(rs) && (rs[i+1] == '$' || rs[i+1] == escape):
+			i++
+			b.WriteRune(rs[i])
+		case r == '$':
+			v, n, err := variable(rs[i:], vars, escape)
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(v)
+			i += n - 1
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String(), nil
+}

@@ -3,24 +3,49 @@
 //
 // A Dockerfile is a list of lines. Before anything is read:
 //
-//   - parser directives, "# escape=`" or "# syntax=…", may open the file
-//     (only there: the first line that is not a directive ends them);
+//   - a UTF-8 byte order mark at the very start is dropped (editors on
+//     Windows write one);
+//   - parser directives, "# escape=`", "# syntax=…" or "# check=…", may open
+//     the file (only there: the first line that is not a directive ends
+//     them);
 //   - a line ending in the escape character (\ by default) continues on the
 //     next; comment lines and empty lines inside a continuation are skipped;
-//   - a line whose first non-blank character is # is a comment.
+//   - a line whose first non-blank character is # is a comment;
+//   - RUN, COPY and ADD may carry here-documents: `RUN <<EOF` takes the
+//     lines up to one that reads EOF as a script, `COPY <<EOF /x` as the
+//     content of a file named EOF (<<-EOF strips leading tabs; a quoted
+//     <<"EOF" keeps $VAR unexpanded in COPY's file).
 //
 // Each logical line is then INSTRUCTION [--flag=value…] ARGUMENTS, the
 // instruction case-insensitive. RUN, CMD, ENTRYPOINT, SHELL, COPY, ADD and
 // VOLUME accept the exec (JSON array) form, ["/bin/sh", "-c", "echo hi"].
+//
+// Which parser, and why: the lines are split by BuildKit's own parser,
+// github.com/moby/buildkit/frontend/dockerfile/parser, the one `docker
+// build` runs. Reading a Dockerfile is not what img-build teaches (the
+// layers, the cache and RUN in a container are), and the corner cases are
+// many: here-documents, the byte order mark, the escape directive changing
+// what continues a line, JSON that is not quite JSON. A hand-written reader
+// rejected heredocs and the BOM; BuildKit's handles its whole test corpus
+// by definition, and parse_test.go runs our conversion over that corpus
+// (read from the module cache). The cost is one module: the parser package
+// pulls in BuildKit's small shell-lexer and command packages, pkg/errors
+// and, through its error stacks, protobuf's runtime (`go mod graph` shows
+// the rest of BuildKit's requirements, which are never compiled in).
+// What BuildKit's parser leaves to its callers, we do here: which
+// instructions and flags exist, that only ARG comes before FROM, and the
+// file:line of each error.
 package dockerfile
 
 import (
-	"bufio"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"regexp"
+	"slices"
 	"strings"
+	"unicode"
+
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
 // Instruction is one logical line of a Dockerfile.
@@ -31,6 +56,18 @@ type Instruction struct {
 	Args   string            // the rest of the line, continuations joined
 	JSON   []string          // the exec form's words, when IsJSON
 	IsJSON bool              // Args is a JSON array of strings (exec form)
+	// Heredocs are the here-documents of RUN, COPY and ADD, in order. A
+	// RUN keeps its <<NAME words in Args (the shell reads them); for COPY
+	// and ADD they are inline source files, and their words are taken out
+	// of Args.
+	Heredocs []Heredoc
+}
+
+// Heredoc is one here-document: the lines between <<NAME and NAME.
+type Heredoc struct {
+	Name    string // the word after <<, quotes removed
+	Content string // the lines, each with its newline; tabs stripped for <<-
+	Expand  bool   // the word was not quoted: $VAR in COPY's content is expanded
 }
 
 // String is the instruction as written (flags and arguments), for output
@@ -72,7 +109,7 @@ var flagsAllowed = map[string][]string{
 	"ADD":  {"chown", "chmod", "link"},
 }
 
-// needsArgs: every instruction needs arguments, except none.
+// known lists the instructions; every one needs arguments.
 var known = map[string]bool{
 	"FROM": true, "RUN": true, "COPY": true, "ADD": true, "ENV": true, "ARG": true,
 	"WORKDIR": true, "USER": true, "LABEL": true, "EXPOSE": true, "CMD": true,
@@ -80,80 +117,19 @@ var known = map[string]bool{
 	"HEALTHCHECK": true, "ONBUILD": true, "MAINTAINER": true,
 }
 
-var jsonForm = map[string]bool{"RUN": true, "CMD": true, "ENTRYPOINT": true, "SHELL": true, "COPY": true, "ADD": true, "VOLUME": true}
-
-var directiveRE = regexp.MustCompile(`^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`)
-
 // Parse reads a Dockerfile; file names it in errors.
 func Parse(r io.Reader, file string) (*Dockerfile, error) {
-	df := &Dockerfile{File: file, Escape: '\\'}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	var lines []string
-	for sc.Scan() {
-		lines = append(lines, strings.TrimSuffix(sc.Text(), "\r"))
+	res, err := parser.Parse(r)
+	if err != nil {
+		return nil, locate(file, err)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", file, err)
-	}
-	i := 0
-	for ; i < len(lines); i++ {
-		m := directiveRE.FindStringSubmatch(lines[i])
-		if m == nil {
-			break
-		}
-		switch strings.ToLower(m[1]) {
-		case "escape":
-			if m[2] != "\\" && m[2] != "`" {
-				return nil, &Error{file, i + 1, fmt.Sprintf("escape directive %q: the escape character must be \\ or `", m[2])}
-			}
-			df.Escape = rune(m[2][0])
-		case "syntax", "check":
-			// BuildKit front-end selection and lint settings: nothing to do here.
-		default:
-			// Docker treats an unknown directive as a comment, and so do we.
-		}
-	}
-	esc := string(df.Escape)
-	for i < len(lines) {
-		start := i
-		line := strings.TrimSpace(lines[i])
-		i++
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		var logical strings.Builder
-		for {
-			trimmed := strings.TrimRight(line, " \t")
-			if !strings.HasSuffix(trimmed, esc) {
-				logical.WriteString(line)
-				break
-			}
-			logical.WriteString(strings.TrimSuffix(trimmed, esc))
-			// the next line that is neither empty nor a comment continues it
-			for i < len(lines) {
-				t := strings.TrimSpace(lines[i])
-				if t == "" || strings.HasPrefix(t, "#") {
-					i++
-					continue
-				}
-				break
-			}
-			if i >= len(lines) {
-				break
-			}
-			line = lines[i]
-			i++
-		}
-		in, err := parseLine(strings.TrimSpace(logical.String()))
+	df := &Dockerfile{File: file, Escape: res.EscapeToken}
+	for _, n := range res.AST.Children {
+		in, err := instruction(n, df.Escape)
 		if err != nil {
-			return nil, &Error{file, start + 1, err.Error()}
+			return nil, &Error{file, n.StartLine, err.Error()}
 		}
-		in.Line = start + 1
 		df.Instructions = append(df.Instructions, in)
-	}
-	if len(df.Instructions) == 0 {
-		return nil, &Error{file, 1, "the Dockerfile has no instructions"}
 	}
 	for _, in := range df.Instructions {
 		if in.Cmd == "FROM" {
@@ -166,50 +142,117 @@ func Parse(r io.Reader, file string) (*Dockerfile, error) {
 	return df, nil
 }
 
-func parseLine(s string) (Instruction, error) {
-	word, rest, _ := strings.Cut(s, " ")
-	if t, r, ok := strings.Cut(word, "\t"); ok {
-		word, rest = t, r+" "+rest
+// locate turns BuildKit's error into an *Error with our wording for the
+// common ones. BuildKit counts a directive's line from 0 (it fails before
+// counting the line) and an instruction's from 1.
+func locate(file string, err error) error {
+	line := 1
+	var le *parser.LocationError
+	if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
+		line = le.Locations[0][0].Start.Line
 	}
-	in := Instruction{Cmd: strings.ToUpper(word)}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "file with no instructions"):
+		return &Error{file, 1, "the Dockerfile has no instructions"}
+	case strings.Contains(msg, "escape token"):
+		return &Error{file, line + 1, fmt.Sprintf("escape directive: the escape character must be \\ or ` (%v)", msg)}
+	case strings.Contains(msg, "parser directive"):
+		return &Error{file, line + 1, msg}
+	}
+	return &Error{file, max(line, 1), msg}
+}
+
+// instruction checks one node of BuildKit's tree and converts it.
+func instruction(n *parser.Node, escape rune) (Instruction, error) {
+	in := Instruction{Line: n.StartLine, Cmd: strings.ToUpper(n.Value)}
 	if !known[in.Cmd] {
-		return in, fmt.Errorf("unknown instruction %q (known: FROM RUN COPY ADD ENV ARG WORKDIR USER LABEL EXPOSE CMD ENTRYPOINT VOLUME SHELL STOPSIGNAL)", word)
+		return in, fmt.Errorf("unknown instruction %q (known: FROM RUN COPY ADD ENV ARG WORKDIR USER LABEL EXPOSE CMD ENTRYPOINT VOLUME SHELL STOPSIGNAL)", n.Value)
 	}
-	rest = strings.TrimSpace(rest)
-	for strings.HasPrefix(rest, "--") {
-		f, r, _ := strings.Cut(rest, " ")
+	for _, f := range n.Flags {
 		name, val, ok := strings.Cut(strings.TrimPrefix(f, "--"), "=")
 		if !ok {
 			return in, fmt.Errorf("%s flag %q: want --%s=VALUE", in.Cmd, f, name)
 		}
-		allowed := false
-		for _, a := range flagsAllowed[in.Cmd] {
-			allowed = allowed || a == name
-		}
-		if !allowed {
+		if !slices.Contains(flagsAllowed[in.Cmd], name) {
 			return in, fmt.Errorf("%s does not take the flag --%s", in.Cmd, name)
 		}
 		if in.Flags == nil {
 			in.Flags = map[string]string{}
 		}
 		in.Flags[name] = val
-		rest = strings.TrimSpace(r)
 	}
-	in.Args = rest
-	if rest == "" {
+	in.Args = skipFlags(skipWord(strings.TrimSpace(n.Original)), escape)
+	if in.Args == "" {
 		return in, fmt.Errorf("%s needs arguments", in.Cmd)
 	}
-	if jsonForm[in.Cmd] && strings.HasPrefix(rest, "[") {
-		var words []string
-		if err := json.Unmarshal([]byte(rest), &words); err == nil {
-			in.JSON, in.IsJSON = words, true
-		} else if in.Cmd == "SHELL" {
-			return in, fmt.Errorf("SHELL needs a JSON array of strings, e.g. [\"/bin/sh\", \"-c\"]: %v", err)
+	if n.Attributes["json"] {
+		in.IsJSON, in.JSON = true, []string{}
+		for w := n.Next; w != nil; w = w.Next {
+			in.JSON = append(in.JSON, w.Value)
 		}
-	} else if in.Cmd == "SHELL" {
+	}
+	if in.Cmd == "SHELL" && !in.IsJSON {
 		return in, fmt.Errorf("SHELL needs a JSON array of strings, e.g. [\"/bin/sh\", \"-c\"]")
 	}
+	for _, h := range n.Heredocs {
+		content := h.Content
+		if h.Chomp {
+			content = parser.ChompHeredocContent(content)
+		}
+		in.Heredocs = append(in.Heredocs, Heredoc{Name: h.Name, Content: content, Expand: h.Expand})
+	}
+	if len(in.Heredocs) > 0 && (in.Cmd == "COPY" || in.Cmd == "ADD") {
+		var rest []string
+		for _, w := range strings.Fields(in.Args) {
+			if parser.MustParseHeredoc(w) == nil {
+				rest = append(rest, w)
+			}
+		}
+		in.Args = strings.Join(rest, " ")
+	}
 	return in, nil
+}
+
+// skipWord drops the first word of s (the instruction) and the blanks
+// after it.
+func skipWord(s string) string {
+	i := strings.IndexFunc(s, unicode.IsSpace)
+	if i < 0 {
+		return ""
+	}
+	return strings.TrimLeftFunc(s[i:], unicode.IsSpace)
+}
+
+// skipFlags drops the leading --flag words of s, which BuildKit has
+// already read into the node's Flags: the words starting with --, quotes
+// and escapes inside them included, up to the first other word or a lone
+// "--".
+func skipFlags(s string, escape rune) string {
+	for strings.HasPrefix(s, "--") {
+		i, quote := 0, byte(0)
+	scan:
+		for ; i < len(s); i++ {
+			switch c := s[i]; {
+			case rune(c) == escape && i+1 < len(s):
+				i++
+			case quote != 0:
+				if c == quote {
+					quote = 0
+				}
+			case c == '\'' || c == '"':
+				quote = c
+			case c == ' ' || c == '\t':
+				break scan
+			}
+		}
+		word := s[:i]
+		s = strings.TrimLeftFunc(s[i:], unicode.IsSpace)
+		if word == "--" {
+			break
+		}
+	}
+	return strings.TrimSpace(s)
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -217,10 +260,6 @@ func sortedKeys(m map[string]string) []string {
 	for k := range m {
 		ks = append(ks, k)
 	}
-	for i := 1; i < len(ks); i++ {
-		for j := i; j > 0 && ks[j] < ks[j-1]; j-- {
-			ks[j], ks[j-1] = ks[j-1], ks[j]
-		}
-	}
+	slices.Sort(ks)
 	return ks
 }
