@@ -42,11 +42,12 @@
 // ns-enter is built with cgo already for its setns constructor).
 //
 // A pure-Go compiler (such as elastic/go-seccomp-bpf) would keep ns-enter
-// free of the C library, but its rule language is not the OCI one (no
-// errnoRet per rule, no MASKED_EQ, one architecture) and its syscall tables
-// would be one more copy to keep in step with the kernel; libseccomp's
-// tables are maintained with the kernel, and runc's semantics (which
-// profiles are written against) are libseccomp's. The BPF itself is not the
+// free of the C library, but it would mean one more set of syscall tables to
+// keep in step with the kernel, and one more translation of the OCI
+// semantics (errnoRet per rule, MASKED_EQ, several architectures in one
+// filter, names resolved per architecture) to get exactly right; the
+// profiles people write are tested against runc and crun, that is, against
+// libseccomp. The BPF itself is not the
 // lesson here; which calls a container needs, and when the filter may be
 // loaded, are. So: libseccomp, at the price of libseccomp-dev and
 // pkg-config at build time (scripts/setup.sh) and libseccomp.so.2 at run
