@@ -50,6 +50,11 @@ load helpers
 	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/07-putting-it-together.md"
 }
 
+@test "docs/08-security.md [every command in the chapter runs]" {
+	requires root overlay busybox
+	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/08-security.md"
+}
+
 @test "docs/ [every chapter has a test above]" {
 	local chapter
 	for chapter in "$REPO"/docs/[0-9]*.md; do

@@ -50,13 +50,19 @@ status_lines='grep -E "^(Uid|Gid|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|S
 	assert_line "$(grep Seccomp: <<<"$pid1")"
 }
 
-@test "ctr-run exec [cannot do what the container cannot: mount, a host device]" {
+@test "ctr-run exec [cannot do what the container cannot: mount]" {
 	requires root overlay busybox
 	run_tool ctr-run -d --network none --name ex busybox sleep 1000
 	run_tool ! ctr-run exec ex mount -t tmpfs none /tmp
 	assert_output --regexp 'ermission denied|not permitted'
 	run_tool ctr-run exec ex sh -c 'grep CapEff /proc/self/status'
 	assert_output --regexp 'CapEff:\s+00000000a80425fb$' # docker's 14 capabilities
+	# run -u, -e and -w are the container's process settings too.
+	run_tool ctr-run -d --network none --name ex2 -u 1000:1000 -e WHO=me -w /tmp busybox sleep 1000
+	run_tool ctr-run exec ex2 sh -c 'echo "$(id -u) $WHO $PWD"'
+	assert_output '1000 me /tmp'
+	run_tool ctr-run exec -u 0 -e WHO=you ex2 sh -c 'echo "$(id -u) $WHO $PWD"'
+	assert_output '0 you /tmp'
 }
 
 @test "ctr-run exec --privileged [every capability, no seccomp; the user and cgroup stay]" {

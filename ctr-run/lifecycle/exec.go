@@ -40,7 +40,7 @@ func (c *Container) Exec(args []string, o ExecOptions, env []string) (Stage, []s
 	if pid == 0 {
 		return Stage{}, nil, &ExitError{125, fmt.Errorf("container %s is not running (%s): exec needs a running container", c.Name, c.Status())}
 	}
-	nsArgs := []string{"--target", fmt.Sprint(pid), "--spec", c.Path("config.json")}
+	nsArgs := append([]string{"--target", fmt.Sprint(pid), "--spec", c.Path("config.json")}, c.processFlags()...)
 	for _, e := range o.Env {
 		nsArgs = append(nsArgs, "-e", e)
 	}
@@ -66,6 +66,29 @@ func (c *Container) Exec(args []string, o ExecOptions, env []string) (Stage, []s
 		}
 	}
 	return Stage{"ns-enter", nsArgs}, execEnv, nil
+}
+
+// processFlags are the flags of the container's own ns-enter command that
+// describe its process rather than its namespaces (docker run's -u, -e, -w,
+// --privileged, --security-opt): they are part of the container's process
+// settings, so exec gives them too, before its own flags, which win.
+func (c *Container) processFlags() []string {
+	var out []string
+	args := c.NsEnter
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "--":
+			return out
+		case "-u", "-e", "-w", "--seccomp":
+			if i+1 < len(args) {
+				out = append(out, args[i], args[i+1])
+				i++
+			}
+		case "--privileged", "--no-new-privs":
+			out = append(out, args[i])
+		}
+	}
+	return out
 }
 
 // RunStage runs one stage with our stdio and returns its exit status.

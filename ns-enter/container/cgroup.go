@@ -17,14 +17,35 @@ import (
 // limited) by cg-limit; ns-enter only joins, before the container's first
 // instruction runs, so nothing escapes the limits.
 func joinCgroup(log *explain.Log, path string, pid int) error {
-	if strings.Count(path, ":") == 2 {
-		return fmt.Errorf("linux.cgroupsPath %q is systemd's slice:prefix:name form, which ns-enter does not speak: use a path like /ctrkit/NAME", path)
-	}
-	ms, err := mountinfo.Read()
+	dirs, err := CgroupDirs(path)
 	if err != nil {
 		return err
 	}
-	joined := 0
+	for _, dir := range dirs {
+		procs := filepath.Join(dir, "cgroup.procs")
+		log.Step(fmt.Sprintf("write(%q, \"%d\")", procs, pid), fmt.Sprintf("echo %d > %s", pid, explain.Quote(procs)))
+		if err := os.WriteFile(procs, []byte(strconv.Itoa(pid)), 0); err != nil {
+			return fmt.Errorf("join cgroup: write %d to %s: %w", pid, procs, err)
+		}
+	}
+	if len(dirs) == 0 {
+		return fmt.Errorf("cgroup %q does not exist in any cgroup hierarchy: create it first (cg-limit create NAME), or remove linux.cgroupsPath from the spec", path)
+	}
+	return nil
+}
+
+// CgroupDirs lists the directories of cgroup path (linux.cgroupsPath) that
+// exist, one per hierarchy it is in: one on a cgroup v2 host, one per
+// controller on v1, both on a hybrid host.
+func CgroupDirs(path string) ([]string, error) {
+	if strings.Count(path, ":") == 2 {
+		return nil, fmt.Errorf("linux.cgroupsPath %q is systemd's slice:prefix:name form, which ns-enter does not speak: use a path like /ctrkit/NAME", path)
+	}
+	ms, err := mountinfo.Read()
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
 	seen := map[string]bool{}
 	for _, m := range ms {
 		if m.FSType != "cgroup" && m.FSType != "cgroup2" || seen[m.Mountpoint] {
@@ -32,18 +53,9 @@ func joinCgroup(log *explain.Log, path string, pid int) error {
 		}
 		seen[m.Mountpoint] = true
 		dir := filepath.Join(m.Mountpoint, filepath.Clean("/"+path))
-		if _, err := os.Stat(dir); err != nil {
-			continue
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			dirs = append(dirs, dir)
 		}
-		procs := filepath.Join(dir, "cgroup.procs")
-		log.Step(fmt.Sprintf("write(%q, \"%d\")", procs, pid), fmt.Sprintf("echo %d > %s", pid, explain.Quote(procs)))
-		if err := os.WriteFile(procs, []byte(strconv.Itoa(pid)), 0); err != nil {
-			return fmt.Errorf("join cgroup: write %d to %s: %w", pid, procs, err)
-		}
-		joined++
 	}
-	if joined == 0 {
-		return fmt.Errorf("cgroup %q does not exist in any cgroup hierarchy: create it first (cg-limit create NAME), or remove linux.cgroupsPath from the spec", path)
-	}
-	return nil
+	return dirs, nil
 }
