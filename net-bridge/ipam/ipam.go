@@ -23,7 +23,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"syscall"
+
+	"ctrkit/net-bridge/statefile"
 )
 
 // Driver is how a network's containers are connected.
@@ -89,32 +90,8 @@ func (s *Store) file() string { return filepath.Join(s.dir, "networks.json") }
 
 // lock takes the exclusive flock on dir/lock. A process that removed the
 // store (the last network gone) may have unlinked the file we opened while
-// we waited for it; then we lock the new one instead.
-func (s *Store) lock() (*os.File, error) {
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create state dir %s: %w", s.dir, err)
-	}
-	path := filepath.Join(s.dir, "lock")
-	for {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", path, err)
-		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("flock %s: %w", path, err)
-		}
-		held, err1 := f.Stat()
-		now, err2 := os.Stat(path)
-		if err1 == nil && err2 == nil && os.SameFile(held, now) {
-			return f, nil
-		}
-		f.Close()
-		if err := os.MkdirAll(s.dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create state dir %s: %w", s.dir, err)
-		}
-	}
-}
+// we waited for it; statefile.Lock then locks the new one instead.
+func (s *Store) lock() (*os.File, error) { return statefile.Lock(s.dir, "lock") }
 
 // load reads the networks; a missing file is no networks.
 func (s *Store) load() (map[string]*Network, error) {
@@ -138,8 +115,8 @@ func (s *Store) load() (map[string]*Network, error) {
 }
 
 // Update runs fn on the networks under the lock and saves what fn left, by
-// writing a new file and renaming it over the old one, so a reader never
-// sees half a file. When fn fails nothing is saved. When no network is left,
+// writing a new file and renaming it over the old one (statefile.WriteFile),
+// so a reader never sees half a file. When fn fails nothing is saved. When no network is left,
 // the store's files and directory are removed.
 func (s *Store) Update(fn func(nets map[string]*Network) error) error {
 	lock, err := s.lock()
@@ -164,11 +141,7 @@ func (s *Store) Update(fn func(nets map[string]*Network) error) error {
 	if err != nil {
 		return err
 	}
-	tmp := s.file() + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	return os.Rename(tmp, s.file())
+	return statefile.WriteFile(s.file(), append(data, '\n'), 0o600)
 }
 
 // Load returns a snapshot of the networks.
