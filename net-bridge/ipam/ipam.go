@@ -128,13 +128,15 @@ func (s *Store) Update(fn func(nets map[string]*Network) error) error {
 	if err != nil {
 		return err
 	}
+	empty := len(nets) == 0
 	if err := fn(nets); err != nil {
+		if empty { // e.g. rm of a network that never was: leave no lock behind
+			s.tidy()
+		}
 		return err
 	}
 	if len(nets) == 0 {
-		os.Remove(s.file())
-		os.Remove(filepath.Join(s.dir, "lock")) // others re-check the inode in lock()
-		os.Remove(s.dir)                        // only when empty
+		s.tidy()
 		return nil
 	}
 	data, err := json.MarshalIndent(nets, "", "  ")
@@ -142,6 +144,14 @@ func (s *Store) Update(fn func(nets map[string]*Network) error) error {
 		return err
 	}
 	return statefile.WriteFile(s.file(), append(data, '\n'), 0o600)
+}
+
+// tidy removes the store's files and directory; it runs under the lock,
+// and others re-check the lock file's inode (statefile.Lock).
+func (s *Store) tidy() {
+	os.Remove(s.file())
+	os.Remove(filepath.Join(s.dir, "lock"))
+	os.Remove(s.dir) // only when empty
 }
 
 // Load returns a snapshot of the networks.
