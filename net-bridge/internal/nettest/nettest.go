@@ -31,10 +31,10 @@ import (
 )
 
 // Netns skips t unless it runs as root, and moves the test's goroutine,
-// locked to its thread, into a fresh network namespace with lo up until the
-// test ends.
+// locked to its thread, into a fresh network namespace with lo up and IPv4
+// forwarding off until the test ends.
 //
-// Equivalent to: `unshare --net sh -c 'ip link set lo up; TEST'`.
+// Equivalent to: `unshare --net sh -c 'ip link set lo up; sysctl -w net.ipv4.ip_forward=0; TEST'`.
 func Netns(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -68,6 +68,12 @@ func Netns(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatalf("ip link set lo up: %v", err)
+	}
+	// A new namespace copies the host's IPv4 settings (sysctl
+	// net.core.devconf_inherit_init_net = 0): start from the kernel's
+	// default instead, whatever the host has.
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("0"), 0o644); err != nil {
+		t.Fatalf("sysctl -w net.ipv4.ip_forward=0 in the test's namespace: %v", err)
 	}
 }
 
