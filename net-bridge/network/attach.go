@@ -25,6 +25,12 @@ type Attached struct {
 // doc has a root filesystem, and the record of every resource made. The
 // steps and their order are in the package doc; when one fails, the steps
 // already made are taken back.
+//
+// Equivalent to, for a bridge network: `ip netns add ck-ID; ip link add
+// ck-ID master BRIDGE type veth peer name eth0 netns ck-ID; ip link set
+// ck-ID up; ip -n ck-ID link set lo up; ip -n ck-ID addr add ADDR dev eth0;
+// ip -n ck-ID link set eth0 up; ip -n ck-ID route add default via GW`, and
+// per published port the rules of nat.AddPorts.
 func (m *Manager) Attach(doc *specs.Spec, o Options) (a *Attached, err error) {
 	if o.Network == "" {
 		o.Network = ipam.Bridge

@@ -23,6 +23,10 @@ func defaultSubnets() []*net.IPNet {
 // Create makes the bridge network name with subnet cidr ("": the first
 // free default), or checks that the one that exists matches and that the
 // kernel still has all of it. Running it again changes nothing.
+//
+// Equivalent to: `ip link add NAME type bridge; ip addr add GW/LEN dev NAME;
+// ip link set NAME up; sysctl -w net.ipv4.ip_forward=1
+// net.ipv4.conf.NAME.route_localnet=1` and the rules of nat.AddNetwork.
 func (m *Manager) Create(name, cidr string) (*ipam.Network, error) {
 	var n *ipam.Network
 	err := m.Store().Update(func(nets map[string]*ipam.Network) error {
@@ -172,6 +176,9 @@ func (m *Manager) wire(n *ipam.Network, subnet *net.IPNet) error {
 // Remove deletes the network name: its nftables rules (and the table when
 // it is left empty) and its bridge. It refuses while containers are
 // attached.
+//
+// Equivalent to: `nft delete rule ip ctrkit CHAIN handle H` for each of
+// its rules, then `ip link del NAME`.
 func (m *Manager) Remove(name string) error {
 	return m.Store().Update(func(nets map[string]*ipam.Network) error {
 		n, ok := nets[name]

@@ -12,6 +12,9 @@ import (
 // pair, the namespace net-bridge made for it, its files in STATE/ID/ and
 // its address. Whatever is gone already is skipped, so Detach also cleans
 // up after a crash; found is false when the store did not know id.
+//
+// Equivalent to: `nft delete rule ip ctrkit CHAIN handle H` for each rule
+// commented "ctrkit ID", `ip link del ck-ID; ip netns del ck-ID`.
 func (m *Manager) Detach(id string) (found bool, err error) {
 	err = m.Store().Update(func(nets map[string]*ipam.Network) error {
 		n, ep := ipam.Find(nets, id)

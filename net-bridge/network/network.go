@@ -10,7 +10,7 @@
 //  1. plan.go: the names (host veth ck-ID, namespace /run/netns/ck-ID),
 //     the ports, which namespace and which network, all checked before
 //     anything is made.
-//  2. reserve.go, under the lock of STATE/net/networks.json: the network
+//  2. reserve.go, under the address store's lock (package ipam): the network
 //     (the default one made on first use, a lost bridge made again), an
 //     address, the published ports checked against every other container's.
 //     Only the state file changes here; the kernel work follows without the
