@@ -23,9 +23,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"syscall"
 
 	"ctrkit/internal/store"
+	"ctrkit/net-bridge/statefile"
 )
 
 // Driver is how a network's containers are connected.
@@ -91,34 +91,12 @@ func (s *Store) file() string { return filepath.Join(s.dir, "networks.json") }
 
 // lock takes the exclusive flock on dir/lock. A process that removed the
 // store (the last network gone) may have unlinked the file we opened while
-// we waited for it; then we lock the new one instead.
+// we waited for it; statefile.Lock then locks the new one instead.
 func (s *Store) lock() (*os.File, error) {
 	if err := store.EnsureState(filepath.Dir(s.dir)); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create state dir %s: %w", s.dir, err)
-	}
-	path := filepath.Join(s.dir, "lock")
-	for {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", path, err)
-		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("flock %s: %w", path, err)
-		}
-		held, err1 := f.Stat()
-		now, err2 := os.Stat(path)
-		if err1 == nil && err2 == nil && os.SameFile(held, now) {
-			return f, nil
-		}
-		f.Close()
-		if err := os.MkdirAll(s.dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create state dir %s: %w", s.dir, err)
-		}
-	}
+	return statefile.Lock(s.dir, "lock")
 }
 
 // load reads the networks; a missing file is no networks.
@@ -143,8 +121,8 @@ func (s *Store) load() (map[string]*Network, error) {
 }
 
 // Update runs fn on the networks under the lock and saves what fn left, by
-// writing a new file and renaming it over the old one, so a reader never
-// sees half a file. When fn fails nothing is saved. When no network is left,
+// writing a new file and renaming it over the old one (statefile.WriteFile),
+// so a reader never sees half a file. When fn fails nothing is saved. When no network is left,
 // the store's files and directory are removed.
 func (s *Store) Update(fn func(nets map[string]*Network) error) error {
 	lock, err := s.lock()
@@ -156,24 +134,30 @@ func (s *Store) Update(fn func(nets map[string]*Network) error) error {
 	if err != nil {
 		return err
 	}
+	empty := len(nets) == 0
 	if err := fn(nets); err != nil {
+		if empty { // e.g. rm of a network that never was: leave no lock behind
+			s.tidy()
+		}
 		return err
 	}
 	if len(nets) == 0 {
-		os.Remove(s.file())
-		os.Remove(filepath.Join(s.dir, "lock")) // others re-check the inode in lock()
-		os.Remove(s.dir)                        // only when empty
+		s.tidy()
 		return nil
 	}
 	data, err := json.MarshalIndent(nets, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := s.file() + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	return os.Rename(tmp, s.file())
+	return statefile.WriteFile(s.file(), append(data, '\n'), 0o600)
+}
+
+// tidy removes the store's files and directory; it runs under the lock,
+// and others re-check the lock file's inode (statefile.Lock).
+func (s *Store) tidy() {
+	os.Remove(s.file())
+	os.Remove(filepath.Join(s.dir, "lock"))
+	os.Remove(s.dir) // only when empty
 }
 
 // Load returns a snapshot of the networks.

@@ -127,6 +127,14 @@ func TestStorePersistence(t *testing.T) {
 	if m, _ := filepath.Glob(dir); len(m) != 0 {
 		t.Errorf("state dir %s left after the last network went", dir)
 	}
+	// A failing update of no networks (rm of one that never was) leaves
+	// no directory either.
+	if err := s.Update(func(map[string]*Network) error { return fmt.Errorf("no network") }); err == nil {
+		t.Errorf("Update(failing) = nil, want its error")
+	}
+	if m, _ := filepath.Glob(dir); len(m) != 0 {
+		t.Errorf("state dir %s left by a failed update of no networks", dir)
+	}
 }
 
 // TestConcurrent: 50 goroutines, each with its own flock (flock locks

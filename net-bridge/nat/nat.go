@@ -3,7 +3,7 @@
 //
 //	table ip ctrkit {
 //	  chain prerouting  { type nat hook prerouting priority dstnat; }   # published ports, from outside
-//	  chain output      { type nat hook output priority dstnat; }       # published ports, from the host itself
+//	  chain output      { type nat hook output priority -100; }         # published ports, from the host itself
 //	  chain postrouting { type nat hook postrouting priority srcnat; }  # masquerade
 //	  chain forward     { type filter hook forward priority filter; }   # let bridge traffic through
 //	}
@@ -28,11 +28,9 @@
 package nat
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 
 	"ctrkit/internal/explain"
 	"ctrkit/net-bridge/ipam"
@@ -59,7 +57,9 @@ type chainDef struct {
 
 var chains = []chainDef{
 	{"prerouting", nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest, "prerouting", "dstnat"},
-	{"output", nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest, "output", "dstnat"},
+	// nft's name dstnat (-100) is valid on the prerouting hook only: for
+	// output, nft wants (and lists) the number.
+	{"output", nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest, "output", "-100"},
 	{"postrouting", nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource, "postrouting", "srcnat"},
 	{"forward", nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityFilter, "forward", "filter"},
 }
@@ -120,6 +120,14 @@ func (b *batch) flush(what string) error {
 // the subnet by another interface, masquerade loopback sources entering the
 // bridge (published ports reached from the host), and accept forwarded
 // traffic from the bridge and replies to it.
+//
+// Equivalent to (each rule with comment "ctrkit net NAME"):
+//
+//	nft add table ip ctrkit   # and its four chains, see the package doc
+//	nft add rule ip ctrkit postrouting ip saddr SUBNET oifname != BRIDGE masquerade
+//	nft add rule ip ctrkit postrouting oifname BRIDGE ip saddr 127.0.0.0/8 masquerade
+//	nft add rule ip ctrkit forward iifname BRIDGE accept
+//	nft add rule ip ctrkit forward oifname BRIDGE ct state established,related accept
 func AddNetwork(log *explain.Log, name, bridge string, subnet *net.IPNet) error {
 	b, err := open(log)
 	if err != nil {
@@ -141,11 +149,20 @@ func AddNetwork(log *explain.Log, name, bridge string, subnet *net.IPNet) error 
 
 // RemoveNetwork deletes the network's rules, and the whole table when no
 // rule is left in it.
+//
+// Equivalent to: `nft delete rule ip ctrkit CHAIN handle H` for each rule
+// commented "ctrkit net NAME", then `nft delete table ip ctrkit` if it is empty.
 func RemoveNetwork(log *explain.Log, name string) error {
 	return remove(log, "net "+name)
 }
 
 // AddPorts publishes ports of the container ip (owner: its id) on bridge.
+//
+// Equivalent to, for -p [HOSTIP:]HOSTPORT:CTRPORT/PROTO (comment "ctrkit OWNER"):
+//
+//	nft add rule ip ctrkit prerouting [ip daddr HOSTIP] fib daddr type local PROTO dport HOSTPORT dnat to IP:CTRPORT
+//	nft add rule ip ctrkit output     [ip daddr HOSTIP] fib daddr type local PROTO dport HOSTPORT dnat to IP:CTRPORT
+//	nft add rule ip ctrkit forward oifname BRIDGE ip daddr IP PROTO dport CTRPORT ct status dnat accept
 func AddPorts(log *explain.Log, owner, bridge string, ip net.IP, ports []ipam.Port) error {
 	if len(ports) == 0 {
 		return nil
@@ -179,6 +196,9 @@ func AddPorts(log *explain.Log, owner, bridge string, ip net.IP, ports []ipam.Po
 }
 
 // RemovePorts deletes the published-port rules of container id.
+//
+// Equivalent to: `nft delete rule ip ctrkit CHAIN handle H` for each rule
+// commented "ctrkit ID", then `nft delete table ip ctrkit` if it is empty.
 func RemovePorts(log *explain.Log, id string) error { return remove(log, id) }
 
 // remove deletes every rule whose comment is "ctrkit OWNER", and the table
@@ -219,126 +239,3 @@ func remove(log *explain.Log, owner string) error {
 	}
 	return nil
 }
-
-// Rules lists the rules of the table with their comments, for show: one
-// "CHAIN COMMENT" line per rule, from the live kernel.
-func Rules() (map[string][]string, error) {
-	c, err := nftables.New()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.ListTableOfFamily(Table, nftables.TableFamilyIPv4); err != nil {
-		return nil, nil
-	}
-	out := map[string][]string{}
-	for _, d := range chains {
-		rules, err := c.GetRules(table, chain(d.name))
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rules {
-			got, _ := userdata.GetString(r.UserData, userdata.TypeComment)
-			out[d.name] = append(out[d.name], strings.TrimPrefix(got, "ctrkit "))
-		}
-	}
-	return out, nil
-}
-
-// ForwardPolicies reports the policy of every forward-hook base chain of
-// other tables that drops by default (iptables' FORWARD DROP, for example):
-// an accept in our table does not override a drop in another.
-func ForwardPolicies() ([]string, error) {
-	c, err := nftables.New()
-	if err != nil {
-		return nil, err
-	}
-	all, err := c.ListChains()
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, ch := range all {
-		if ch.Hooknum == nil || *ch.Hooknum != *nftables.ChainHookForward || ch.Table.Name == Table {
-			continue
-		}
-		if ch.Policy != nil && *ch.Policy == nftables.ChainPolicyDrop {
-			out = append(out, fmt.Sprintf("table %s chain %s policy drop", ch.Table.Name, ch.Name))
-		}
-	}
-	return out, nil
-}
-
-// --- expressions: each helper is a few nft words ---
-
-func cat(parts ...[]expr.Any) []expr.Any {
-	var out []expr.Any
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
-// ifname: iifname/oifname ==/!= NAME (names compare as 16 bytes, NUL-padded).
-func ifname(key expr.MetaKey, op expr.CmpOp, name string) []expr.Any {
-	b := make([]byte, unix.IFNAMSIZ)
-	copy(b, name)
-	return []expr.Any{&expr.Meta{Key: key, Register: 1}, &expr.Cmp{Op: op, Register: 1, Data: b}}
-}
-
-// saddrIn: ip saddr SUBNET (the source address, 4 bytes at offset 12 of the IPv4 header, masked).
-func saddrIn(subnet *net.IPNet) []expr.Any {
-	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: []byte(subnet.Mask), Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: subnet.IP.To4()},
-	}
-}
-
-// daddrIs: ip daddr IP (offset 16 of the IPv4 header).
-func daddrIs(ip net.IP) []expr.Any {
-	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ip.To4()},
-	}
-}
-
-// fibLocal: fib daddr type local (the destination is one of this host's addresses).
-func fibLocal() []expr.Any {
-	return []expr.Any{
-		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.NativeEndian.AppendUint32(nil, unix.RTN_LOCAL)},
-	}
-}
-
-// l4: meta l4proto tcp|udp.
-func l4(proto byte) []expr.Any {
-	return []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}}}
-}
-
-// dport: th dport PORT (2 bytes at offset 2 of the TCP and UDP headers).
-func dport(port uint16) []expr.Any {
-	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, port)},
-	}
-}
-
-// ctBits: ct state/status has any of bits.
-func ctBits(key expr.CtKey, bits uint32) []expr.Any {
-	return []expr.Any{
-		&expr.Ct{Register: 1, Key: key},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binary.NativeEndian.AppendUint32(nil, bits), Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
-	}
-}
-
-// dnat: dnat to IP:PORT.
-func dnat(ip net.IP, port uint16) []expr.Any {
-	return []expr.Any{
-		&expr.Immediate{Register: 1, Data: ip.To4()},
-		&expr.Immediate{Register: 2, Data: binary.BigEndian.AppendUint16(nil, port)},
-		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
-	}
-}
-
-func accept() []expr.Any { return []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}} }

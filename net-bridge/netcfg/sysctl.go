@@ -12,6 +12,8 @@ import (
 // Sysctl reads /proc/sys/KEY (key with slashes, e.g.
 // "net/ipv4/ip_forward"). Under /proc/sys/net the values are those of the
 // reader's network namespace.
+//
+// Equivalent to: `sysctl -n KEY`.
 func Sysctl(key string) (string, error) {
 	b, err := os.ReadFile(filepath.Join("/proc/sys", key))
 	return strings.TrimSpace(string(b)), err
@@ -19,6 +21,8 @@ func Sysctl(key string) (string, error) {
 
 // SetSysctl writes value to /proc/sys/KEY when it differs, and reports
 // whether it changed anything.
+//
+// Equivalent to: `sysctl -w KEY=VALUE`.
 func SetSysctl(log *explain.Log, key, value string) (bool, error) {
 	cur, err := Sysctl(key)
 	if err != nil {

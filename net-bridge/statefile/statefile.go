@@ -1,0 +1,98 @@
+// Package statefile keeps net-bridge's small state files whole while many
+// net-bridge processes run at once (fifty attaches started together is a
+// test): an exclusive flock(2) on a lock file, and files replaced so that a
+// reader sees the old content or the new, never half of it.
+//
+// Two rules make that hold:
+//
+//   - A lock file may be removed, but only by its holder (the last user,
+//     tidying up). Whoever was waiting on the removed file then gets a lock
+//     that nobody else can see, since the next process creates a new file;
+//     so Lock checks, once it holds the lock, that its file is still the one
+//     at the path, and tries again when it is not.
+//   - A file is replaced by writing a temporary file with a name of its own
+//     next to it, fsync(2)ing it, and rename(2)ing it over the old one;
+//     rename within one directory is atomic. fsync makes sure the rename
+//     never lands before the data it names.
+//
+// This is net-bridge's own until ctrkit has one shared owner of the state
+// directory (issue 18); internal/spec's resource list uses the same lock
+// file, STATE/ID/.lock.
+package statefile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// Lock takes an exclusive flock on dir/name, creating both when missing,
+// and returns the open lock file: closing it releases the lock.
+//
+// Equivalent to: `flock DIR/NAME`.
+func Lock(dir, name string) (*os.File, error) {
+	path := filepath.Join(dir, name)
+	for {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create state dir %s: %w", dir, err)
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // the last user removed dir after our MkdirAll
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open the lock file: %w", err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("flock %s (LOCK_EX): %w", path, err)
+		}
+		held, err1 := f.Stat()
+		now, err2 := os.Stat(path)
+		if err1 == nil && err2 == nil && os.SameFile(held, now) {
+			return f, nil
+		}
+		f.Close() // its holder removed it while we waited: lock the new one
+	}
+}
+
+// WriteFile replaces path with data, atomically: a temporary file in the
+// same directory, fsync, rename over path, fsync of the directory.
+//
+// Equivalent to: `cat > .PATH.tmp-N && sync .PATH.tmp-N && mv .PATH.tmp-N PATH`.
+func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create a temporary file for %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	if err = f.Chmod(perm); err != nil {
+		return fmt.Errorf("chmod %s: %w", f.Name(), err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", f.Name(), err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", f.Name(), err)
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", f.Name(), path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync() // the rename itself; a directory that cannot be synced loses nothing we wrote
+		d.Close()
+	}
+	return nil
+}
