@@ -120,7 +120,19 @@ work=$(mktemp -d /tmp/ck-oci.XXXXXX)
 # Traversable by the ids a user namespace maps root to (linux_uid_mappings).
 chmod 0755 "$work"
 cgroups_before=$work.cgroups
+# Cgroups are global: report (and remove, when empty) what the suite left,
+# also when this script fails half-way.
+cgroup_leaks() {
+	[ -f "$cgroups_before" ] || return 0
+	local leaked
+	leaked=$(comm -13 "$cgroups_before" <(find /sys/fs/cgroup -type d 2>/dev/null | sort))
+	[ -n "$leaked" ] || return 0
+	echo "# the suite left these cgroups (removed when empty):"
+	printf '%s\n' "$leaked" | sed 's/^/#   /'
+	printf '%s\n' "$leaked" | sort -r | while read -r d; do rmdir "$d" 2>/dev/null || true; done
+}
 cleanup() {
+	cgroup_leaks
 	if findmnt -rn -o TARGET | grep -qF "$work"; then
 		echo "test-oci: mounts left under $work, not removing it" >&2
 	else
@@ -196,14 +208,6 @@ done <"$work/results"
 if [ -n "${CTRKIT_OCI_LOGS:-}" ]; then
 	mkdir -p "$CTRKIT_OCI_LOGS"
 	cp "$work"/logs/* "$CTRKIT_OCI_LOGS/"
-fi
-
-# Cgroups are global: report (and remove, when empty) what the suite left.
-leaked=$(comm -13 "$cgroups_before" <(find /sys/fs/cgroup -type d 2>/dev/null | sort))
-if [ -n "$leaked" ]; then
-	echo "# the suite left these cgroups (removed when empty):"
-	printf '%s\n' "$leaked" | sed 's/^/#   /'
-	printf '%s\n' "$leaked" | sort -r | while read -r d; do rmdir "$d" 2>/dev/null || true; done
 fi
 
 echo "# $(basename "$runtime"): $passed of ${#progs[@]} programs passing (wall ${wall}s)"
