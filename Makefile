@@ -18,13 +18,13 @@ SCRIPTS := $(wildcard scripts/*.sh) $(wildcard scripts/examples/*.sh) .ci/run $(
 # user namespaces), so it needs cgo; the others do not.
 CGO_ns-enter := 1
 
-.PHONY: all build test unit bats lint install clean bench demo docs check-docs setup help test-cgroups
+.PHONY: all build test unit bats lint install clean bench demo docs check-docs setup help test-cgroups test-oci
 .PHONY: $(BINS)
 
 all: build
 
 help:
-	@echo "targets: build test unit bats test-cgroups lint install clean bench demo docs check-docs setup"
+	@echo "targets: build test unit bats test-cgroups test-oci lint install clean bench demo docs check-docs setup"
 	@echo "commands found: $(CMDS)"
 
 build: $(BINS)
@@ -74,6 +74,12 @@ test-cgroups: $(BIN)/cg-limit
 	  if [ $$r -ge 124 ]; then echo "ok - # skip SKIPPED: the $$mode guest hung twice in its own kernel; cg-limit was NOT checked on cgroup $$mode"; r=0; fi; \
 	  [ $$r -eq 0 ] || rc=1; \
 	done; exit $$rc
+
+# The OCI runtime-tools validation suite (58 programs, TAP) against the
+# runtime in CTRKIT_OCI_RUNTIME (default bin/ctrkit-runc; e.g.
+# CTRKIT_OCI_RUNTIME=runc), in a private mount namespace: scripts/test-oci.sh.
+test-oci: build
+	scripts/test-oci.sh
 
 lint:
 	@out=$$($(GOFMT) -l .); \

@@ -22,6 +22,7 @@ packages=(
 	docker-registry skopeo umoci curl       # img-pull: a local registry, cross-checks
 	oci-image-tool                          # img-pull: validates the OCI layout
 	attr tar zstd                           # fs-layer: setfattr/getfattr, test layers
+	containerd docker.io                    # bats/9x-oci-*: engines driving the runtime
 )
 
 if ! command -v go >/dev/null && ! [ -x /usr/local/go/bin/go ]; then
