@@ -27,7 +27,12 @@ help:
 	@echo "targets: build test unit bats test-cgroups test-oci lint install clean bench demo docs check-docs setup"
 	@echo "commands found: $(CMDS)"
 
-build: $(BINS)
+build: $(BINS) $(BIN)/ctrkit-runc
+
+# ns-enter answers runc's command line when called by this name: the path
+# containerd's --runc-binary and dockerd's --add-runtime are given.
+$(BIN)/ctrkit-runc: $(BIN)/ns-enter
+	ln -sf ns-enter $@
 
 # Always handed to go build: it knows better than make what is stale.
 $(BINS): $(BIN)/%:
@@ -90,6 +95,7 @@ lint:
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	ln -sf ns-enter $(DESTDIR)$(PREFIX)/bin/ctrkit-runc
 
 clean:
 	rm -rf $(BIN)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -224,14 +225,31 @@ func (c *CreateCmd) Run(g *cli.Globals) error {
 
 // UpdateCmd is cg-limit update NAME [LIMITS].
 type UpdateCmd struct {
-	Name   string `arg:"" help:"The cgroup to change."`
-	Limits `embed:""`
+	Name      string `arg:"" help:"The cgroup to change: NAME for /ctrkit/NAME, or an absolute cgroup path."`
+	Resources string `help:"Read the new limits as OCI linux.resources JSON from FILE (\"-\": stdin), like runc update --resources; flags add to them." placeholder:"FILE"`
+	Limits    `embed:""`
 }
 
 func (c *UpdateCmd) Run(g *cli.Globals) error {
 	res, err := c.Limits.Resources()
 	if err != nil {
 		return err
+	}
+	if c.Resources != "" {
+		var data []byte
+		if c.Resources == "-" {
+			data, err = io.ReadAll(os.Stdin)
+		} else {
+			data, err = os.ReadFile(c.Resources)
+		}
+		if err != nil {
+			return fmt.Errorf("--resources: %w", err)
+		}
+		var base specs.LinuxResources
+		if err := json.Unmarshal(data, &base); err != nil {
+			return fmt.Errorf("--resources %s: not OCI linux.resources JSON: %w", c.Resources, err)
+		}
+		res = merge(&base, res)
 	}
 	cg, err := open(g, c.Name)
 	if err != nil {

@@ -9,6 +9,7 @@
 //	ns-enter --bundle DIR
 //	ns-enter spec [same flags] [-- CMD ARGS…]
 //	ns-enter show [PID]
+//	ns-enter oci … (or ctrkit-runc …)   runc's command line, for containerd and dockerd
 //
 // Options:
 //
@@ -34,11 +35,24 @@ type CLI struct {
 	Run  RunCmd  `cmd:"" default:"withargs" help:"Run a command in new or joined namespaces (the default)."`
 	Spec SpecCmd `cmd:"" help:"Print the OCI runtime spec the flags describe, without running it."`
 	Show ShowCmd `cmd:"" help:"List the namespaces of a process and which differ from the host's."`
+	OCI  OCICmd  `cmd:"" name:"oci" help:"runc's command line (create, start, state, kill, delete, exec…), for containerd and dockerd; also reached as ctrkit-runc (ns-enter oci --help)."`
 }
+
+// OCICmd only lists oci in the help: main hands ns-enter oci … to ociMain
+// before kong reads ns-enter's own flags (oci's --root is another one).
+type OCICmd struct {
+	Args []string `arg:"" optional:"" passthrough:"" help:"runc's global flags, command and arguments."`
+}
+
+func (c *OCICmd) Run() error { ociMain(c.Args); return nil }
 
 func main() {
 	if container.IsInit() {
 		os.Exit(container.Init())
+	}
+	if args, ok := ociArgs(os.Args); ok {
+		ociMain(args) // oci.go: runc's command line
+		return
 	}
 	var c CLI
 	ctx := kong.Parse(&c, kong.Name("ns-enter"),

@@ -57,7 +57,7 @@ func (f *specFlags) build(base *specs.Spec) (*specs.Spec, error) {
 	s := base
 	switch {
 	case s != nil && f.Target != 0:
-		s = execSpec(s)
+		s = container.ExecSpec(s)
 	case s == nil && f.Rootfs != "":
 		s = spec.Default(f.Rootfs, []string{"sh"})
 	case s == nil:
@@ -136,25 +136,6 @@ func (f *specFlags) build(base *specs.Spec) (*specs.Spec, error) {
 		addNamespace(s, specs.LinuxNamespace{Type: k.OCI})
 	}
 	return s, f.idMaps(s)
-}
-
-// execSpec keeps of a running container's spec what runc exec applies to
-// a new process in it: the process itself (identity, capabilities,
-// no_new_privs, rlimits, umask, environment, working directory), its seccomp
-// filter and its cgroup. The rest (root, mounts, hostname, devices, limits)
-// made the container and is in place already; the namespaces are joined.
-func execSpec(c *specs.Spec) *specs.Spec {
-	s := &specs.Spec{Version: c.Version, Annotations: c.Annotations, Linux: &specs.Linux{}}
-	if c.Process != nil {
-		p := *c.Process
-		p.Terminal, p.ConsoleSize = false, nil // exec -t decides
-		s.Process = &p
-	}
-	if c.Linux != nil {
-		s.Linux.Seccomp = c.Linux.Seccomp
-		s.Linux.CgroupsPath = c.Linux.CgroupsPath
-	}
-	return s
 }
 
 // seccomp applies --seccomp. A profile in docker's format is resolved for

@@ -20,6 +20,9 @@ import (
 )
 
 // Cgroup is one ctrkit cgroup, /ctrkit/NAME, in every hierarchy it uses.
+// NAME may also be an absolute cgroup path, /a/b/c, as an OCI runtime is
+// handed one in linux.cgroupsPath (containerd's /NAMESPACE/ID, docker's
+// /docker/ID): cg-limit then makes, limits and removes exactly that cgroup.
 type Cgroup struct {
 	Name string
 	host *Host
@@ -28,17 +31,41 @@ type Cgroup struct {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
-// CheckName refuses names that are not one plain path element.
+// CheckName refuses names that are not one plain path element, or an
+// absolute path of such elements.
 func CheckName(name string) error {
+	if rest, abs := strings.CutPrefix(name, "/"); abs {
+		for _, el := range strings.Split(rest, "/") {
+			if !nameRE.MatchString(el) {
+				return fmt.Errorf("invalid cgroup path %q: each element is letters, digits, '_', '.' and '-' (at most 64), like /ctrkit/web", name)
+			}
+		}
+		return nil
+	}
 	if !nameRE.MatchString(name) {
-		return fmt.Errorf("invalid cgroup name %q: use letters, digits, '_', '.' and '-' (at most 64), like web or ck-1", name)
+		return fmt.Errorf("invalid cgroup name %q: use letters, digits, '_', '.' and '-' (at most 64), like web or ck-1, or an absolute path like /ctrkit/web", name)
 	}
 	return nil
 }
 
 // Path is the cgroup's path inside each hierarchy, the OCI spec's
-// linux.cgroupsPath: "/ctrkit/NAME".
-func Path(name string) string { return Parent + "/" + name }
+// linux.cgroupsPath: "/ctrkit/NAME", or NAME itself when it is a path.
+func Path(name string) string {
+	if strings.HasPrefix(name, "/") {
+		return name
+	}
+	return Parent + "/" + name
+}
+
+// ancestors are the cgroups above c's own, outermost first: /ctrkit for
+// /ctrkit/NAME, /a and /a/b for /a/b/c.
+func (c *Cgroup) ancestors() []string {
+	var as []string
+	for d := filepath.Dir(c.Path()); d != "/"; d = filepath.Dir(d) {
+		as = append([]string{d}, as...)
+	}
+	return as
+}
 
 // Path is c's path inside each hierarchy.
 func (c *Cgroup) Path() string { return Path(c.Name) }
@@ -130,8 +157,11 @@ func (h *Host) Create(log *explain.Log, name string, r *specs.LinuxResources) (*
 		}
 	}
 	for _, m := range h.hierarchies(ctrls) {
-		parent := filepath.Join(m, Parent)
-		if _, err := os.Stat(parent); errors.Is(err, os.ErrNotExist) {
+		for _, a := range c.ancestors() {
+			parent := filepath.Join(m, a)
+			if _, err := os.Stat(parent); !errors.Is(err, os.ErrNotExist) {
+				continue
+			}
 			if err := c.mkdir(parent); err != nil {
 				undo()
 				return nil, err
@@ -148,7 +178,7 @@ func (h *Host) Create(log *explain.Log, name string, r *specs.LinuxResources) (*
 				return nil, err
 			}
 		}
-		d := filepath.Join(parent, name)
+		d := filepath.Join(m, c.Path())
 		if err := c.mkdir(d); err != nil {
 			undo()
 			return nil, err
@@ -202,7 +232,11 @@ func (c *Cgroup) enable(mnt string, ctrls []string) error {
 			want = append(want, ctl)
 		}
 	}
-	for _, d := range []string{mnt, filepath.Join(mnt, Parent)} {
+	dirs := []string{mnt}
+	for _, a := range c.ancestors() {
+		dirs = append(dirs, filepath.Join(mnt, a))
+	}
+	for _, d := range dirs {
 		f := filepath.Join(d, "cgroup.subtree_control")
 		cur, err := os.ReadFile(f)
 		if err != nil {
@@ -516,7 +550,8 @@ func (c *Cgroup) waitEmpty() error {
 
 // Remove deletes the cgroup's directories (rmdir; the files in them are
 // not real files and need no removing), then /ctrkit where it is left
-// empty. A cgroup that still has processes cannot be removed.
+// empty (the ancestors of a cgroup given by path belong to whoever named
+// them, as with runc). A cgroup that still has processes cannot be removed.
 func (c *Cgroup) Remove() error {
 	if ps, err := c.Procs(); err == nil && len(ps) > 0 {
 		return fmt.Errorf("cgroup %s still has processes %v: end them with cg-limit kill %s", c.Path(), ps, c.Name)

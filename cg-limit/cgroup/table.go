@@ -57,6 +57,40 @@ type Setting struct {
 	Devices []specs.LinuxDeviceCgroup
 }
 
+// zeroUnset reads 0 as "not set" where runc does: docker's specs carry
+// cpu shares, period and quota, memory sizes and the blkio weight as 0 when
+// no flag set them.
+func zeroUnset(r *specs.LinuxResources) *specs.LinuxResources {
+	c := *r
+	if r.CPU != nil {
+		cpu := *r.CPU
+		for _, u := range []**uint64{&cpu.Shares, &cpu.Period} {
+			if *u != nil && **u == 0 {
+				*u = nil
+			}
+		}
+		if cpu.Quota != nil && *cpu.Quota == 0 {
+			cpu.Quota = nil
+		}
+		c.CPU = &cpu
+	}
+	if r.Memory != nil {
+		m := *r.Memory
+		for _, i := range []**int64{&m.Limit, &m.Reservation, &m.Swap} {
+			if *i != nil && **i == 0 {
+				*i = nil
+			}
+		}
+		c.Memory = &m
+	}
+	if r.BlockIO != nil && r.BlockIO.Weight != nil && *r.BlockIO.Weight == 0 {
+		b := *r.BlockIO
+		b.Weight = nil
+		c.BlockIO = &b
+	}
+	return &c
+}
+
 // Settings turns OCI resources into the file writes this host needs, in
 // the order they must be made. It fails, naming the flag, for a limit whose
 // controller is not mounted or that the cgroup version cannot express.
@@ -64,6 +98,7 @@ func (h *Host) Settings(r *specs.LinuxResources) ([]Setting, error) {
 	if r == nil {
 		return nil, nil
 	}
+	r = zeroUnset(r)
 	var out []Setting
 	add := func(flag, ctrl, v2file, v1file, v2val, v1val string) error {
 		_, v2, ok := h.Where(ctrl)

@@ -17,17 +17,23 @@ import specs "github.com/opencontainers/runtime-spec/specs-go"
 // rule still lets it be made. cg-limit turns the list into devices.allow
 // and devices.deny writes on cgroup v1, an eBPF program on v2.
 func DefaultDeviceRules() []specs.LinuxDeviceCgroup {
-	rule := func(allow bool, typ string, major, minor int64, access string) specs.LinuxDeviceCgroup {
-		r := specs.LinuxDeviceCgroup{Allow: allow, Type: typ, Access: access}
-		if major >= 0 {
-			r.Major = &major
-		}
-		if minor >= 0 {
-			r.Minor = &minor
-		}
-		return r
+	return append(mobyDeviceRules(), RuntimeDeviceRules()...)
+}
+
+func rule(allow bool, typ string, major, minor int64, access string) specs.LinuxDeviceCgroup {
+	r := specs.LinuxDeviceCgroup{Allow: allow, Type: typ, Access: access}
+	if major >= 0 {
+		r.Major = &major
 	}
-	const all = -1
+	if minor >= 0 {
+		r.Minor = &minor
+	}
+	return r
+}
+
+const all = -1
+
+func mobyDeviceRules() []specs.LinuxDeviceCgroup {
 	return []specs.LinuxDeviceCgroup{
 		// moby's DefaultLinuxSpec
 		{Allow: false, Access: "rwm"},
@@ -38,7 +44,15 @@ func DefaultDeviceRules() []specs.LinuxDeviceCgroup {
 		rule(true, "c", 5, 0, "rwm"),     // tty
 		rule(true, "c", 5, 1, "rwm"),     // console
 		rule(false, "c", 10, 229, "rwm"), // fuse
-		// runc's AllowedDevices
+	}
+}
+
+// RuntimeDeviceRules are the rules the runtime itself adds after a spec's
+// own device list (runc's AllowedDevices): the nodes it makes in every
+// container's /dev must be usable whatever the spec says, so docker's spec
+// need not list them (it does not list full, 1:7).
+func RuntimeDeviceRules() []specs.LinuxDeviceCgroup {
+	return []specs.LinuxDeviceCgroup{
 		rule(true, "c", all, all, "m"),
 		rule(true, "b", all, all, "m"),
 		rule(true, "c", 1, 3, "rwm"),     // null

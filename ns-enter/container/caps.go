@@ -156,3 +156,6 @@ func applyCaps(log *explain.Log, cs capsets) error {
 	}
 	return nil
 }
+
+// CapNames lists the capabilities ns-enter knows, for `ctrkit-runc features`.
+func CapNames() []string { return append([]string(nil), capNames...) }

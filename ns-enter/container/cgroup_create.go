@@ -32,7 +32,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -40,7 +39,6 @@ import (
 	"strings"
 
 	"ctrkit/internal/explain"
-	"ctrkit/internal/mountinfo"
 	"ctrkit/internal/sibling"
 	"ctrkit/internal/spec"
 
@@ -53,31 +51,37 @@ import (
 // removes it again (cg-limit rm -f, which also ends any process the
 // container left behind, as runc does); it is a no-op when ns-enter made
 // nothing.
-func makeCgroup(log *explain.Log, s *specs.Spec, stderr io.Writer) (remove func(), err error) {
+func makeCgroup(log *explain.Log, s *specs.Spec, stderr io.Writer) (remove func(), name string, err error) {
 	nothing := func() {}
 	if stderr == nil {
 		stderr = io.Discard
 	}
 	if s.Linux == nil || s.Linux.Resources == nil || reflect.ValueOf(*s.Linux.Resources).IsZero() {
-		return nothing, nil
+		return nothing, "", nil
 	}
-	name := ""
+	// name is cg-limit's NAME for /ctrkit/NAME, or the path itself.
 	if p := s.Linux.CgroupsPath; p != "" {
-		exists, err := cgroupExists(p)
-		if err != nil || exists {
-			return nothing, err
+		dirs, err := CgroupDirs(p)
+		if err != nil || len(dirs) > 0 {
+			return nothing, "", err
 		}
-		rest, ok := strings.CutPrefix(filepath.Clean("/"+p), "/ctrkit/")
-		if !ok || strings.Contains(rest, "/") {
-			return nothing, fmt.Errorf("cgroup %q does not exist, and ns-enter makes cgroups (with cg-limit) only as /ctrkit/NAME: create it first, or set linux.cgroupsPath to /ctrkit/NAME or leave it empty", p)
+		name = filepath.Clean("/" + p)
+		if rest, ok := strings.CutPrefix(name, "/ctrkit/"); ok && !strings.Contains(rest, "/") {
+			name = rest
 		}
-		name = rest
 	}
 	if id := s.Annotations[spec.IDAnnotation]; name == "" && cgroupName.MatchString(id) {
 		name = id
 	}
 	if name == "" {
 		name = spec.NewID()
+	}
+	// The nodes ns-enter makes in every /dev must be usable whatever the
+	// spec's own device list says, as runc appends its AllowedDevices.
+	res := *s.Linux.Resources
+	if len(res.Devices) > 0 && !hasTail(res.Devices, spec.RuntimeDeviceRules()) {
+		res.Devices = append(append([]specs.LinuxDeviceCgroup(nil), res.Devices...), spec.RuntimeDeviceRules()...)
+		s.Linux.Resources = &res
 	}
 	// cg-limit records the cgroup under STATE/ID, ID being the document's
 	// ctrkit.id: make it the cgroup's name, so cg-limit rm NAME finds it.
@@ -88,22 +92,25 @@ func makeCgroup(log *explain.Log, s *specs.Spec, stderr io.Writer) (remove func(
 	}
 	if doc.Annotations[spec.IDAnnotation] == "" {
 		doc.Annotations[spec.IDAnnotation] = name
+		if strings.HasPrefix(name, "/") {
+			doc.Annotations[spec.IDAnnotation] = spec.NewID()
+		}
 	}
-	var in, out bytes.Buffer
+	var in, out, said bytes.Buffer
 	if err := spec.Write(&in, &doc); err != nil {
-		return nothing, err
+		return nothing, "", err
 	}
 	cgLimit := sibling.Path("cg-limit")
 	cmd := exec.Command(cgLimit, "--name", name)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = &in, &out, stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = &in, &out, io.MultiWriter(stderr, &said)
 	log.Step(fmt.Sprintf("fork(); execve(%q, [\"cg-limit\", \"--name\", %q]) with the spec on stdin", cgLimit, name),
-		fmt.Sprintf("cg-limit --name %s < config.json    # linux.resources and no cgroup yet: make /ctrkit/%s", explain.Quote(name), name))
+		fmt.Sprintf("cg-limit --name %s < config.json    # linux.resources and no cgroup yet: make it", explain.Quote(name)))
 	if err := cmd.Run(); err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return nothing, fmt.Errorf("the spec has linux.resources, so ns-enter made its cgroup with cg-limit --name %s, which failed: %w (see its message above)", name, err)
+			return nothing, "", fmt.Errorf("the spec has linux.resources, so ns-enter made its cgroup with cg-limit --name %s, which failed: %w: %s", name, err, bytes.TrimSpace(said.Bytes()))
 		}
-		return nothing, fmt.Errorf("the spec has linux.resources and no cgroup yet, so ns-enter runs cg-limit to make one: %w (build it next to ns-enter with make build, or remove linux.resources from the spec)", err)
+		return nothing, "", fmt.Errorf("the spec has linux.resources and no cgroup yet, so ns-enter runs cg-limit to make one: %w (build it next to ns-enter with make build, or remove linux.resources from the spec)", err)
 	}
 	var made struct {
 		Linux struct {
@@ -120,29 +127,16 @@ func makeCgroup(log *explain.Log, s *specs.Spec, stderr io.Writer) (remove func(
 	}
 	if err := json.Unmarshal(out.Bytes(), &made); err != nil || made.Linux.CgroupsPath == "" {
 		remove()
-		return nothing, fmt.Errorf("cg-limit --name %s printed no spec with linux.cgroupsPath: %v", name, err)
+		return nothing, "", fmt.Errorf("cg-limit --name %s printed no spec with linux.cgroupsPath: %v", name, err)
 	}
 	s.Linux.CgroupsPath = made.Linux.CgroupsPath
-	return remove, nil
+	return remove, name, nil
 }
 
-// cgroupName is what cg-limit accepts as a cgroup name.
+// cgroupName is what cg-limit accepts as a cgroup name under /ctrkit.
 var cgroupName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
-// cgroupExists tells whether path is a directory in any mounted cgroup
-// hierarchy.
-func cgroupExists(path string) (bool, error) {
-	ms, err := mountinfo.Read()
-	if err != nil {
-		return false, err
-	}
-	for _, m := range ms {
-		if m.FSType != "cgroup" && m.FSType != "cgroup2" {
-			continue
-		}
-		if fi, err := os.Stat(filepath.Join(m.Mountpoint, filepath.Clean("/"+path))); err == nil && fi.IsDir() {
-			return true, nil
-		}
-	}
-	return false, nil
+// hasTail tells whether list ends with tail.
+func hasTail(list, tail []specs.LinuxDeviceCgroup) bool {
+	return len(list) >= len(tail) && reflect.DeepEqual(list[len(list)-len(tail):], tail)
 }

@@ -25,6 +25,7 @@
 package container
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,8 +60,20 @@ type Options struct {
 	// --preserve-fds plus LISTEN_FDS); every other one is closed on exec.
 	PassFDs      int
 	NoNewKeyring bool // keep the caller's session keyring (runc's --no-new-keyring)
-	Explain      bool
-	Log          *explain.Log
+	// ID names the container (runc's container id) in the hooks' state and
+	// the keyring; default: the document's ctrkit.id annotation.
+	ID string
+	// ExecFifo makes the container wait, set up, before its execve until
+	// the fifo at this path is opened for reading: runc create's exec.fifo.
+	ExecFifo string
+	// Detach returns from Start without keeping anything of the container:
+	// runc create, and exec --detach.
+	Detach bool
+	// ConsoleSocket is a unix socket the terminal's master end is sent to
+	// (SCM_RIGHTS) instead of being copied to stdio: runc's --console-socket.
+	ConsoleSocket string
+	Explain       bool
+	Log           *explain.Log
 }
 
 // initConfig is what stage 0 sends stage 1 over fd 3.
@@ -78,6 +91,12 @@ type initConfig struct {
 	// container's (exec), "" keeps the caller's.
 	Keyring string `json:"keyring,omitempty"`
 	ID      string `json:"id,omitempty"` // the container's id, for the keyring's name
+	// ExecFifo is the descriptor of the exec fifo (0: none): wait on it,
+	// set up, until ns-enter start opens it.
+	ExecFifo int `json:"execFifo,omitempty"`
+	// State is the hooks' state document: createContainer and
+	// startContainer hooks run in stage 1.
+	State specs.State `json:"state"`
 }
 
 // Descriptors of stage 1, after the PassFDs ones passed to the container
@@ -95,49 +114,94 @@ const (
 // its exit status (128+N when signal N killed it). An error means ns-enter
 // itself failed; it carries the code docker would exit with (ExitCode).
 func Run(s *specs.Spec, o Options) (int, error) {
+	p, err := Start(s, o)
+	if err != nil {
+		return exitCode(err), err
+	}
+	return p.Wait()
+}
+
+// Process is a container's process that Start started: running, or (with
+// Options.ExecFifo) set up and waiting to execve until someone opens the
+// fifo, as runc create leaves it.
+type Process struct {
+	Pid int
+	// CgroupMade is the cg-limit NAME of the cgroup ns-enter made for the
+	// container (cgroup_create.go), "" when it made none. A detached
+	// container's owner removes it (cg-limit rm -f NAME) when it deletes
+	// the container; Wait removes it itself.
+	CgroupMade string
+
+	s            *specs.Spec
+	o            Options
+	cmd          *exec.Cmd
+	con          *console
+	removeCgroup func()
+	closers      []io.Closer
+}
+
+// Start does all of Run but the waiting: it returns once the container's
+// process runs (or waits on the exec fifo). With Options.Detach it leaves
+// the process to whoever reaps it (containerd's shim is a subreaper) and
+// keeps nothing open: Wait must not be called then.
+func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 	log := o.Log
 	// Nothing ns-enter inherited goes further than it must: not to hooks,
 	// not to stage 1, not to the container (see hygiene.go).
 	if err := closeOnExec(nil, 3+o.PassFDs); err != nil {
-		return 125, err
+		return nil, err
 	}
 	passed, err := passedFiles(o.PassFDs)
 	if err != nil {
-		return 125, err
+		return nil, err
 	}
 	p, err := plan(s, o)
 	if err != nil {
-		return 125, err
+		return nil, err
 	}
-	defer p.close()
-	removeCgroup, err := makeCgroup(log, s, o.Stderr) // cgroup_create.go
-	if err != nil {
-		return 125, err
+	proc := &Process{s: s, o: o, closers: []io.Closer{p}}
+	defer func() {
+		if err != nil {
+			proc.release()
+			proc.removeCgroup()
+		}
+	}()
+	if proc.removeCgroup, proc.CgroupMade, err = makeCgroup(log, s, o.Stderr); err != nil { // cgroup_create.go
+		proc.removeCgroup = func() {}
+		return nil, err
 	}
-	defer removeCgroup()
 	exe, err := sealedSelf(log)
 	if err != nil {
-		return 125, fmt.Errorf("make a read-only copy of ns-enter for the container: %w", err)
+		return nil, fmt.Errorf("make a read-only copy of ns-enter for the container: %w", err)
 	}
-	defer exe.Close()
+	proc.closers = append(proc.closers, exe)
+	var fifo *os.File
+	if o.ExecFifo != "" {
+		// Opened O_PATH here, where the host's paths are; stage 1 reopens
+		// it for writing through /proc/self/fd after pivot_root.
+		if fifo, err = os.OpenFile(o.ExecFifo, unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
+			return nil, fmt.Errorf("open the exec fifo: %w", err)
+		}
+		proc.closers = append(proc.closers, fifo)
+	}
 
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
-		return 125, err
+		return nil, err
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
-		return 125, err
+		return nil, err
 	}
-	defer errR.Close()
+	proc.closers = append(proc.closers, errR)
 
-	cmd := initCommand(s, o, p, passed, exe, cfgR, errW)
+	cmd := initCommand(s, o, p, passed, exe, fifo, cfgR, errW)
 	var sockParent, sockChild *os.File
 	if s.Process.Terminal {
 		if sockParent, sockChild, err = socketpair(); err != nil {
-			return 125, err
+			return nil, err
 		}
-		defer sockParent.Close()
+		proc.closers = append(proc.closers, sockParent)
 		cmd.ExtraFiles[o.PassFDs+fdConsole-3] = sockChild
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
 	}
@@ -147,25 +211,39 @@ func Run(s *specs.Spec, o Options) (int, error) {
 		cfgR.Close()
 		cfgW.Close()
 		errW.Close()
-		return 125, startError(p.clone, err)
+		return nil, startError(p.clone, err)
 	}
 	cfgR.Close()
 	errW.Close()
 	if sockChild != nil {
 		sockChild.Close()
 	}
-	pid := cmd.Process.Pid
-	explainMaps(log, pid, s)
+	proc.cmd, proc.Pid = cmd, cmd.Process.Pid
+	kill := func() { cmd.Process.Kill(); cmd.Wait() }
+	explainMaps(log, proc.Pid, s)
 
 	setupErr := func() error {
 		if s.Linux.CgroupsPath != "" {
-			if err := joinCgroup(log, s.Linux.CgroupsPath, pid); err != nil {
+			if err := joinCgroup(log, s.Linux.CgroupsPath, proc.Pid); err != nil {
 				return err
 			}
 		}
+		// The namespaces exist and the process is in its cgroup, blocked
+		// until it reads the spec: the moment for the runtime's hooks.
+		state := o.state(s, specs.StateCreating, proc.Pid)
+		if err := RunHooks(log, "prestart", hooksOf(s).Prestart, state); err != nil {
+			return err
+		}
+		if err := RunHooks(log, "createRuntime", hooksOf(s).CreateRuntime, state); err != nil {
+			return err
+		}
 		cfg := initConfig{Spec: s, Rootfs: p.rootfs, Mounts: p.clone&unix.CLONE_NEWNS != 0,
 			UTS: s.Hostname != "" || s.Domainname != "", UserNS: p.userns, Fork: o.Init, Explain: o.Explain,
-			Console: consoleSize(s.Process, o.Stdin), PassFDs: o.PassFDs, ID: s.Annotations["ctrkit.id"]}
+			Console: consoleSize(s.Process, o.Stdin), PassFDs: o.PassFDs, ID: o.id(s),
+			State: state}
+		if fifo != nil {
+			cfg.ExecFifo = 3 + len(cmd.ExtraFiles) - 2 // just before exe
+		}
 		if !o.NoNewKeyring {
 			cfg.Keyring = "new"
 			if len(p.joined) > 0 {
@@ -180,54 +258,141 @@ func Run(s *specs.Spec, o Options) (int, error) {
 		return nil
 	}()
 	if setupErr != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return 125, setupErr
+		kill()
+		return nil, &exitError{125, setupErr}
 	}
-	// fd 4 closes on the container's execve: EOF means it runs.
+	// fd 4 closes on the container's execve (or, with an exec fifo, when
+	// stage 1 is ready and blocks on it): EOF means it runs.
 	msg, _ := io.ReadAll(errR)
+	if line, rest, ok := bytes.Cut(msg, []byte("\n")); ok && bytes.HasPrefix(line, []byte("pid ")) {
+		// A joined pid namespace: the process is the child setns.c forked.
+		if pid, err := strconv.Atoi(string(line[4:])); err == nil {
+			proc.Pid = pid
+		}
+		msg = rest
+	}
 	if len(msg) > 0 {
 		cmd.Wait()
-		return childError(msg)
+		_, err := childError(msg)
+		return nil, err
 	}
-
-	if o.PIDFile != "" {
-		if err := writePIDFile(o.PIDFile, pid); err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-			return 125, err
-		}
-	}
-
-	var con *console
 	if s.Process.Terminal {
-		if con, err = receiveConsole(sockParent, o.Stdin); err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-			return 125, err
+		if proc.con, err = receiveConsole(sockParent, o.Stdin); err != nil {
+			kill()
+			return nil, &exitError{125, err}
 		}
-		defer con.close()
+		if o.ConsoleSocket != "" {
+			err := sendConsole(o.ConsoleSocket, proc.con.master)
+			proc.con.master.Close()
+			proc.con = nil
+			if err != nil {
+				kill()
+				return nil, &exitError{125, err}
+			}
+		} else {
+			proc.closers = append(proc.closers, closerFunc(proc.con.close))
+		}
 	}
-	waitErr := attach(cmd, con, o.Stdout)
-	status := exitStatus(cmd.ProcessState, waitErr)
-	log.Note("the container's process %d ended with status %d", pid, status)
-
-	if s.Hooks != nil && len(s.Hooks.Poststop) > 0 {
-		state := specs.State{Version: specs.Version, ID: s.Annotations["ctrkit.id"], Status: specs.StateStopped, Pid: pid, Bundle: o.Bundle, Annotations: s.Annotations}
-		if err := runHooks(log, "poststop", s.Hooks.Poststop, state); err != nil {
-			return status, &exitError{status, err}
+	if o.PIDFile != "" {
+		if err := writePIDFile(o.PIDFile, proc.Pid); err != nil {
+			kill()
+			return nil, &exitError{125, err}
 		}
+	}
+	if o.ExecFifo == "" {
+		RunHooks(log, "poststart", hooksOf(s).Poststart, o.state(s, specs.StateRunning, proc.Pid)) // failures are only warnings
+	}
+	if o.Detach {
+		proc.release()
+		cmd.Process.Release()
+	}
+	return proc, nil
+}
+
+// Wait stays with the running container until it ends: it copies the
+// terminal, passes signals on, runs the poststop hooks and removes the
+// cgroup ns-enter made.
+func (p *Process) Wait() (int, error) {
+	defer p.release()
+	defer p.removeCgroup()
+	waitErr := attach(p.cmd, p.con, p.o.Stdout)
+	status := exitStatus(p.cmd.ProcessState, waitErr)
+	p.o.Log.Note("the container's process %d ended with status %d", p.Pid, status)
+	if err := RunHooks(p.o.Log, "poststop", hooksOf(p.s).Poststop, p.o.state(p.s, specs.StateStopped, p.Pid)); err != nil {
+		return status, &exitError{status, err}
 	}
 	return status, nil
+}
+
+func (p *Process) release() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i].Close()
+	}
+	p.closers = nil
+}
+
+type closerFunc func()
+
+func (f closerFunc) Close() error { f(); return nil }
+
+// state is the runtime spec's state document for the hooks.
+func (o Options) state(s *specs.Spec, status specs.ContainerState, pid int) specs.State {
+	return specs.State{Version: specs.Version, ID: o.id(s), Status: status, Pid: pid, Bundle: o.Bundle, Annotations: s.Annotations}
+}
+
+// id is the container's id: the runtime's, else the document's ctrkit.id.
+func (o Options) id(s *specs.Spec) string {
+	if o.ID != "" {
+		return o.ID
+	}
+	return s.Annotations["ctrkit.id"]
+}
+
+func hooksOf(s *specs.Spec) *specs.Hooks {
+	if s.Hooks == nil {
+		return &specs.Hooks{}
+	}
+	return s.Hooks
+}
+
+// ExecSpec keeps of a running container's spec what runc exec applies to
+// a new process in it: the process itself (identity, capabilities,
+// no_new_privs, rlimits, umask, environment, working directory), its seccomp
+// filter and its cgroup. The rest (root, mounts, hostname, devices, limits)
+// made the container and is in place already; the namespaces are joined.
+func ExecSpec(c *specs.Spec) *specs.Spec {
+	s := &specs.Spec{Version: c.Version, Annotations: c.Annotations, Linux: &specs.Linux{}}
+	if c.Process != nil {
+		p := *c.Process
+		p.Terminal, p.ConsoleSize = false, nil // exec -t decides
+		s.Process = &p
+	}
+	if c.Linux != nil {
+		s.Linux.Seccomp = c.Linux.Seccomp
+		s.Linux.CgroupsPath = c.Linux.CgroupsPath
+	}
+	return s
+}
+
+// exitCode is the status ns-enter exits with for err.
+func exitCode(err error) int {
+	var e *exitError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return 125
 }
 
 // initCommand is stage 1: ns-enter itself, re-executed into the new
 // namespaces from exe, its sealed copy. Its descriptors from 3 up are the
 // ones passed to the container, then the spec pipe, the error pipe, our
-// stderr for explain lines, the terminal socket, the namespaces to join
-// and exe itself.
-func initCommand(s *specs.Spec, o Options, p *runPlan, passed []*os.File, exe, cfgR, errW *os.File) *exec.Cmd {
+// stderr for explain lines, the terminal socket, the namespaces to join,
+// the exec fifo (for create) and exe itself.
+func initCommand(s *specs.Spec, o Options, p *runPlan, passed []*os.File, exe, fifo, cfgR, errW *os.File) *exec.Cmd {
 	files := append(append(passed, cfgR, errW, o.Stderr, nil), p.nsFiles...)
+	if fifo != nil {
+		files = append(files, fifo)
+	}
 	files = append(files, exe)
 	cmd := &exec.Cmd{
 		Path: fmt.Sprintf("/proc/self/fd/%d", 3+len(files)-1),
@@ -248,6 +413,9 @@ func initCommand(s *specs.Spec, o Options, p *runPlan, passed []*os.File, exe, c
 	}
 	if p.setns != "" {
 		cmd.Env = append(cmd.Env, setns.Env+"="+p.setns)
+		if o.Detach {
+			cmd.Env = append(cmd.Env, setns.DetachEnv+"=1")
+		}
 	}
 	if p.clone&unix.CLONE_NEWUSER != 0 {
 		// A new user namespace starts with our host ids, which its map may
@@ -284,10 +452,11 @@ func attach(cmd *exec.Cmd, con *console, out io.Writer) error {
 	return err
 }
 
-// writePIDFile writes pid atomically, so a reader never sees half a number.
+// writePIDFile writes pid atomically, so a reader never sees half a number;
+// with no newline, as runc writes it (containerd parses it with Atoi).
 func writePIDFile(path string, pid int) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 		return fmt.Errorf("--pid-file: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -311,10 +480,11 @@ type joined struct {
 	path string
 }
 
-func (p *runPlan) close() {
+func (p *runPlan) Close() error {
 	for _, f := range p.nsFiles {
 		f.Close()
 	}
+	return nil
 }
 
 // plan checks the spec and opens what it joins. Nothing is created yet, so
@@ -329,7 +499,7 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 	p := &runPlan{}
 	defer func() {
 		if err != nil {
-			p.close()
+			p.Close()
 		}
 	}()
 	seen := map[specs.LinuxNamespaceType]bool{}

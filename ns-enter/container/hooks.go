@@ -12,9 +12,9 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// runHooks runs hooks as the runtime spec says: each with the container's
+// RunHooks runs hooks as the runtime spec says: each with the container's
 // state as JSON on stdin, in order, each within its timeout.
-func runHooks(log *explain.Log, kind string, hooks []specs.Hook, state specs.State) error {
+func RunHooks(log *explain.Log, kind string, hooks []specs.Hook, state specs.State) error {
 	stdin, err := json.Marshal(state)
 	if err != nil {
 		return err

@@ -61,6 +61,31 @@ func Init() int {
 		return report(errPipe, err)
 	}
 	p := cfg.Spec.Process
+	if cfg.ExecFifo != 0 {
+		// Set up: tell ns-enter create so (EOF on the error pipe), then
+		// wait until ns-enter start opens the fifo's other end. Keep none
+		// of create's descriptors meanwhile, not even its stderr for the
+		// explain lines: whoever ran create (containerd's shim) reads its
+		// output until EOF. Later lines go to the container's stderr.
+		errPipe.Close()
+		logFile.Close()
+		log = explain.New("ns-enter", os.Stderr, cfg.Explain)
+		if err := waitExecFifo(log, cfg.ExecFifo); err != nil {
+			fmt.Fprintf(os.Stderr, "ns-enter: %v\n", err)
+			return 125
+		}
+		errPipe = os.Stderr // nobody reads the pipe any more: errors go to the container's stderr
+	}
+	cfg.State.Status = specs.StateRunning
+	if err := RunHooks(log, "startContainer", hooksOf(cfg.Spec).StartContainer, cfg.State); err != nil {
+		return report(errPipe, err)
+	}
+	if p.NoNewPrivileges {
+		// As late as possible, so the filter need not allow the setup.
+		if err := loadSeccomp(log, cfg.Spec); err != nil {
+			return report(errPipe, err)
+		}
+	}
 	if err := closeOnExec(log, 3+cfg.PassFDs); err != nil { // only the passed ones reach the container
 		return report(errPipe, err)
 	}
@@ -76,10 +101,15 @@ func Init() int {
 // program's path.
 func setup(log *explain.Log, cfg *initConfig) (string, error) {
 	s := cfg.Spec
+	createContainer := func() error {
+		return RunHooks(log, "createContainer", hooksOf(s).CreateContainer, cfg.State)
+	}
 	if cfg.Mounts {
-		if err := setupMounts(log, s, cfg.Rootfs, cfg.UserNS); err != nil {
+		if err := setupMounts(log, s, cfg.Rootfs, cfg.UserNS, createContainer); err != nil {
 			return "", err
 		}
+	} else if err := createContainer(); err != nil {
+		return "", err
 	}
 	if s.Process.Terminal {
 		if err := openConsole(log, os.NewFile(uintptr(cfg.PassFDs+fdConsole), "console"), int(s.Process.User.UID), cfg.Console); err != nil {
@@ -110,12 +140,27 @@ func setup(log *explain.Log, cfg *initConfig) (string, error) {
 	if err := setupProcess(log, s.Process); err != nil {
 		return "", err
 	}
-	path, err := lookPath(s.Process.Args[0], s.Process.Env)
-	if err == nil && s.Process.NoNewPrivileges {
-		// As late as possible, so the filter need not allow the setup.
-		err = loadSeccomp(log, s)
+	return lookPath(s.Process.Args[0], s.Process.Env)
+}
+
+// waitExecFifo blocks opening the exec fifo for writing until ns-enter
+// start opens it for reading, then writes one byte for start to read. The
+// fifo lives in the runtime's state directory on the host, out of reach
+// after pivot_root: stage 0 opened it O_PATH and passed the descriptor,
+// which /proc/self/fd reopens (runc's trick too).
+func waitExecFifo(log *explain.Log, fd int) error {
+	path := fmt.Sprintf("/proc/self/fd/%d", fd)
+	log.Step(fmt.Sprintf("open(%q, O_WRONLY) blocks until ns-enter start opens the exec fifo", path), "echo 0 > exec.fifo    # waits for: cat exec.fifo")
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open the exec fifo: %w", err)
 	}
-	return path, err
+	defer f.Close()
+	unix.Close(fd)
+	if _, err := f.Write([]byte("0")); err != nil {
+		return fmt.Errorf("write the exec fifo: %w", err)
+	}
+	return nil
 }
 
 // forkAndReap starts the process as a child and waits for it. As PID 1 of a

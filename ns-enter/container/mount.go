@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"ctrkit/internal/explain"
@@ -220,4 +221,18 @@ func inRoot(root, path string) (string, error) {
 		}
 		rest = target + "/" + rest
 	}
+}
+
+// MountOptions lists the mount options ns-enter understands, for
+// `ctrkit-runc features`.
+func MountOptions() []string {
+	var out []string
+	for o := range mountFlags {
+		out = append(out, o)
+	}
+	for o := range propagationFlags {
+		out = append(out, o)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -18,7 +18,9 @@ import (
 // (pivot_root wants a mount point), mount the spec's mounts inside it, fill
 // /dev, pivot_root, then mask and write-protect. Without one, the spec's
 // mounts land on the current tree, as `unshare --mount --mount-proc` does.
-func setupMounts(log *explain.Log, s *specs.Spec, root string, userns bool) error {
+// beforePivot runs after the mounts, just before pivot_root: the moment of
+// the createContainer hooks.
+func setupMounts(log *explain.Log, s *specs.Spec, root string, userns bool, beforePivot func() error) error {
 	prop := uintptr(unix.MS_REC | unix.MS_PRIVATE)
 	if s.Linux != nil && s.Linux.RootfsPropagation != "" {
 		p, ok := propagationFlags[s.Linux.RootfsPropagation]
@@ -37,7 +39,7 @@ func setupMounts(log *explain.Log, s *specs.Spec, root string, userns bool) erro
 				return err
 			}
 		}
-		return nil
+		return beforePivot()
 	}
 	if err := mount(log, root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
@@ -53,6 +55,9 @@ func setupMounts(log *explain.Log, s *specs.Spec, root string, userns bool) erro
 		if err := makeDev(log, root, s, userns); err != nil {
 			return err
 		}
+	}
+	if err := beforePivot(); err != nil {
+		return err
 	}
 	if err := pivotRoot(log, root); err != nil {
 		return err

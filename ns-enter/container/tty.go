@@ -3,6 +3,7 @@ package container
 import (
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 
@@ -139,4 +140,22 @@ func (c *console) start(out io.Writer) (done chan struct{}) {
 func (c *console) close() {
 	c.restore()
 	c.master.Close()
+}
+
+// sendConsole hands the terminal's master end to whoever listens on the
+// unix socket at path, the way runc --console-socket does: one message
+// whose data is the terminal's name and whose control part carries the
+// descriptor (SCM_RIGHTS). containerd's shim receives it and copies the
+// terminal to the client itself.
+func sendConsole(path string, master *os.File) error {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return fmt.Errorf("--console-socket %s: %w", path, err)
+	}
+	defer conn.Close()
+	rights := unix.UnixRights(int(master.Fd()))
+	if _, _, err := conn.(*net.UnixConn).WriteMsgUnix([]byte("/dev/ptmx"), rights, nil); err != nil {
+		return fmt.Errorf("send the terminal to %s: %w", path, err)
+	}
+	return nil
 }

@@ -47,15 +47,36 @@ static void forward(int sig) {
 // process stays outside, passes signals on, and exits as the child does.
 // It forks only once the spec arrives, so it is already in the cgroup
 // ns-enter put it in, and the child is born there too.
+//
+// ns-enter learns the child's pid (the process it must name in --pid-file)
+// as "pid N\n", first on the error pipe; the child waits until that is
+// written. With _CTRKIT_DETACH (runc exec --detach) this process then exits
+// at once: the child is re-parented to the nearest subreaper (containerd's
+// shim), which reaps it and sees its status, as with runc.
 static void fork_into_pid_namespace(void) {
 	struct pollfd p = {.fd = config_fd(), .events = POLLIN};
 	while (poll(&p, 1, -1) < 0 && errno == EINTR)
 		;
+	int hold[2];
+	if (pipe(hold) < 0)
+		fail("pipe", "into the pid namespace", errno);
 	child = fork();
 	if (child < 0)
 		fail("fork", "into the pid namespace", errno);
-	if (child == 0)
+	if (child == 0) {
+		char c;
+		close(hold[1]);
+		while (read(hold[0], &c, 1) < 0 && errno == EINTR)
+			;
+		close(hold[0]);
 		return;
+	}
+	const char *errfd = getenv("_CTRKIT_ERRFD");
+	if (errfd != NULL)
+		dprintf(atoi(errfd), "pid %d\n", child);
+	close(hold[1]); // EOF: the child goes on
+	if (getenv("_CTRKIT_DETACH") != NULL)
+		_exit(0);
 	for (int fd = 3; fd < 1024; fd++)
 		close(fd); // the child holds the pipes to ns-enter now
 	int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};

@@ -39,6 +39,10 @@ const Env = "_CTRKIT_SETNS"
 // container; its own (the spec pipe first) follow them.
 const PassEnv = "_CTRKIT_PASS_FDS"
 
+// DetachEnv makes the process that forks into a joined pid namespace exit
+// once it reported the child's pid, leaving the child to a subreaper.
+const DetachEnv = "_CTRKIT_DETACH"
+
 // ErrEnv names the descriptor the constructor reports a failure on, as
 // "125 message", the same format the Go side of ns-enter uses.
 const ErrEnv = "_CTRKIT_ERRFD"
