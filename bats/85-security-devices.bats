@@ -112,7 +112,7 @@ attack() {
 	# used, removed; like runc, the parents made for it stay.
 	run_tool ns-enter --cgroups-path "/$name-p/$name" --rootfs "$rootfs" -- cat /proc/self/cgroup
 	assert_output --partial ":devices:/$name-p/$name"
-	run_tool find /sys/fs/cgroup/devices/"$name-p" -mindepth 1
+	run_tool find /sys/fs/cgroup/devices/"$name-p" -mindepth 1 -type d
 	assert_output ''
 	run_tool cg-limit rm "/$name-p"
 }

@@ -150,6 +150,9 @@ func (c *OCIRunCmd) Run(o *OCI) error {
 		return runtime.Start(o.Root, c.ID, o.log())
 	}
 	status, err := runtime.Run(o.Root, c.ID, c.options(o))
+	if err != nil && status >= 125 {
+		status = 1 // runc's own failures exit 1
+	}
 	if err != nil || status != 0 {
 		return &cli.ExitError{Code: status, Err: err}
 	}

@@ -143,6 +143,13 @@ func applyCaps(log *explain.Log, cs capsets) error {
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset(effective=%s, permitted=%s): %w", cs.effective, cs.permitted, err)
 	}
+	// The kernel raises an ambient capability only if it is permitted and
+	// inheritable too. runc spec's own default lists ambient capabilities
+	// without inheritable ones; runc then skips them, and so does ns-enter.
+	if skip := cs.ambient &^ (cs.inheritable & cs.permitted); skip != 0 {
+		log.Note("ambient capabilities %s are not both permitted and inheritable: not raised (as runc does)", skip)
+		cs.ambient &^= skip
+	}
 	for i := range capNames {
 		if cs.ambient&(1<<i) == 0 {
 			continue

@@ -480,6 +480,16 @@ type joined struct {
 	path string
 }
 
+// joins tells whether the plan joins an existing namespace of kind flag.
+func (p *runPlan) joins(flag uintptr) bool {
+	for _, j := range p.joined {
+		if j.kind.Flag == flag {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *runPlan) Close() error {
 	for _, f := range p.nsFiles {
 		f.Close()
@@ -585,8 +595,11 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 		}
 		p.rootfs = root
 	}
-	if (s.Hostname != "" || s.Domainname != "") && p.clone&unix.CLONE_NEWUTS == 0 {
-		return nil, errors.New("setting the hostname needs a new UTS namespace: add --uts, or it would rename the host")
+	if (s.Hostname != "" || s.Domainname != "") && p.clone&unix.CLONE_NEWUTS == 0 && !p.joins(unix.CLONE_NEWUTS) {
+		return nil, errors.New("setting the hostname needs a UTS namespace of the container's own: add --uts, or it would rename the host")
+	}
+	if err := checkSysctl(s, p); err != nil {
+		return nil, err
 	}
 	if len(s.Mounts) > 0 && p.clone&unix.CLONE_NEWNS == 0 {
 		return nil, errors.New("mounts need a new mount namespace: add --mount, or they would land in the host's")

@@ -137,7 +137,12 @@ func setup(log *explain.Log, cfg *initConfig) (string, error) {
 			return "", err
 		}
 	}
-	if err := setupProcess(log, s.Process); err != nil {
+	if cfg.Rootfs == "" && s.Linux != nil {
+		if err := setSysctl(log, s.Linux.Sysctl); err != nil { // with a root, setupMounts did
+			return "", err
+		}
+	}
+	if err := setupProcess(log, s.Process, cfg.Rootfs != ""); err != nil {
 		return "", err
 	}
 	return lookPath(s.Process.Args[0], s.Process.Env)

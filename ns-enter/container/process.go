@@ -46,9 +46,20 @@ func setRlimits(log *explain.Log, rls []specs.POSIXRlimit) error {
 // step allowed (runc's finalizeNamespace): the bounding set is dropped while
 // CAP_SETPCAP is still held, PR_SET_KEEPCAPS keeps the permitted set across
 // setuid, and the final sets are applied last.
-func setupProcess(log *explain.Log, p *specs.Process) error {
+//
+// newRoot says the process starts a container of its own (not an exec):
+// then a missing working directory is made, as runc makes it.
+func setupProcess(log *explain.Log, p *specs.Process, newRoot bool) error {
 	if err := setRlimits(log, p.Rlimits); err != nil {
 		return err
+	}
+	if newRoot && p.Cwd != "" {
+		if _, err := os.Stat(p.Cwd); os.IsNotExist(err) {
+			log.Step(fmt.Sprintf("mkdir(%q, 0755)", p.Cwd), "mkdir -p "+explain.Quote(p.Cwd))
+			if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
+				return fmt.Errorf("make the working directory %q: %w", p.Cwd, err)
+			}
+		}
 	}
 	if p.OOMScoreAdj != nil {
 		log.Step(fmt.Sprintf("write(\"/proc/self/oom_score_adj\", %q)", fmt.Sprint(*p.OOMScoreAdj)), fmt.Sprintf("echo %d > /proc/self/oom_score_adj", *p.OOMScoreAdj))
@@ -85,6 +96,17 @@ func setupProcess(log *explain.Log, p *specs.Process) error {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
 		}
+	}
+	umask := -1 // the caller's, as unshare(1) and nsenter(1) keep it
+	switch {
+	case p.User.Umask != nil:
+		umask = int(*p.User.Umask)
+	case newRoot:
+		umask = 0o022 // runc's default for a container
+	}
+	if umask >= 0 {
+		log.Step(fmt.Sprintf("umask(%#o)", umask), fmt.Sprintf("umask %04o", umask))
+		unix.Umask(umask)
 	}
 	if p.Cwd != "" {
 		log.Step(fmt.Sprintf("chdir(%q)", p.Cwd), "cd "+explain.Quote(p.Cwd))

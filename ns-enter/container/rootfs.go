@@ -68,6 +68,9 @@ func setupMounts(log *explain.Log, s *specs.Spec, root string, userns bool, befo
 		}
 	}
 	if s.Linux != nil {
+		if err := setSysctl(log, s.Linux.Sysctl); err != nil {
+			return err
+		}
 		for _, p := range s.Linux.MaskedPaths {
 			if err := maskPath(log, p); err != nil {
 				return err

@@ -1,0 +1,181 @@
+#!/usr/bin/env bats
+# ctrkit-runc: ns-enter speaking runc's command line, driven by hand the
+# way containerd's shim drives it (create, start, state, kill, delete), and
+# the parts of the runtime spec a runtime must apply. Each container's
+# cgroup is /ck-t…-o/ID, removed by delete; its parent by teardown.
+
+load helpers
+
+setup_file() {
+	load helpers
+	requires root
+	CG=/ck-t$(printf '%06x' $(((RANDOM << 8 | RANDOM) & 0xffffff)))-o
+	ROOT=$BATS_FILE_TMPDIR/state
+	export CG ROOT
+	# rt: the runtime with this file's state directory (a script, so
+	# run_tool's timeout can run it).
+	mkdir -p "$BATS_FILE_TMPDIR/bin"
+	printf '#!/bin/sh\nexec ctrkit-runc --root %s "$@"\n' "$ROOT" >"$BATS_FILE_TMPDIR/bin/rt"
+	chmod +x "$BATS_FILE_TMPDIR/bin/rt"
+}
+
+teardown_file() {
+	local d
+	for d in /sys/fs/cgroup/*"$CG" /sys/fs/cgroup/unified"$CG"; do
+		[ ! -d "$d" ] || rmdir "$d" 2>/dev/null || true
+	done
+}
+
+setup() {
+	PATH=$BATS_FILE_TMPDIR/bin:$PATH
+	B=$BATS_TEST_TMPDIR/bundle
+	ID=$(safename)
+	make_rootfs "$B/rootfs"
+}
+
+teardown() {
+	rt delete --force "$ID" >/dev/null 2>&1 || true
+}
+
+# detached CMD…: rt CMD… with its output in a file, as containerd's shim
+# gives the runtime: the container's process keeps create's stdio, and a
+# pipe that bats reads would never end.
+detached() {
+	run_tool bash -c 'out=$1; shift; "$@" >"$out" 2>&1 </dev/null || { cat "$out"; exit 1; }' _ "$BATS_TEST_TMPDIR/out" rt "$@"
+}
+
+# bundle JQ: config.json from `ctrkit-runc spec`, edited by the jq filter,
+# in the container's own cgroup, without a terminal.
+bundle() {
+	rm -f "$B/config.json"
+	ctrkit-runc spec --bundle "$B"
+	jq --arg cg "$CG/$ID" '.process.terminal = false | .linux.cgroupsPath = $cg | '"$1" "$B/config.json" >"$B/c" && mv "$B/c" "$B/config.json"
+}
+
+@test "ctrkit-runc create; state; start; kill; delete [the life runc's shim drives]" {
+	bundle '.process.args = ["sh", "-c", "echo started; exec sleep 1000"]'
+	detached create --bundle "$B" --pid-file "$B/pid" "$ID"
+	run_tool rt state "$ID"
+	assert_equal "$(jq -r .status <<<"$output")" created
+	local pid
+	pid=$(jq -r .pid <<<"$output")
+	assert_equal "$(cat "$B/pid")" "$pid" # no newline: containerd reads it with Atoi
+	# Created: set up, waiting before execve on the exec fifo.
+	assert [ -p "$ROOT/$ID/exec.fifo" ]
+	assert_equal "$(readlink "/proc/$pid/exe")" /ns-enter
+	assert_equal "$(cat /sys/fs/cgroup/memory"$CG/$ID"/cgroup.procs)" "$pid"
+	run_tool rt start "$ID"
+	assert [ ! -e "$ROOT/$ID/exec.fifo" ]
+	run_tool rt state "$ID"
+	assert_equal "$(jq -r .status <<<"$output")" running
+	run_tool rt ps --format json "$ID"
+	assert_output --partial "$pid"
+	run_tool rt list --format json
+	assert_equal "$(jq -r '.[0].id' <<<"$output")" "$ID"
+	run_tool --status 1 rt delete "$ID"
+	assert_output --partial 'stop it first, or delete --force'
+	run_tool rt kill "$ID" KILL
+	sleep 0.2
+	run_tool rt state "$ID"
+	assert_equal "$(jq -r .status <<<"$output")" stopped
+	run_tool rt delete "$ID"
+	assert [ ! -e "$ROOT/$ID" ]
+	assert [ ! -e /sys/fs/cgroup/memory"$CG/$ID" ]
+}
+
+@test "ctrkit-runc exec; pause; resume; update --resources; kill --all" {
+	bundle '.process.args = ["sleep", "1000"]'
+	detached run -d --bundle "$B" "$ID"
+	run_tool rt exec "$ID" sh -c 'echo "$(hostname) $(id -u)"; grep Seccomp: /proc/self/status'
+	assert_line --index 0 'ctrkit 0'
+	assert_line --index 1 --regexp 'Seccomp:\s+2'
+	echo '{"args": ["sh", "-c", "exit 4"], "cwd": "/", "user": {"uid": 0, "gid": 0}}' >"$B/process.json"
+	run_tool --status 4 rt exec --process "$B/process.json" "$ID"
+	run_tool rt pause "$ID"
+	run_tool rt state "$ID"
+	assert_equal "$(jq -r .status <<<"$output")" paused
+	assert_equal "$(cat /sys/fs/cgroup/freezer"$CG/$ID"/freezer.state)" FROZEN
+	run_tool rt resume "$ID"
+	run_tool bash -c "echo '{\"memory\": {\"limit\": 33554432}}' | rt update --resources - $ID"
+	assert_equal "$(cat /sys/fs/cgroup/memory"$CG/$ID"/memory.limit_in_bytes)" 33554432
+	detached exec -d "$ID" sleep 1000
+	run_tool rt ps --format json "$ID"
+	assert_equal "$(jq length <<<"$output")" 2
+	run_tool rt kill --all "$ID" KILL
+	sleep 0.3
+	run_tool rt ps --format json "$ID"
+	assert_output '[]'
+}
+
+@test "ctrkit-runc run [sysctl, umask, rlimits, oom_score_adj, a cwd made, a hostname]" {
+	bundle '.process.args = ["sh", "-c", "cat /proc/sys/net/ipv4/ip_forward; umask; ulimit -n; cat /proc/self/oom_score_adj; pwd; hostname"]
+		| .linux.sysctl = {"net.ipv4.ip_forward": "1"} | .process.user.umask = 23
+		| .process.rlimits = [{"type": "RLIMIT_NOFILE", "hard": 321, "soft": 123}]
+		| .process.oomScoreAdj = 42 | .process.cwd = "/made/here" | .hostname = "box"'
+	run_tool rt run --bundle "$B" "$ID"
+	assert_output $'1\n0027\n123\n42\n/made/here\nbox'
+	# A sysctl that is not the container's (it would change the host).
+	bundle '.linux.sysctl = {"kernel.pid_max": "1000"}'
+	run_tool --status 1 rt run --bundle "$B" "$ID"
+	assert_output --partial 'linux.sysctl "kernel.pid_max" is not namespaced'
+}
+
+@test "ctrkit-runc run [the six hooks, each at its moment, with the state on stdin]" {
+	local log=$BATS_TEST_TMPDIR/hooks.log
+	printf '#!/bin/sh\nprintf "%%s %%s\\n" "$1" "$(cat)" >>%s\n' "$log" >"$BATS_TEST_TMPDIR/hook"
+	chmod +x "$BATS_TEST_TMPDIR/hook"
+	local h=$BATS_TEST_TMPDIR/hook
+	bundle '.process.args = ["true"] | .hooks = {
+		"prestart": [{"path": "'"$h"'", "args": ["hook", "prestart"]}],
+		"createRuntime": [{"path": "'"$h"'", "args": ["hook", "createRuntime"]}],
+		"createContainer": [{"path": "'"$h"'", "args": ["hook", "createContainer"]}],
+		"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat >/tmp/started"]}],
+		"poststart": [{"path": "'"$h"'", "args": ["hook", "poststart"]}],
+		"poststop": [{"path": "'"$h"'", "args": ["hook", "poststop"]}]}'
+	detached create --bundle "$B" "$ID"
+	run_tool rt start "$ID"
+	sleep 0.2
+	run_tool rt delete "$ID"
+	run_tool cut -d' ' -f1 "$log"
+	assert_output $'prestart\ncreateRuntime\ncreateContainer\npoststart\npoststop'
+	run_tool sh -c "grep '^createRuntime ' '$log' | cut -d' ' -f2- | jq -r '.id, .status, .bundle'"
+	assert_output "$ID"$'\ncreating\n'"$B"
+	run_tool sh -c "grep '^poststop ' '$log' | cut -d' ' -f2- | jq -r .status"
+	assert_output stopped
+	# startContainer ran inside: its path, and what it wrote, are the container's.
+	run_tool jq -r .status "$B/rootfs/tmp/started"
+	assert_output running
+}
+
+@test "ctrkit-runc run BUNDLE-OF-runc-spec [runc's own default spec, unmodified]" {
+	requires runc
+	rm -f "$B/config.json"
+	(cd "$B" && runc spec)
+	# It asks for a terminal and runs sh: give it one, and a line to run.
+	run_tool --status 7 bash -c "echo 'echo \"in \$(hostname)\"; exit 7' | script -qec 'rt run --bundle $B $ID' /dev/null"
+	assert_output --partial 'in runc'
+	run_tool --status 7 bash -c "echo 'exit 7' | script -qec 'rt run --bundle $B $ID' /dev/null >/dev/null"
+}
+
+@test "runc run BUNDLE-OF-ns-enter-spec [ctrkit's spec, seccomp profile and devices included, runs under runc]" {
+	requires runc
+	ns-enter spec --pid --uts --hostname ck --cgroups-path "$CG/$ID" --rootfs rootfs -- \
+		sh -c 'echo "$(hostname) $(grep Seccomp: /proc/self/status)"' >"$B/config.json"
+	run_tool runc --root "$ROOT/runc" run --bundle "$B" "$ID"
+	assert_output --regexp '^ck Seccomp:\s+2$'
+}
+
+@test "ctrkit-runc [bad input: unknown id, taken id, no bundle, systemd cgroups]" {
+	run_tool --status 1 rt state nope
+	assert_output --partial 'container "nope" does not exist'
+	run_tool --status 1 rt create --bundle "$BATS_TEST_TMPDIR/none" "$ID"
+	assert_output --partial "a bundle is a directory with config.json"
+	assert [ ! -e "$ROOT/$ID" ]
+	bundle '.'
+	run_tool --status 1 rt create --bundle "$B" ../escape
+	assert_output --partial 'use letters, digits'
+	run_tool --status 1 ctrkit-runc --systemd-cgroup list
+	assert_output --partial 'cgroupfs'
+	run_tool ctrkit-runc features
+	assert_equal "$(jq -r '.hooks | length' <<<"$output")" 6
+}
