@@ -41,14 +41,15 @@ const ociName = "ctrkit-runc"
 
 // OCI is runc's command line.
 type OCI struct {
-	Root          string `help:"Directory of the runtime's container state (runc's --root; not ctrkit's image store)." default:"/run/ctrkit/runc" type:"path" placeholder:"DIR"`
-	LogFile       string `name:"log" help:"Also write errors to FILE, as containerd's shim reads them." placeholder:"FILE"`
-	LogFormat     string `help:"text or json." enum:"text,json" default:"text"`
-	Debug         bool   `help:"Print each step, as --explain does."`
-	SystemdCgroup bool   `help:"Refused: ns-enter speaks cgroupfs paths, not systemd's slices."`
-	Rootless      string `help:"Accepted for runc's sake; ns-enter runs as root." default:"auto" placeholder:"BOOL"`
-	Criu          string `help:"Accepted for runc's sake; checkpointing is not supported." hidden:""`
-	Explain       bool   `help:"Print each step (kernel call and shell equivalent) on stderr." env:"CTRKIT_EXPLAIN"`
+	Root          string           `help:"Directory of the runtime's container state (runc's --root; not ctrkit's image store)." default:"/run/ctrkit/runc" type:"path" placeholder:"DIR"`
+	LogFile       string           `name:"log" help:"Also write errors to FILE, as containerd's shim reads them." placeholder:"FILE"`
+	LogFormat     string           `help:"text or json." enum:"text,json" default:"text"`
+	Debug         bool             `help:"Print each step, as --explain does."`
+	SystemdCgroup bool             `help:"Refused: ns-enter speaks cgroupfs paths, not systemd's slices."`
+	Rootless      string           `help:"Accepted for runc's sake; ns-enter runs as root." default:"auto" placeholder:"BOOL"`
+	Criu          string           `help:"Accepted for runc's sake; checkpointing is not supported." hidden:""`
+	Explain       bool             `help:"Print each step (kernel call and shell equivalent) on stderr." env:"CTRKIT_EXPLAIN"`
+	Version       kong.VersionFlag `short:"v" help:"Print the version and the runtime spec version."`
 
 	Create   OCICreateCmd   `cmd:"" help:"Create a container: set it up, its process waiting before execve until start."`
 	Start    OCIStartCmd    `cmd:"" help:"Let a created container's process execve."`
@@ -73,7 +74,8 @@ func ociMain(args []string) {
 	var o OCI
 	parser := kong.Must(&o, kong.Name(ociName),
 		kong.Description("ns-enter as an OCI runtime: runc's command line, for containerd, dockerd and the runtime-tools validation suite."),
-		kong.UsageOnError())
+		kong.UsageOnError(),
+		kong.Vars{"version": ociName + " version ns-enter (ctrkit)\nspec: " + specs.Version})
 	ctx, err := parser.Parse(args)
 	if err == nil {
 		if o.SystemdCgroup {
