@@ -55,6 +55,12 @@ load helpers
 	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/08-security.md"
 }
 
+@test "docs/09-oci-runtime.md [every command in the chapter runs]" {
+	requires root busybox
+	command -v containerd >/dev/null || skip "needs containerd (apt-get install containerd)"
+	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/09-oci-runtime.md"
+}
+
 @test "docs/ [every chapter has a test above]" {
 	local chapter
 	for chapter in "$REPO"/docs/[0-9]*.md; do
