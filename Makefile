@@ -110,6 +110,7 @@ bench: build
 	scripts/bench-cg-limit.sh
 	scripts/bench-build.sh
 	scripts/bench-ctr-run.sh
+	scripts/bench-oci.sh
 
 demo: build
 	scripts/demo.sh

@@ -100,5 +100,8 @@ status_lines='grep -E "^(Uid|Gid|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|S
 	assert_output --partial 'ctrkit knows seccomp=unconfined'
 	run_tool --status 125 ctr-run --rm --network none --security-opt seccomp="$BATS_TEST_TMPDIR/none.json" busybox true
 	assert_output --partial 'none.json'
+	echo '{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["mkdri"], "action": "SCMP_ACT_ALLOW"}]}' >"$BATS_TEST_TMPDIR/bad.json"
+	run_tool --status 125 ctr-run --rm --network none --security-opt seccomp="$BATS_TEST_TMPDIR/bad.json" busybox true
+	assert_output --partial 'unknown syscall "mkdri"'
 	assert_equal "$(ctr-run ps -a | wc -l)" 1
 }

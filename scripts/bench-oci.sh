@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# bench-oci.sh — the OCI runtime's own cost, on one prepared bundle with a
+# cgroup to make (linux.resources and a cgroupsPath that does not exist
+# yet): `run` of /bin/true, and create + start + delete as containerd's
+# shim calls them, for ctrkit-runc, runc and crun side by side.
+# crun 1.8 refuses this host's hybrid cgroup layout, so the whole
+# benchmark runs in one private mount namespace with
+# /sys/fs/cgroup/unified unmounted (not a wrapper per run). Needs root;
+# never part of the tests.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+PATH=$repo/bin:$repo/scripts:$PATH
+[ "$(id -u)" -eq 0 ] || { echo "bench-oci: needs root" >&2; exit 1; }
+command -v hyperfine >/dev/null || { echo "bench-oci: needs hyperfine (apt-get install hyperfine)" >&2; exit 1; }
+
+if [ "${1-}" != __inside ]; then
+	exec unshare --mount --propagation private -- "$0" __inside
+fi
+if mountpoint -q /sys/fs/cgroup/unified; then
+	umount /sys/fs/cgroup/unified
+fi
+mount -t tmpfs -o mode=0755 ck-bench-run /run # the runtimes' state, gone with the namespace
+
+work=$(mktemp -d /tmp/ck-bench-oci.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bundle"
+mk-rootfs.sh "$work/bundle/rootfs" >/dev/null
+# ctrkit's default spec (docker's seccomp profile and device allowlist),
+# in a cgroup each runtime makes and removes; no network namespace to keep
+# the comparison on the runtime.
+(cd "$work/bundle" && ctrkit-runc spec)
+jq '.process.terminal = false | .process.args = ["/bin/true"] | .linux.cgroupsPath = "/ck-bench-oci/c"
+    | .linux.resources.memory = {"limit": 67108864} | .linux.resources.pids = {"limit": 100}' \
+	"$work/bundle/config.json" >"$work/c.json" && mv "$work/c.json" "$work/bundle/config.json"
+
+runs=${RUNS:-30}
+median() { jq -r '.results[0].median * 1000' "$1"; }
+bench() { # NAME COMMAND
+	hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/$1.json" "$2" >/dev/null 2>&1 &&
+		printf '%-44s %8.1f\n' "$1" "$(median "$work/$1.json")" ||
+		printf '%-44s %8s\n' "$1" "(failed)"
+}
+cycle() { # RUNTIME: create, start, delete as the shim does
+	printf '%s --root /run/ck-bench create --bundle %s c >/dev/null 2>&1 </dev/null && %s --root /run/ck-bench start c && sleep 0.01 && %s --root /run/ck-bench delete -f c' \
+		"$1" "$work/bundle" "$1" "$1"
+}
+
+printf '%-44s %8s\n' "/bin/true in a new cgroup" "median ms"
+for rt in ctrkit-runc runc crun; do
+	command -v "$rt" >/dev/null || { printf '%-44s %8s\n' "$rt" "(not here)"; continue; }
+	bench "$rt run" "$rt --root /run/ck-bench run --bundle $work/bundle c"
+	bench "$rt create+start+delete" "bash -c '$(cycle "$rt")'"
+done
+rmdir /sys/fs/cgroup/*/ck-bench-oci 2>/dev/null || true
+echo "target: ctrkit-runc ≤ 1.0× crun, cgroup included"
