@@ -5,7 +5,8 @@
 # shim calls them, for ctrkit-runc, runc and crun side by side.
 # crun 1.8 refuses this host's hybrid cgroup layout, so the whole
 # benchmark runs in one private mount namespace with
-# /sys/fs/cgroup/unified unmounted (not a wrapper per run). Needs root;
+# /sys/fs/cgroup/unified unmounted (not a wrapper per run), and the spec
+# says ociVersion 1.0.2, the newest crun 1.8 accepts. Needs root;
 # never part of the tests.
 set -euo pipefail
 
@@ -30,7 +31,7 @@ mk-rootfs.sh "$work/bundle/rootfs" >/dev/null
 # in a cgroup each runtime makes and removes; no network namespace to keep
 # the comparison on the runtime.
 (cd "$work/bundle" && ctrkit-runc spec)
-jq '.process.terminal = false | .process.args = ["/bin/true"] | .linux.cgroupsPath = "/ck-bench-oci/c"
+jq '.ociVersion = "1.0.2" | .process.terminal = false | .process.args = ["/bin/true"] | .linux.cgroupsPath = "/ck-bench-oci/c"
     | .linux.resources.memory = {"limit": 67108864} | .linux.resources.pids = {"limit": 100}' \
 	"$work/bundle/config.json" >"$work/c.json" && mv "$work/c.json" "$work/bundle/config.json"
 
