@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -236,18 +235,9 @@ func (c *UpdateCmd) Run(g *cli.Globals) error {
 		return err
 	}
 	if c.Resources != "" {
-		var data []byte
-		if c.Resources == "-" {
-			data, err = io.ReadAll(os.Stdin)
-		} else {
-			data, err = os.ReadFile(c.Resources)
-		}
-		if err != nil {
-			return fmt.Errorf("--resources: %w", err)
-		}
 		var base specs.LinuxResources
-		if err := json.Unmarshal(data, &base); err != nil {
-			return fmt.Errorf("--resources %s: not OCI linux.resources JSON: %w", c.Resources, err)
+		if err := spec.ReadPart("--resources", c.Resources, &base); err != nil {
+			return err
 		}
 		res = merge(&base, res)
 	}

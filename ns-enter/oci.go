@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -251,19 +250,9 @@ func (c *OCIExecCmd) Run(o *OCI) error {
 // the flags applied, as runc builds it.
 func (c *OCIExecCmd) process(o *OCI) (*specs.Process, error) {
 	if c.Process != "" {
-		var data []byte
-		var err error
-		if c.Process == "-" {
-			data, err = io.ReadAll(os.Stdin)
-		} else {
-			data, err = os.ReadFile(c.Process)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("--process: %w", err)
-		}
 		var p specs.Process
-		if err := json.Unmarshal(data, &p); err != nil {
-			return nil, fmt.Errorf("--process %s: not a runtime spec process: %w", c.Process, err)
+		if err := spec.ReadPart("--process", c.Process, &p); err != nil {
+			return nil, err
 		}
 		return &p, nil
 	}
@@ -355,19 +344,9 @@ func (c *OCIUpdateCmd) Run(o *OCI) error {
 	if c.Resources == "" {
 		return errors.New("update: give --resources FILE (or - for stdin) with OCI linux.resources JSON")
 	}
-	var data []byte
-	var err error
-	if c.Resources == "-" {
-		data, err = io.ReadAll(os.Stdin)
-	} else {
-		data, err = os.ReadFile(c.Resources)
-	}
-	if err != nil {
-		return fmt.Errorf("--resources: %w", err)
-	}
 	var r specs.LinuxResources
-	if err := json.Unmarshal(data, &r); err != nil {
-		return fmt.Errorf("--resources %s: not OCI linux.resources JSON: %w", c.Resources, err)
+	if err := spec.ReadPart("--resources", c.Resources, &r); err != nil {
+		return err
 	}
 	return runtime.Update(o.Root, c.ID, &r, o.log())
 }

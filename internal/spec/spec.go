@@ -317,3 +317,23 @@ func Forget(state, id, stage, name string) error {
 	}
 	return nil
 }
+
+// ReadPart reads one part of a spec (linux.resources for runc update and
+// cg-limit update --resources, a process for runc exec --process) as JSON
+// from the file named by flag's value, "-" meaning stdin.
+func ReadPart(flag, path string, v any) error {
+	var data []byte
+	var err error
+	if path == "-" {
+		data, err = io.ReadAll(os.Stdin)
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", flag, err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s %s: not the JSON of a runtime spec's %T: %w", flag, path, v, err)
+	}
+	return nil
+}
