@@ -15,6 +15,7 @@ import (
 
 	"ctrkit/internal/explain"
 	"ctrkit/internal/fds"
+	"ctrkit/internal/fsutil"
 	"ctrkit/internal/mountinfo"
 	"ctrkit/internal/spec"
 )
@@ -53,7 +54,7 @@ func Create(state string, o Options, env []string, stderr io.Writer) (*Container
 	logFor(env, stderr).Step("pipe(); fork(); execve() ×4", strings.ReplaceAll(p.Shell(c.Path("config.json")), " \\\n  ", " "))
 	doc, err := p.Run(env, stderr)
 	if err == nil {
-		err = writeAtomic(c.Path("config.json"), doc)
+		err = fsutil.WriteFile(c.Path("config.json"), doc, 0o600)
 	}
 	if err != nil {
 		if rmErr := c.Remove(env, stderr, true); rmErr != nil {
@@ -75,7 +76,7 @@ func Create(state string, o Options, env []string, stderr io.Writer) (*Container
 // Start runs the container in the foreground: ns-enter with our stdin,
 // stdout and stderr, signals passed on, and our exit status is its.
 func (c *Container) Start(env []string, stderr io.Writer) (int, error) {
-	if err := writeAtomic(c.Path("supervisor"), []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
+	if err := fsutil.WriteFile(c.Path("supervisor"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		return 125, err
 	}
 	cmd := exec.Command(Bin("ns-enter"), c.NsEnter...)
@@ -144,7 +145,7 @@ func (c *Container) Detach(self string, args []string, env []string) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the supervisor: %w", err)
 	}
-	if err := writeAtomic(c.Path("supervisor"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n")); err != nil {
+	if err := fsutil.WriteFile(c.Path("supervisor"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err != nil {
 		return err
 	}
 	cmd.Process.Release()

@@ -28,6 +28,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"ctrkit/internal/fsutil"
 	"ctrkit/internal/store"
 )
 
@@ -59,7 +60,7 @@ func (c *Container) Save() error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(c.Path("meta.json"), append(data, '\n'))
+	return fsutil.WriteFile(c.Path("meta.json"), append(data, '\n'), 0o600)
 }
 
 // New makes the state directory of a container with meta m. A name in use
@@ -185,7 +186,7 @@ func (c *Container) Status() string {
 
 // RecordExit writes the exit status.
 func (c *Container) RecordExit(status int) error {
-	return writeAtomic(c.Path("exit"), []byte(strconv.Itoa(status)+"\n"))
+	return fsutil.WriteFile(c.Path("exit"), []byte(strconv.Itoa(status)+"\n"), 0o600)
 }
 
 func readInt(path string) int {
@@ -198,12 +199,4 @@ func readInt(path string) int {
 		return 0
 	}
 	return n
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -29,10 +29,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"ctrkit/internal/fsutil"
 	"ctrkit/internal/store"
 )
 
@@ -233,8 +233,9 @@ func StateResources(state, id string) ([]Resource, error) {
 	return rs, nil
 }
 
-// appendState adds r to dir/resources.json under an exclusive flock, writing
-// a temporary file and renaming it so a reader never sees half a list.
+// appendState adds r to dir/resources.json under an exclusive flock on
+// dir/.lock, replacing the file atomically so a reader never sees half a
+// list (fsutil.Lock, fsutil.WriteFile).
 func appendState(dir string, r Resource) error {
 	if err := store.EnsureState(filepath.Dir(dir)); err != nil {
 		return err
@@ -242,14 +243,11 @@ func appendState(dir string, r Resource) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := fsutil.Lock(dir, ".lock")
 	if err != nil {
 		return fmt.Errorf("lock state dir: %w", err)
 	}
 	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("flock %s: %w", lock.Name(), err)
-	}
 	rs, err := StateResources(filepath.Dir(dir), filepath.Base(dir))
 	if err != nil {
 		return err
@@ -258,11 +256,7 @@ func appendState(dir string, r Resource) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, ".resources.json.tmp")
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, "resources.json"))
+	return fsutil.WriteFile(filepath.Join(dir, "resources.json"), append(data, '\n'), 0o600)
 }
 
 // Forget removes from STATE/ID/resources.json the resources of stage named
@@ -272,7 +266,7 @@ func appendState(dir string, r Resource) error {
 // and removes piece by piece does not outlive it.
 func Forget(state, id, stage, name string) error {
 	dir := filepath.Join(state, id)
-	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR, 0)
+	lock, err := fsutil.LockExisting(dir, ".lock")
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -280,9 +274,6 @@ func Forget(state, id, stage, name string) error {
 		return fmt.Errorf("lock state dir: %w", err)
 	}
 	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("flock %s: %w", lock.Name(), err)
-	}
 	rs, err := StateResources(state, id)
 	if err != nil {
 		return err
@@ -302,11 +293,7 @@ func Forget(state, id, stage, name string) error {
 		if err != nil {
 			return err
 		}
-		tmp := filepath.Join(dir, ".resources.json.tmp")
-		if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
-			return err
-		}
-		return os.Rename(tmp, res)
+		return fsutil.WriteFile(res, append(data, '\n'), 0o600)
 	}
 	if err := os.Remove(res); err != nil {
 		return err

@@ -100,8 +100,14 @@ func TestRecord(t *testing.T) {
 	if diff := cmp.Diff(rs, onDisk); diff != "" {
 		t.Errorf("StateResources mismatch (-want +got):\n%s", diff)
 	}
-	if _, err := os.Stat(filepath.Join(state, ID(s), ".resources.json.tmp")); !os.IsNotExist(err) {
-		t.Errorf("temporary file left behind: %v", err)
+	ents, err := os.ReadDir(filepath.Join(state, ID(s)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() != "resources.json" && e.Name() != ".lock" {
+			t.Errorf("file %q left in the state dir, want only resources.json and .lock", e.Name())
+		}
 	}
 }
 

@@ -24,8 +24,8 @@ import (
 	"path/filepath"
 	"sort"
 
+	"ctrkit/internal/fsutil"
 	"ctrkit/internal/store"
-	"ctrkit/net-bridge/statefile"
 )
 
 // Driver is how a network's containers are connected.
@@ -91,12 +91,12 @@ func (s *Store) file() string { return filepath.Join(s.dir, "networks.json") }
 
 // lock takes the exclusive flock on dir/lock. A process that removed the
 // store (the last network gone) may have unlinked the file we opened while
-// we waited for it; statefile.Lock then locks the new one instead.
+// we waited for it; fsutil.Lock then locks the new one instead.
 func (s *Store) lock() (*os.File, error) {
 	if err := store.EnsureState(filepath.Dir(s.dir)); err != nil {
 		return nil, err
 	}
-	return statefile.Lock(s.dir, "lock")
+	return fsutil.Lock(s.dir, "lock")
 }
 
 // load reads the networks; a missing file is no networks.
@@ -121,7 +121,7 @@ func (s *Store) load() (map[string]*Network, error) {
 }
 
 // Update runs fn on the networks under the lock and saves what fn left, by
-// writing a new file and renaming it over the old one (statefile.WriteFile),
+// writing a new file and renaming it over the old one (fsutil.WriteFile),
 // so a reader never sees half a file. When fn fails nothing is saved. When no network is left,
 // the store's files and directory are removed.
 func (s *Store) Update(fn func(nets map[string]*Network) error) error {
@@ -149,11 +149,11 @@ func (s *Store) Update(fn func(nets map[string]*Network) error) error {
 	if err != nil {
 		return err
 	}
-	return statefile.WriteFile(s.file(), append(data, '\n'), 0o600)
+	return fsutil.WriteFile(s.file(), append(data, '\n'), 0o600)
 }
 
 // tidy removes the store's files and directory; it runs under the lock,
-// and others re-check the lock file's inode (statefile.Lock).
+// and others re-check the lock file's inode (fsutil.Lock).
 func (s *Store) tidy() {
 	os.Remove(s.file())
 	os.Remove(filepath.Join(s.dir, "lock"))

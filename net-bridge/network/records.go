@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"ctrkit/internal/fsutil"
 	"ctrkit/internal/spec"
 	"ctrkit/net-bridge/ipam"
 	"ctrkit/net-bridge/nat"
-	"ctrkit/net-bridge/statefile"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -49,12 +49,11 @@ func (m *Manager) record(doc *specs.Spec, p *plan, n *ipam.Network, ip net.IP) e
 // STATE/ID/resources.json, and the directory when nothing else is left.
 //
 // It takes the lock internal/spec takes for the list, STATE/ID/.lock, and
-// rewrites the list atomically (statefile.WriteFile). internal/spec has no
+// rewrites the list atomically (fsutil.WriteFile). internal/spec has no
 // function that removes entries (issue 18 gives the state directory one
 // owner); until then this is net-bridge's. The lock file goes only while
-// held and when it is the last file in the directory: statefile.Lock
-// notices that; spec.Record, which does not check, finds the directory gone
-// and fails rather than writing a list nobody locks.
+// held and when it is the last file in the directory: fsutil.Lock, which
+// spec.Record takes too, notices that and locks a new file.
 func (m *Manager) forget(id string) error {
 	dir := filepath.Join(m.State, id)
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
@@ -65,7 +64,7 @@ func (m *Manager) forget(id string) error {
 			return err
 		}
 	}
-	lock, err := statefile.Lock(dir, ".lock")
+	lock, err := fsutil.Lock(dir, ".lock")
 	if err != nil {
 		return err
 	}
@@ -86,13 +85,13 @@ func (m *Manager) forget(id string) error {
 		if err != nil {
 			return err
 		}
-		return statefile.WriteFile(res, append(data, '\n'), 0o600)
+		return fsutil.WriteFile(res, append(data, '\n'), 0o600)
 	}
 	if err := os.Remove(res); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) == 1 && entries[0].Name() == ".lock" {
-		os.Remove(filepath.Join(dir, ".lock")) // held by us: see statefile.Lock
+		os.Remove(filepath.Join(dir, ".lock")) // held by us: see fsutil.Lock
 	}
 	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
 		return fmt.Errorf("remove %s: %w", dir, err)

@@ -39,6 +39,7 @@ import (
 	"syscall"
 
 	"ctrkit/internal/explain"
+	"ctrkit/internal/fsutil"
 	"ctrkit/ns-enter/namespace"
 	"ctrkit/ns-enter/setns"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -294,9 +295,10 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		}
 	}
 	if o.PIDFile != "" {
-		if err := writePIDFile(o.PIDFile, proc.Pid); err != nil {
+		// No newline, as runc writes it: containerd parses it with Atoi.
+		if err := fsutil.WriteFile(o.PIDFile, []byte(strconv.Itoa(proc.Pid)), 0o644); err != nil {
 			kill()
-			return nil, &exitError{125, err}
+			return nil, &exitError{125, fmt.Errorf("--pid-file: %w", err)}
 		}
 	}
 	if o.ExecFifo == "" {
@@ -450,19 +452,6 @@ func attach(cmd *exec.Cmd, con *console, out io.Writer) error {
 		con.restore()
 	}
 	return err
-}
-
-// writePIDFile writes pid atomically, so a reader never sees half a number;
-// with no newline, as runc writes it (containerd parses it with Atoi).
-func writePIDFile(path string, pid int) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
-		return fmt.Errorf("--pid-file: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("--pid-file: %w", err)
-	}
-	return nil
 }
 
 // runPlan is what Run works out from the spec before it starts anything.

@@ -30,6 +30,8 @@ import (
 	"syscall"
 	"time"
 
+	"ctrkit/internal/fsutil"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -131,7 +133,7 @@ func (s *State) Save() error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(s.Path("state.json"), append(data, '\n'))
+	return fsutil.WriteFile(s.Path("state.json"), append(data, '\n'), 0o600)
 }
 
 // SaveSpec keeps the spec the container was made from.
@@ -140,7 +142,7 @@ func (s *State) SaveSpec(sp *specs.Spec) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(s.Path("config.json"), data)
+	return fsutil.WriteFile(s.Path("config.json"), data, 0o600)
 }
 
 // Spec reads the spec the container was made from.
@@ -234,14 +236,6 @@ func procStatFields(stat []byte) []string {
 func fileExists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // Signal sends sig to the init process, if it is still the same process.

@@ -1,7 +1,14 @@
-// Package statefile keeps net-bridge's small state files whole while many
-// net-bridge processes run at once (fifty attaches started together is a
-// test): an exclusive flock(2) on a lock file, and files replaced so that a
-// reader sees the old content or the new, never half of it.
+// Package fsutil keeps ctrkit's small state files whole while many
+// processes run at once (fifty net-bridge attaches started together is a
+// test; ctr-run, ns-enter and every stage write into the same state
+// directory): an exclusive flock(2) on a lock file, and files replaced so
+// that a reader sees the old content or the new, never half of it.
+//
+// It is the one owner of atomic writes in ctrkit, and kong-free, so every
+// mechanism package may import it (internal/cli may not be imported there).
+// It is hand-written rather than taken from a library (renameio,
+// natefinch/atomic) because the few lines are the lesson: which system call
+// makes which promise.
 //
 // Two rules make that hold:
 //
@@ -11,14 +18,16 @@
 //     so Lock checks, once it holds the lock, that its file is still the one
 //     at the path, and tries again when it is not.
 //   - A file is replaced by writing a temporary file with a name of its own
-//     next to it, fsync(2)ing it, and rename(2)ing it over the old one;
-//     rename within one directory is atomic. fsync makes sure the rename
-//     never lands before the data it names.
+//     next to it (os.CreateTemp: two writers never share one, so neither
+//     renames the other's half-written file), fsync(2)ing it, and
+//     rename(2)ing it over the old one; rename within one directory is
+//     atomic. fsync makes sure the rename never lands before the data it
+//     names, and the fsync of the directory that the rename itself survives
+//     a crash.
 //
-// This is net-bridge's own until ctrkit has one shared owner of the state
-// directory (issue 18); internal/spec's resource list uses the same lock
-// file, STATE/ID/.lock.
-package statefile
+// internal/spec's resource list (STATE/ID/resources.json) and net-bridge's
+// records and IPAM store take their locks and write their files here.
+package fsutil
 
 import (
 	"errors"
@@ -33,14 +42,25 @@ import (
 // and returns the open lock file: closing it releases the lock.
 //
 // Equivalent to: `flock DIR/NAME`.
-func Lock(dir, name string) (*os.File, error) {
+func Lock(dir, name string) (*os.File, error) { return lock(dir, name, true) }
+
+// LockExisting is Lock for a lock file that must exist already: it creates
+// nothing, and fails with an error matching os.ErrNotExist when dir/name is
+// gone (its last user removed it, so there is nothing left to change).
+func LockExisting(dir, name string) (*os.File, error) { return lock(dir, name, false) }
+
+func lock(dir, name string, create bool) (*os.File, error) {
 	path := filepath.Join(dir, name)
 	for {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create state dir %s: %w", dir, err)
+		flags := os.O_RDWR
+		if create {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("create state dir %s: %w", dir, err)
+			}
+			flags |= os.O_CREATE
 		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-		if errors.Is(err, os.ErrNotExist) {
+		f, err := os.OpenFile(path, flags, 0o600)
+		if create && errors.Is(err, os.ErrNotExist) {
 			continue // the last user removed dir after our MkdirAll
 		}
 		if err != nil {
