@@ -34,6 +34,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -232,6 +233,7 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		// The namespaces exist and the process is in its cgroup, blocked
 		// until it reads the spec: the moment for the runtime's hooks.
 		state := o.state(s, specs.StateCreating, proc.Pid)
+		//lint:ignore SA1019 deprecated in the spec, yet runtimes still run it (runc does; containerd's users have such hooks)
 		if err := RunHooks(log, "prestart", hooksOf(s).Prestart, state); err != nil {
 			return err
 		}
@@ -521,11 +523,7 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 	// Join in namespace.Kinds order, the user namespace last when we are
 	// privileged already (joining it first would drop the capabilities the
 	// others need), like nsenter(1).
-	ordered := make([]namespace.Kind, 0, len(namespace.Kinds))
-	for _, k := range namespace.Kinds[1:] {
-		ordered = append(ordered, k)
-	}
-	ordered = append(ordered, namespace.Kinds[0])
+	ordered := append(slices.Clone(namespace.Kinds[1:]), namespace.Kinds[0])
 	for _, k := range ordered {
 		for _, ns := range join {
 			if kk, _ := namespace.ByName(string(ns.Type)); kk.Flag != k.Flag {

@@ -188,26 +188,24 @@ func forkAndReap(log *explain.Log, errPipe *os.File, path string, p *specs.Proce
 	errPipe.Close()
 	child := cmd.Process.Pid
 	for {
-		select {
-		case sig := <-sigs:
-			if sig == unix.SIGCHLD {
-				for {
-					var ws unix.WaitStatus
-					pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-					if pid <= 0 || err != nil {
-						break
-					}
-					if pid == child {
-						if ws.Signaled() {
-							return 128 + int(ws.Signal())
-						}
-						return ws.ExitStatus()
-					}
-					log.Note("reaped orphan %d", pid)
+		sig := <-sigs
+		if sig == unix.SIGCHLD {
+			for {
+				var ws unix.WaitStatus
+				pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+				if pid <= 0 || err != nil {
+					break
 				}
-			} else if sig != unix.SIGURG { // SIGURG is the Go runtime's own
-				unix.Kill(child, sig.(syscall.Signal))
+				if pid == child {
+					if ws.Signaled() {
+						return 128 + int(ws.Signal())
+					}
+					return ws.ExitStatus()
+				}
+				log.Note("reaped orphan %d", pid)
 			}
+		} else if sig != unix.SIGURG { // SIGURG is the Go runtime's own
+			unix.Kill(child, sig.(syscall.Signal))
 		}
 	}
 }

@@ -99,7 +99,7 @@ func create(root, id, bundle string, s *specs.Spec, o CreateOptions, foreground 
 		return fmt.Errorf("the container's process %d: %w", p.Pid, err)
 	}
 	st.CgroupsPath, st.CgroupMade = s.Linux.CgroupsPath, p.CgroupMade
-	if err := st.SaveSpec(s); err == nil {
+	if err = st.SaveSpec(s); err == nil {
 		err = st.Save()
 	}
 	if err != nil {
