@@ -374,8 +374,8 @@ func (x *extractor) dir(name, rel string) (int, error) {
 	}
 	if len(x.dirs) > 256 {
 		x.forget()
-		// Re-resolve the parent: forget closed it.
-		if pfd, err = x.dir(name, parent); err != nil {
+		// Re-resolve the parent: forget closed it, and it is cached again.
+		if _, err := x.dir(name, parent); err != nil {
 			unix.Close(fd)
 			return -1, err
 		}
@@ -469,7 +469,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader, st *Stats) error {
 			}
 		}
 		return x.meta(hdr, dfd, base, rel)
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+	case tar.TypeReg, tar.TypeGNUSparse: // tar.Reader reports the old TypeRegA ('\x00') as TypeReg
 		if _, err := x.clear(dfd, rel, base, false); err != nil {
 			return &EntryError{Name: hdr.Name, Reason: "replace", Err: err}
 		}
