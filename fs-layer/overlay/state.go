@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"ctrkit/internal/spec"
 )
@@ -20,7 +21,9 @@ func CleanState(state, id string) {
 		return
 	}
 	for _, e := range ents {
-		if e.Name() != "resources.json" && e.Name() != ".lock" && e.Name() != ".resources.json.tmp" {
+		// fsutil.WriteFile's temporary files are .NAME.tmp-*: one left by a
+		// writer that was killed is ours to remove with the rest.
+		if e.Name() != "resources.json" && e.Name() != ".lock" && !strings.HasPrefix(e.Name(), ".resources.json.tmp") {
 			return
 		}
 	}
