@@ -120,7 +120,7 @@ bundle() {
 	assert_output --partial 'linux.sysctl "kernel.pid_max" is not namespaced'
 }
 
-@test "ctrkit-runc run [the six hooks, each at its moment, with the state on stdin]" {
+@test "ctrkit-runc run [the six hooks, each at its moment, with the state on stdin; a failing poststart or poststop hook only warns]" {
 	local log=$BATS_TEST_TMPDIR/hooks.log
 	printf '#!/bin/sh\nprintf "%%s %%s\\n" "$1" "$(cat)" >>%s\n' "$log" >"$BATS_TEST_TMPDIR/hook"
 	chmod +x "$BATS_TEST_TMPDIR/hook"
@@ -130,16 +130,19 @@ bundle() {
 		"createRuntime": [{"path": "'"$h"'", "args": ["hook", "createRuntime"]}],
 		"createContainer": [{"path": "'"$h"'", "args": ["hook", "createContainer"]}],
 		"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat >/tmp/started"]}],
-		"poststart": [{"path": "'"$h"'", "args": ["hook", "poststart"]}],
-		"poststop": [{"path": "'"$h"'", "args": ["hook", "poststop"]}]}'
+		"poststart": [{"path": "/bin/false"}, {"path": "'"$h"'", "args": ["hook", "poststart"]}],
+		"poststop": [{"path": "/bin/false"}, {"path": "'"$h"'", "args": ["hook", "poststop"]}]}'
 	detached create --bundle "$B" "$ID"
 	run_tool rt start "$ID"
+	assert_output --partial 'warning: poststart hook /bin/false'
 	sleep 0.2
 	run_tool rt delete "$ID"
+	assert_output --partial 'warning: poststop hook /bin/false'
+	assert [ ! -e "$ROOT/$ID" ]
 	run_tool cut -d' ' -f1 "$log"
 	assert_output $'prestart\ncreateRuntime\ncreateContainer\npoststart\npoststop'
 	run_tool sh -c "grep '^createRuntime ' '$log' | cut -d' ' -f2- | jq -r '.id, .status, .bundle'"
-	assert_output "$ID"$'\ncreating\n'"$B"
+	assert_output "$ID"$'\ncreated\n'"$B"
 	run_tool sh -c "grep '^poststop ' '$log' | cut -d' ' -f2- | jq -r .status"
 	assert_output stopped
 	# startContainer ran inside: its path, and what it wrote, are the container's.

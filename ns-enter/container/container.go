@@ -230,7 +230,9 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		}
 		// The namespaces exist and the process is in its cgroup, blocked
 		// until it reads the spec: the moment for the runtime's hooks.
-		state := o.state(s, specs.StateCreating, proc.Pid)
+		// The status is "created": the spec's lifecycle runs these hooks
+		// after step 2, when the create operation's environment exists.
+		state := o.state(s, specs.StateCreated, proc.Pid)
 		if err := RunHooks(log, "prestart", hooksOf(s).Prestart, state); err != nil {
 			return err
 		}
@@ -300,7 +302,7 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		}
 	}
 	if o.ExecFifo == "" {
-		RunHooks(log, "poststart", hooksOf(s).Poststart, o.state(s, specs.StateRunning, proc.Pid)) // failures are only warnings
+		WarnHooks(log, o.Stderr, "poststart", hooksOf(s).Poststart, o.state(s, specs.StateRunning, proc.Pid))
 	}
 	if o.Detach {
 		proc.release()
@@ -318,9 +320,7 @@ func (p *Process) Wait() (int, error) {
 	waitErr := attach(p.cmd, p.con, p.o.Stdout)
 	status := exitStatus(p.cmd.ProcessState, waitErr)
 	p.o.Log.Note("the container's process %d ended with status %d", p.Pid, status)
-	if err := RunHooks(p.o.Log, "poststop", hooksOf(p.s).Poststop, p.o.state(p.s, specs.StateStopped, p.Pid)); err != nil {
-		return status, &exitError{status, err}
-	}
+	WarnHooks(p.o.Log, p.o.Stderr, "poststop", hooksOf(p.s).Poststop, p.o.state(p.s, specs.StateStopped, p.Pid))
 	return status, nil
 }
 

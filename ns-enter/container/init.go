@@ -86,9 +86,6 @@ func Init() int {
 			return report(errPipe, err)
 		}
 	}
-	if err := closeOnExec(log, 3+cfg.PassFDs); err != nil { // only the passed ones reach the container
-		return report(errPipe, err)
-	}
 	if !cfg.Fork {
 		log.Step(fmt.Sprintf("execve(%q, %q)", path, p.Args), explain.Join(p.Args))
 		err := syscall.Exec(path, p.Args, p.Env)
@@ -101,6 +98,11 @@ func Init() int {
 // program's path.
 func setup(log *explain.Log, cfg *initConfig) (string, error) {
 	s := cfg.Spec
+	// Only the passed descriptors reach the container. Before any seccomp
+	// filter: a profile that does not list close_range(2) would forbid it.
+	if err := closeOnExec(log, 3+cfg.PassFDs); err != nil {
+		return "", err
+	}
 	createContainer := func() error {
 		return RunHooks(log, "createContainer", hooksOf(s).CreateContainer, cfg.State)
 	}

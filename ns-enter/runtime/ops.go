@@ -137,7 +137,7 @@ func Start(root, id string, log *explain.Log) error {
 	}
 	s, err := st.Spec()
 	if err == nil && s.Hooks != nil {
-		container.RunHooks(log, "poststart", s.Hooks.Poststart, st.OCIState(specs.StateRunning)) // only a warning, as in runc
+		container.WarnHooks(log, os.Stderr, "poststart", s.Hooks.Poststart, st.OCIState(specs.StateRunning))
 	}
 	return nil
 }
@@ -195,12 +195,15 @@ func Delete(root, id string, force bool, log *explain.Log) error {
 			errs = append(errs, err)
 		}
 	}
-	if s, err := st.Spec(); err == nil && s.Hooks != nil {
-		if err := container.RunHooks(log, "poststop", s.Hooks.Poststop, st.OCIState(specs.StateStopped)); err != nil {
-			errs = append(errs, err)
-		}
+	s, specErr := st.Spec()
+	if err := st.Remove(); err != nil {
+		errs = append(errs, err)
 	}
-	return errors.Join(append(errs, st.Remove())...)
+	// After the container is deleted, before delete returns (the spec).
+	if specErr == nil && s.Hooks != nil {
+		container.WarnHooks(log, os.Stderr, "poststop", s.Hooks.Poststop, st.OCIState(specs.StateStopped))
+	}
+	return errors.Join(errs...)
 }
 
 // waitGone waits until the init process is no more (its parent, the shim,
