@@ -82,6 +82,16 @@ func create(root, id, bundle string, s *specs.Spec, o CreateOptions, foreground 
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
 		return fmt.Errorf("make the exec fifo: %w", err)
 	}
+	// The container's process reopens the fifo for writing as its root,
+	// which a user namespace maps to another host id: give it the fifo,
+	// as runc does (the state directory stays root's and private).
+	if s.Linux != nil && len(s.Linux.UIDMappings) > 0 {
+		uid, _ := namespace.HostID(s.Linux.UIDMappings, 0)
+		gid, _ := namespace.HostID(s.Linux.GIDMappings, 0)
+		if err := os.Chown(fifo, int(uid), int(gid)); err != nil {
+			return fmt.Errorf("give the exec fifo to the container's root: %w", err)
+		}
+	}
 	// cg-limit, when ns-enter runs it to make the cgroup, records what it
 	// made under CTRKIT_STATE: keep that with this container's state.
 	os.Setenv("CTRKIT_STATE", st.Path("ctrkit"))
