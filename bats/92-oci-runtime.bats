@@ -107,6 +107,46 @@ bundle() {
 	assert_output '[]'
 }
 
+@test "ctrkit-runc create; start [a user namespace, a seccomp profile without close_range; start returns once the program runs]" {
+	# The process reopens the exec fifo as the namespace's root (host id
+	# 100000); a filter that forbids close_range(2) is loaded after the
+	# descriptors are marked close-on-exec.
+	bundle '.process.args = ["sleep", "1000"]
+		| .linux.namespaces += [{"type": "user"}]
+		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["close_range"], "action": "SCMP_ACT_ERRNO"}]}'
+	# The namespace's root (host id 100000) must reach the bundle, as with
+	# runc: open up bats's private temporary directories on the way.
+	local d=$B
+	while [ "$d" != / ] && [ "$d" != /tmp ]; do
+		chmod o+x "$d"
+		d=$(dirname "$d")
+	done
+	detached create --bundle "$B" --pid-file "$B/pid" "$ID"
+	detached start "$ID"
+	# start returned after execve: the process is sleep already.
+	run_tool cat "/proc/$(cat "$B/pid")/comm"
+	assert_output sleep
+	run_tool rt state "$ID"
+	assert_equal "$(jq -r .status <<<"$output")" running
+	run_tool awk '{print $2}' "/proc/$(cat "$B/pid")/uid_map"
+	assert_output 100000
+}
+
+@test "ctrkit-runc create [a namespace path of another kind is refused, the caller's namespaces untouched]" {
+	# /proc/self/ns/mnt, read by the runtime, is the caller's own mount
+	# namespace: joined as "ipc" it used to land the container's
+	# pivot_root in the caller's namespace.
+	bundle '.process.args = ["true"] | .linux.namespaces |= map(if .type == "ipc" then .path = "/proc/self/ns/mnt" else . end)'
+	local root_before
+	root_before=$(stat -c %i /)
+	run_tool --status 1 rt create --bundle "$B" "$ID"
+	assert_output --partial "is a mnt namespace"
+	assert_equal "$(stat -c %i /)" "$root_before"
+	assert [ ! -e "$ROOT/$ID" ]
+}
+
 @test "ctrkit-runc run [sysctl, umask, rlimits, oom_score_adj, a cwd made, a hostname]" {
 	bundle '.process.args = ["sh", "-c", "cat /proc/sys/net/ipv4/ip_forward; umask; ulimit -n; cat /proc/self/oom_score_adj; pwd; hostname"]
 		| .linux.sysctl = {"net.ipv4.ip_forward": "1"} | .process.user.umask = 23
@@ -120,7 +160,7 @@ bundle() {
 	assert_output --partial 'linux.sysctl "kernel.pid_max" is not namespaced'
 }
 
-@test "ctrkit-runc run [the six hooks, each at its moment, with the state on stdin]" {
+@test "ctrkit-runc run [the six hooks, each at its moment, with the state on stdin; a failing poststart or poststop hook only warns]" {
 	local log=$BATS_TEST_TMPDIR/hooks.log
 	printf '#!/bin/sh\nprintf "%%s %%s\\n" "$1" "$(cat)" >>%s\n' "$log" >"$BATS_TEST_TMPDIR/hook"
 	chmod +x "$BATS_TEST_TMPDIR/hook"
@@ -130,16 +170,19 @@ bundle() {
 		"createRuntime": [{"path": "'"$h"'", "args": ["hook", "createRuntime"]}],
 		"createContainer": [{"path": "'"$h"'", "args": ["hook", "createContainer"]}],
 		"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat >/tmp/started"]}],
-		"poststart": [{"path": "'"$h"'", "args": ["hook", "poststart"]}],
-		"poststop": [{"path": "'"$h"'", "args": ["hook", "poststop"]}]}'
+		"poststart": [{"path": "/bin/false"}, {"path": "'"$h"'", "args": ["hook", "poststart"]}],
+		"poststop": [{"path": "/bin/false"}, {"path": "'"$h"'", "args": ["hook", "poststop"]}]}'
 	detached create --bundle "$B" "$ID"
 	run_tool rt start "$ID"
+	assert_output --partial 'warning: poststart hook /bin/false'
 	sleep 0.2
 	run_tool rt delete "$ID"
+	assert_output --partial 'warning: poststop hook /bin/false'
+	assert [ ! -e "$ROOT/$ID" ]
 	run_tool cut -d' ' -f1 "$log"
 	assert_output $'prestart\ncreateRuntime\ncreateContainer\npoststart\npoststop'
 	run_tool sh -c "grep '^createRuntime ' '$log' | cut -d' ' -f2- | jq -r '.id, .status, .bundle'"
-	assert_output "$ID"$'\ncreating\n'"$B"
+	assert_output "$ID"$'\ncreated\n'"$B"
 	run_tool sh -c "grep '^poststop ' '$log' | cut -d' ' -f2- | jq -r .status"
 	assert_output stopped
 	# startContainer ran inside: its path, and what it wrote, are the container's.

@@ -232,7 +232,9 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		}
 		// The namespaces exist and the process is in its cgroup, blocked
 		// until it reads the spec: the moment for the runtime's hooks.
-		state := o.state(s, specs.StateCreating, proc.Pid)
+		// The status is "created": the spec's lifecycle runs these hooks
+		// after step 2, when the create operation's environment exists.
+		state := o.state(s, specs.StateCreated, proc.Pid)
 		//lint:ignore SA1019 deprecated in the spec, yet runtimes still run it (runc does; containerd's users have such hooks)
 		if err := RunHooks(log, "prestart", hooksOf(s).Prestart, state); err != nil {
 			return err
@@ -240,7 +242,7 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		if err := RunHooks(log, "createRuntime", hooksOf(s).CreateRuntime, state); err != nil {
 			return err
 		}
-		cfg := initConfig{Spec: s, Rootfs: p.rootfs, Mounts: p.clone&unix.CLONE_NEWNS != 0,
+		cfg := initConfig{Spec: s, Rootfs: p.rootfs, Mounts: p.ownMountNS(),
 			UTS: s.Hostname != "" || s.Domainname != "", UserNS: p.userns, Fork: o.Init, Explain: o.Explain,
 			Console: consoleSize(s.Process, o.Stdin), PassFDs: o.PassFDs, ID: o.id(s),
 			State: state}
@@ -304,7 +306,7 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		}
 	}
 	if o.ExecFifo == "" {
-		RunHooks(log, "poststart", hooksOf(s).Poststart, o.state(s, specs.StateRunning, proc.Pid)) // failures are only warnings
+		WarnHooks(log, o.Stderr, "poststart", hooksOf(s).Poststart, o.state(s, specs.StateRunning, proc.Pid))
 	}
 	if o.Detach {
 		proc.release()
@@ -322,9 +324,7 @@ func (p *Process) Wait() (int, error) {
 	waitErr := attach(p.cmd, p.con, p.o.Stdout)
 	status := exitStatus(p.cmd.ProcessState, waitErr)
 	p.o.Log.Note("the container's process %d ended with status %d", p.Pid, status)
-	if err := RunHooks(p.o.Log, "poststop", hooksOf(p.s).Poststop, p.o.state(p.s, specs.StateStopped, p.Pid)); err != nil {
-		return status, &exitError{status, err}
-	}
+	WarnHooks(p.o.Log, p.o.Stderr, "poststop", hooksOf(p.s).Poststop, p.o.state(p.s, specs.StateStopped, p.Pid))
 	return status, nil
 }
 
@@ -463,7 +463,9 @@ type runPlan struct {
 	nsFiles []*os.File // the namespaces to join, open
 	rootfs  string     // absolute root.path
 	userns  bool       // the container is in a user namespace other than ours
-	joined  []joined
+	// callersMountNS: the mount namespace joined by path is ns-enter's own.
+	callersMountNS bool
+	joined         []joined
 }
 
 type joined struct {
@@ -479,6 +481,14 @@ func (p *runPlan) joins(flag uintptr) bool {
 		}
 	}
 	return false
+}
+
+// ownMountNS tells whether the container has a mount namespace of its own:
+// a new one, or one the spec names by path (as runc does, the root and the
+// mounts are then set up in that namespace: the spec asked for it). Never
+// the caller's, which mounts and pivot_root would change.
+func (p *runPlan) ownMountNS() bool {
+	return p.clone&unix.CLONE_NEWNS != 0 || p.joins(unix.CLONE_NEWNS) && !p.callersMountNS
 }
 
 func (p *runPlan) Close() error {
@@ -533,6 +543,21 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s namespace to join: %w (is the process still running?)", k.Name, err)
 			}
+			// A path of another kind would be joined as what it is: a
+			// "cgroup" entry naming /proc/self/ns/mnt would put the
+			// container back in the caller's mount namespace, and its
+			// pivot_root would change the caller's root.
+			if got, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE); err == nil && uintptr(got) != k.Flag {
+				f.Close()
+				gk := namespace.ByFlag(uintptr(got))
+				return nil, fmt.Errorf("linux.namespaces: the %s namespace's path %q is a %s namespace: give a /proc/PID/ns/%s path", k.Name, ns.Path, gk.Name, k.Proc)
+			}
+			if k.Flag == unix.CLONE_NEWNS {
+				var a, b unix.Stat_t
+				if unix.Fstat(int(f.Fd()), &a) == nil && unix.Stat("/proc/self/ns/mnt", &b) == nil && a.Ino == b.Ino && a.Dev == b.Dev {
+					p.callersMountNS = true
+				}
+			}
 			fd := o.PassFDs + fdNamespaces + len(p.nsFiles)
 			p.nsFiles = append(p.nsFiles, f)
 			if p.setns != "" {
@@ -577,8 +602,8 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 		if err != nil || !fi.IsDir() {
 			return nil, fmt.Errorf("root filesystem %s is missing or not a directory: build one with scripts/mk-rootfs.sh, or mount an image with fs-layer", root)
 		}
-		if p.clone&unix.CLONE_NEWNS == 0 {
-			return nil, errors.New("a root filesystem needs a new mount namespace: add --mount (a \"mount\" entry in linux.namespaces), or pivot_root would change the host's root")
+		if !p.ownMountNS() {
+			return nil, errors.New("a root filesystem needs a mount namespace of the container's own, new or joined by path: add --mount (a \"mount\" entry in linux.namespaces), or pivot_root would change the host's root")
 		}
 		p.rootfs = root
 	}
@@ -588,7 +613,7 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 	if err := checkSysctl(s, p); err != nil {
 		return nil, err
 	}
-	if len(s.Mounts) > 0 && p.clone&unix.CLONE_NEWNS == 0 {
+	if len(s.Mounts) > 0 && !p.ownMountNS() {
 		return nil, errors.New("mounts need a new mount namespace: add --mount, or they would land in the host's")
 	}
 	if err := checkSeccomp(s); err != nil {

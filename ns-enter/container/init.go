@@ -61,6 +61,7 @@ func Init() int {
 		return report(errPipe, err)
 	}
 	p := cfg.Spec.Process
+	var fifo *os.File // the exec fifo's write end: EOF for start at execve
 	if cfg.ExecFifo != 0 {
 		// Set up: tell ns-enter create so (EOF on the error pipe), then
 		// wait until ns-enter start opens the fifo's other end. Keep none
@@ -70,7 +71,7 @@ func Init() int {
 		errPipe.Close()
 		logFile.Close()
 		log = explain.New("ns-enter", os.Stderr, cfg.Explain)
-		if err := waitExecFifo(log, cfg.ExecFifo); err != nil {
+		if fifo, err = waitExecFifo(log, cfg.ExecFifo); err != nil {
 			fmt.Fprintf(os.Stderr, "ns-enter: %v\n", err)
 			return 125
 		}
@@ -86,21 +87,23 @@ func Init() int {
 			return report(errPipe, err)
 		}
 	}
-	if err := closeOnExec(log, 3+cfg.PassFDs); err != nil { // only the passed ones reach the container
-		return report(errPipe, err)
-	}
 	if !cfg.Fork {
 		log.Step(fmt.Sprintf("execve(%q, %q)", path, p.Args), explain.Join(p.Args))
 		err := syscall.Exec(path, p.Args, p.Env)
 		return report(errPipe, &exitError{126, fmt.Errorf("execve %s: %w", path, err)})
 	}
-	return forkAndReap(log, errPipe, path, p)
+	return forkAndReap(log, errPipe, fifo, path, p)
 }
 
 // setup does everything between birth and execve, and returns the
 // program's path.
 func setup(log *explain.Log, cfg *initConfig) (string, error) {
 	s := cfg.Spec
+	// Only the passed descriptors reach the container. Before any seccomp
+	// filter: a profile that does not list close_range(2) would forbid it.
+	if err := closeOnExec(log, 3+cfg.PassFDs); err != nil {
+		return "", err
+	}
 	createContainer := func() error {
 		return RunHooks(log, "createContainer", hooksOf(s).CreateContainer, cfg.State)
 	}
@@ -153,19 +156,25 @@ func setup(log *explain.Log, cfg *initConfig) (string, error) {
 // fifo lives in the runtime's state directory on the host, out of reach
 // after pivot_root: stage 0 opened it O_PATH and passed the descriptor,
 // which /proc/self/fd reopens (runc's trick too).
-func waitExecFifo(log *explain.Log, fd int) error {
+//
+// The write end stays open, close-on-exec: start reads until EOF, which
+// comes with the execve of the container's program (or the end of stage
+// 1), so start returns, and runs the poststart hooks, only once the program
+// runs, as the spec orders. The returned file is for forkAndReap to close
+// once its child runs.
+func waitExecFifo(log *explain.Log, fd int) (*os.File, error) {
 	path := fmt.Sprintf("/proc/self/fd/%d", fd)
-	log.Step(fmt.Sprintf("open(%q, O_WRONLY) blocks until ns-enter start opens the exec fifo", path), "echo 0 > exec.fifo    # waits for: cat exec.fifo")
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	log.Step(fmt.Sprintf("open(%q, O_WRONLY|O_CLOEXEC) blocks until ns-enter start opens the exec fifo", path), "exec 9>exec.fifo; echo 0 >&9    # waits for: cat exec.fifo")
+	f, err := os.OpenFile(path, os.O_WRONLY, 0) // Go opens with O_CLOEXEC
 	if err != nil {
-		return fmt.Errorf("open the exec fifo: %w", err)
+		return nil, fmt.Errorf("open the exec fifo: %w", err)
 	}
-	defer f.Close()
 	unix.Close(fd)
 	if _, err := f.Write([]byte("0")); err != nil {
-		return fmt.Errorf("write the exec fifo: %w", err)
+		f.Close()
+		return nil, fmt.Errorf("write the exec fifo: %w", err)
 	}
-	return nil
+	return f, nil
 }
 
 // forkAndReap starts the process as a child and waits for it. As PID 1 of a
@@ -173,7 +182,7 @@ func waitExecFifo(log *explain.Log, fd int) error {
 // it, which would otherwise stay zombies, and forwards signals: the kernel
 // delivers to a namespace's PID 1 only signals it has a handler for, so a
 // plain program as PID 1 ignores SIGTERM and Ctrl-C.
-func forkAndReap(log *explain.Log, errPipe *os.File, path string, p *specs.Process) int {
+func forkAndReap(log *explain.Log, errPipe, fifo *os.File, path string, p *specs.Process) int {
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("ns-enter-init\x00")[0])), 0, 0, 0) // for ps
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs)
@@ -186,6 +195,9 @@ func forkAndReap(log *explain.Log, errPipe *os.File, path string, p *specs.Proce
 		return report(errPipe, &exitError{126, fmt.Errorf("start %s: %w", path, err)})
 	}
 	errPipe.Close()
+	if fifo != nil {
+		fifo.Close() // the program runs: start may return
+	}
 	child := cmd.Process.Pid
 	for {
 		sig := <-sigs

@@ -98,7 +98,7 @@ func TestRunFailures(t *testing.T) {
 		{"not executable", newSpec("/etc/passwd"), 126, "permission denied"},
 		{"missing rootfs", missingRoot, 125, "root filesystem /nonexistent/rootfs is missing"},
 		{"id map without 0", badMap, 125, "does not map id 0"},
-		{"hostname without uts", hostnameNoUTS, 125, "needs a UTS namespace"},
+		{"hostname without uts", hostnameNoUTS, 125, "needs a UTS namespace of the container's own"},
 		{"no process", &specs.Spec{Version: specs.Version}, 125, "no process to run"},
 	}
 	for _, tt := range tests {

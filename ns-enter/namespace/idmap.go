@@ -75,3 +75,14 @@ func Maps(ms []specs.LinuxIDMapping, id uint32) bool {
 	}
 	return false
 }
+
+// HostID is the host id that id inside the namespace maps to, and whether
+// ms maps it at all.
+func HostID(ms []specs.LinuxIDMapping, id uint32) (uint32, bool) {
+	for _, m := range ms {
+		if id >= m.ContainerID && uint64(id) < uint64(m.ContainerID)+uint64(m.Size) {
+			return m.HostID + (id - m.ContainerID), true
+		}
+	}
+	return 0, false
+}

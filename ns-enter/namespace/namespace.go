@@ -149,3 +149,13 @@ func inode(path string) (uint64, error) {
 	}
 	return st.Ino, nil
 }
+
+// ByFlag finds a kind by its CLONE_NEW* flag (a zero Kind named "?" if none).
+func ByFlag(flag uintptr) Kind {
+	for _, k := range Kinds {
+		if k.Flag == flag {
+			return k
+		}
+	}
+	return Kind{Name: "?"}
+}

@@ -128,3 +128,28 @@ func TestOfSelf(t *testing.T) {
 		t.Errorf("Of(1<<30) error = %v, want not found", err)
 	}
 }
+
+func TestHostID(t *testing.T) {
+	ms := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 2000}, {ContainerID: 5000, HostID: 300000, Size: 10}}
+	tests := []struct {
+		id   uint32
+		want uint32
+		ok   bool
+	}{{0, 1000, true}, {1999, 2999, true}, {2000, 0, false}, {5009, 300009, true}}
+	for _, tt := range tests {
+		if got, ok := HostID(ms, tt.id); got != tt.want || ok != tt.ok {
+			t.Errorf("HostID(%d) = %d, %v, want %d, %v", tt.id, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestByFlag(t *testing.T) {
+	for _, k := range Kinds {
+		if got := ByFlag(k.Flag); got.Name != k.Name {
+			t.Errorf("ByFlag(%#x) = %q, want %q", k.Flag, got.Name, k.Name)
+		}
+	}
+	if got := ByFlag(1); got.Name != "?" {
+		t.Errorf("ByFlag(1) = %q, want ?", got.Name)
+	}
+}

@@ -82,6 +82,16 @@ func create(root, id, bundle string, s *specs.Spec, o CreateOptions, foreground 
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
 		return fmt.Errorf("make the exec fifo: %w", err)
 	}
+	// The container's process reopens the fifo for writing as its root,
+	// which a user namespace maps to another host id: give it the fifo,
+	// as runc does (the state directory stays root's and private).
+	if s.Linux != nil && len(s.Linux.UIDMappings) > 0 {
+		uid, _ := namespace.HostID(s.Linux.UIDMappings, 0)
+		gid, _ := namespace.HostID(s.Linux.GIDMappings, 0)
+		if err := os.Chown(fifo, int(uid), int(gid)); err != nil {
+			return fmt.Errorf("give the exec fifo to the container's root: %w", err)
+		}
+	}
 	// cg-limit, when ns-enter runs it to make the cgroup, records what it
 	// made under CTRKIT_STATE: keep that with this container's state.
 	os.Setenv("CTRKIT_STATE", st.Path("ctrkit"))
@@ -137,7 +147,7 @@ func Start(root, id string, log *explain.Log) error {
 	}
 	s, err := st.Spec()
 	if err == nil && s.Hooks != nil {
-		container.RunHooks(log, "poststart", s.Hooks.Poststart, st.OCIState(specs.StateRunning)) // only a warning, as in runc
+		container.WarnHooks(log, os.Stderr, "poststart", s.Hooks.Poststart, st.OCIState(specs.StateRunning))
 	}
 	return nil
 }
@@ -195,12 +205,15 @@ func Delete(root, id string, force bool, log *explain.Log) error {
 			errs = append(errs, err)
 		}
 	}
-	if s, err := st.Spec(); err == nil && s.Hooks != nil {
-		if err := container.RunHooks(log, "poststop", s.Hooks.Poststop, st.OCIState(specs.StateStopped)); err != nil {
-			errs = append(errs, err)
-		}
+	s, specErr := st.Spec()
+	if err := st.Remove(); err != nil {
+		errs = append(errs, err)
 	}
-	return errors.Join(append(errs, st.Remove())...)
+	// After the container is deleted, before delete returns (the spec).
+	if specErr == nil && s.Hooks != nil {
+		container.WarnHooks(log, os.Stderr, "poststop", s.Hooks.Poststop, st.OCIState(specs.StateStopped))
+	}
+	return errors.Join(errs...)
 }
 
 // waitGone waits until the init process is no more (its parent, the shim,

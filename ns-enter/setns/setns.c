@@ -89,6 +89,23 @@ static void fork_into_pid_namespace(void) {
 	_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
 }
 
+// nstype is the CLONE_NEW* flag of a kind ns-enter names ("net", "mnt"…):
+// setns(2) then refuses a descriptor of another kind (EINVAL) instead of
+// joining whatever it is, e.g. the caller's own mount namespace.
+static int nstype(const char *kind) {
+	static const struct {
+		const char *name;
+		int flag;
+	} kinds[] = {{"user", CLONE_NEWUSER}, {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC},
+		     {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET}, {"pid", CLONE_NEWPID},
+		     {"mnt", CLONE_NEWNS}};
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (strcmp(kind, kinds[i].name) == 0)
+			return kinds[i].flag;
+	fail("setns", kind, EINVAL);
+	return 0;
+}
+
 void ctrkit_setns(void) {
 	const char *list = getenv("_CTRKIT_SETNS");
 	if (list == NULL || *list == '\0')
@@ -103,7 +120,7 @@ void ctrkit_setns(void) {
 			continue;
 		*kind++ = '\0';
 		int fd = atoi(item);
-		if (setns(fd, 0) < 0)
+		if (setns(fd, nstype(kind)) < 0)
 			fail("setns", kind, errno);
 		close(fd);
 		joined_pid |= strcmp(kind, "pid") == 0;
