@@ -185,8 +185,8 @@ func Delete(root, id string, force bool, log *explain.Log) error {
 	switch status := st.Status(Frozen); {
 	case status == specs.StateStopped:
 	case status == specs.StateCreated || force:
-		if status == "paused" && st.CgroupMade != "" {
-			CgLimit(log, nil, "thaw", st.CgroupMade) // a frozen process does not die
+		if status == "paused" {
+			CgLimit(log, nil, "thaw", cgName(st.CgroupsPath)) // a frozen process does not die
 		}
 		pids, _ := st.Pids()
 		if len(pids) == 0 || st.CgroupsPath == "" {
