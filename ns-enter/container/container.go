@@ -19,9 +19,15 @@
 //	                                     an error message = it failed
 //	wait, forward signals, exit status
 //
-// Stage 1 is ns-enter itself, re-executed through /proc/self/exe with
-// _CTRKIT_STAGE=init: after execve it becomes the container's process, so
-// the container's PID 1 is the user's command, as with runc.
+// Stage 1 is ns-enter itself, re-executed (from a read-only handle of its
+// own binary, hygiene.go) with _CTRKIT_STAGE=init: after execve it becomes
+// the container's process, so the container's PID 1 is the user's command,
+// as with runc.
+//
+// runc create splits that in two (Start with Options.ExecFifo): once set
+// up, stage 1 closes fd 4 (so create returns) and blocks opening the exec
+// fifo for writing; ns-enter start opens its read end, and stage 1 goes on
+// to execve. The OCI hooks run at their moments around these steps.
 package container
 
 import (
