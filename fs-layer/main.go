@@ -28,15 +28,10 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"ctrkit/internal/cli"
-
-	"github.com/alecthomas/kong"
 )
 
 type CLI struct {
@@ -61,71 +56,14 @@ type Stdio struct {
 	Stdout, Stderr io.Writer
 }
 
-// exited is how kong's exit (after --help, or a usage error it printed)
-// leaves run: a panic that run recovers, since kong expects exit not to
-// return.
-type exited int
-
 // run is fs-layer with its arguments and streams: main only exits, tests
-// call run. Errors are returned, not printed, except kong's own usage
-// errors, which it prints with the usage (and which return an ExitError
-// without a message).
-func run(args []string, stdin *os.File, stdout, stderr io.Writer) (err error) {
+// call run.
+func run(args []string, stdin *os.File, stdout, stderr io.Writer) error {
 	var c CLI
-	k, err := kong.New(&c, kong.Name("fs-layer"),
-		kong.Description("Stack an image's layers into a container's root filesystem with overlayfs: read-only layers, a read-write layer on top, copy-on-write."),
-		kong.UsageOnError(),
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { panic(exited(code)) }))
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			code, ok := r.(exited)
-			if !ok {
-				panic(r)
-			}
-			err = nil
-			if code != 0 {
-				err = &cli.ExitError{Code: int(code)}
-			}
-		}
-	}()
-	ctx, err := k.Parse(args)
-	if err != nil {
-		k.FatalIfErrorf(err) // prints the usage and the error, then exits
-	}
-	return ctx.Run(&c.Globals, &Stdio{Stdin: stdin, Stdout: stdout, Stderr: stderr})
-}
-
-// status prints err once, as kong would ("fs-layer: error: …"), or as
-// cli.Exit does for an error with an exit code, and returns the code.
-func status(stderr io.Writer, err error) int {
-	if err == nil {
-		return 0
-	}
-	var coded interface{ ExitCode() int }
-	if errors.As(err, &coded) {
-		var e *cli.ExitError
-		if !errors.As(err, &e) || e.Err != nil {
-			fmt.Fprintf(stderr, "fs-layer: %v\n", err)
-		}
-		return coded.ExitCode()
-	}
-	// kong's format: continuation lines under the first line's text.
-	const leader = "fs-layer: error: "
-	for i, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
-		if i > 0 {
-			line = strings.Repeat(" ", len(leader)) + line
-		} else {
-			line = leader + line
-		}
-		fmt.Fprintln(stderr, line)
-	}
-	return 1
+	return cli.Main("fs-layer", "Stack an image's layers into a container's root filesystem with overlayfs: read-only layers, a read-write layer on top, copy-on-write.", &c, args, stdout, stderr,
+		&c.Globals, &Stdio{Stdin: stdin, Stdout: stdout, Stderr: stderr})
 }
 
 func main() {
-	os.Exit(status(os.Stderr, run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)))
+	os.Exit(cli.Status("fs-layer", os.Stderr, run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)))
 }

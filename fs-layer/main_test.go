@@ -3,6 +3,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"ctrkit/internal/cli"
 	"encoding/json"
 	"io"
 	"os"
@@ -39,7 +40,7 @@ func runFL(t *testing.T, root, state, stdin string, args ...string) (stdout, std
 	defer in.Close()
 	var out, errb bytes.Buffer
 	err = run(append([]string{"--root", root, "--state", state}, args...), in, &out, &errb)
-	code = status(&errb, err)
+	code = cli.Status("fs-layer", &errb, err)
 	return out.String(), errb.String(), code
 }
 

@@ -27,14 +27,10 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"os"
 
 	"ctrkit/internal/cli"
-
-	"github.com/alecthomas/kong"
 )
 
 type CLI struct {
@@ -51,62 +47,12 @@ type stdio struct {
 }
 
 func main() {
-	os.Exit(exitCode(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr), os.Stderr))
+	os.Exit(cli.Status("img-build", os.Stderr, run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)))
 }
-
-// exited is how kong's exit (after --help, or a usage error it has
-// printed) leaves run: it panics with it, and run returns it.
-type exited struct{ code int }
-
-func (e exited) Error() string { return fmt.Sprintf("exit status %d", e.code) }
-func (e exited) ExitCode() int { return e.code }
 
 // run is the whole command but the exit: it parses args and runs the verb
 // with these streams, so tests call it as a shell would the binary.
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var c CLI
-	k, err := kong.New(&c, kong.Name("img-build"),
-		kong.Description("Build container images from a Dockerfile, one cached layer per RUN, COPY and ADD, and push them to a registry."),
-		kong.UsageOnError(), kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { panic(exited{code}) }),
-		kong.Bind(&stdio{stdin, stdout, stderr}))
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			e, ok := r.(exited)
-			if !ok {
-				panic(r)
-			}
-			err = nil
-			if e.code != 0 {
-				err = e
-			}
-		}
-	}()
-	ctx, err := k.Parse(args)
-	if err != nil {
-		k.FatalIfErrorf(err) // prints the usage and the error, and exits (panics)
-	}
-	return ctx.Run(&c.Globals)
-}
-
-// exitCode prints err once and returns the status to exit with: the one
-// an error carries (a RUN's status), else 1.
-func exitCode(err error, stderr io.Writer) int {
-	if err == nil {
-		return 0
-	}
-	var done exited
-	if errors.As(err, &done) {
-		return done.code // kong printed it
-	}
-	var coded interface{ ExitCode() int }
-	if errors.As(err, &coded) {
-		fmt.Fprintf(stderr, "img-build: %v\n", err)
-		return coded.ExitCode()
-	}
-	fmt.Fprintf(stderr, "img-build: error: %v\n", err)
-	return 1
+	return cli.Main("img-build", "Build container images from a Dockerfile, one cached layer per RUN, COPY and ADD, and push them to a registry.", &c, args, stdout, stderr, &c.Globals, &stdio{stdin, stdout, stderr})
 }

@@ -2,14 +2,13 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
-	"ctrkit/img-build/build"
+	"ctrkit/internal/cli"
 )
 
 // run is called as a shell would call the binary: arguments in, streams
@@ -62,7 +61,7 @@ func TestRunErrors(t *testing.T) {
 	} {
 		_, stderr, err := runIB(t, append([]string{"--root", root}, tc.args...)...)
 		var msg bytes.Buffer
-		code := exitCode(err, &msg)
+		code := cli.Status("img-build", &msg, err)
 		if code != tc.code || !strings.Contains(stderr+msg.String(), tc.want) {
 			t.Errorf("img-build %q: exit %d, stderr %q; want exit %d and %q", tc.args, code, stderr+msg.String(), tc.code, tc.want)
 		}
@@ -76,23 +75,5 @@ func TestRunHelp(t *testing.T) {
 	out, _, err := runIB(t, "--help")
 	if err != nil || !strings.Contains(out, "Usage: img-build") {
 		t.Errorf("img-build --help = %v, stdout %q; want nil and the usage", err, out)
-	}
-}
-
-func TestExitCode(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		code int
-		msg  string
-	}{
-		{nil, 0, ""},
-		{errors.New("boom"), 1, "img-build: error: boom\n"},
-		{&build.StepError{Err: errors.New("Dockerfile:3: RUN: exit status 3"), Code: 3}, 3, "img-build: Dockerfile:3: RUN: exit status 3\n"},
-		{exited{80}, 80, ""},
-	} {
-		var b bytes.Buffer
-		if code := exitCode(tc.err, &b); code != tc.code || b.String() != tc.msg {
-			t.Errorf("exitCode(%v) = %d, printed %q; want %d, %q", tc.err, code, b.String(), tc.code, tc.msg)
-		}
 	}
 }
