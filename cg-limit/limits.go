@@ -285,9 +285,6 @@ func ignored(r *specs.LinuxResources) []string {
 		return nil
 	}
 	var out []string
-	if len(r.HugepageLimits) > 0 {
-		out = append(out, "hugepageLimits")
-	}
 	if len(r.Rdma) > 0 {
 		out = append(out, "rdma")
 	}

@@ -59,6 +59,33 @@ if [ "${1-}" = __inside ]; then
 	if [ "${CTRKIT_OCI_HIDE_UNIFIED:-0}" = 1 ] && mountpoint -q /sys/fs/cgroup/unified; then
 		umount /sys/fs/cgroup/unified
 	fi
+	# net_cls and net_prio are v1-only controllers. A hybrid host that
+	# mounts neither (they sit unused in the v2 hierarchy, /proc/cgroups
+	# says hierarchy 0) gets them here in a v1 hierarchy that this
+	# namespace alone sees and that the kernel dissolves when it ends.
+	# The linux_cgroups_*network programs look for them at
+	# /sys/fs/cgroup/net_cls and /sys/fs/cgroup/net_prio; that directory is
+	# a tmpfs shared with the host, so the namespace gets its own tmpfs
+	# there, with the host's hierarchies moved onto it.
+	net=/sys/fs/cgroup/net_cls,net_prio
+	if awk '$1 == "net_cls" && $2 == 0 { f = 1 } END { exit !f }' /proc/cgroups &&
+		! grep -q ' - cgroup .*net_cls' /proc/self/mountinfo; then
+		keep=$work/.cgroup-host
+		mkdir "$keep"
+		mount --rbind /sys/fs/cgroup "$keep"
+		mount -t tmpfs -o mode=0755 ck-oci-cgroup /sys/fs/cgroup
+		for d in "$keep"/*/; do
+			d=${d%/}
+			mkdir "/sys/fs/cgroup/${d##*/}"
+			mount --move "$d" "/sys/fs/cgroup/${d##*/}"
+		done
+		umount "$keep"
+		rmdir "$keep"
+		mkdir "$net"
+		mount -t cgroup -o net_cls,net_prio ck-oci-net "$net"
+		ln -s net_cls,net_prio /sys/fs/cgroup/net_cls
+		ln -s net_cls,net_prio /sys/fs/cgroup/net_prio
+	fi
 	cd "$work"
 	export TMPDIR=$work/tmp RUNTIME=$CTRKIT_OCI_RUNTIME
 	mkdir -p "$TMPDIR" logs
@@ -68,6 +95,12 @@ if [ "${1-}" = __inside ]; then
 		timeout --kill-after=5 "${CTRKIT_OCI_TIMEOUT:-120}" "$CTRKIT_OCI_CACHE/$prog" >"logs/$prog.tap" 2>"logs/$prog.err" </dev/null || rc=$?
 		echo "$prog $rc $(((${EPOCHREALTIME/./} - start) / 1000))" >>results
 	done
+	if mountpoint -q "$net"; then
+		# What the runtime left there; its processes died with the run.
+		find "$net" -mindepth 1 -depth -type d -exec rmdir {} + ||
+			echo "# cgroups left in the namespace's net_cls,net_prio hierarchy" >&2
+		umount "$net"
+	fi
 	exit 0
 fi
 

@@ -292,10 +292,14 @@ func (c *Cgroup) apply(settings []Setting) error {
 			}
 			continue
 		}
+		if s.Ignored {
+			c.log.Note("%s: cgroup v2 has no %s; ignored, as runc does", s.Flag, s.File)
+			continue
+		}
 		f := filepath.Join(d, s.File)
 		if _, err := os.Stat(f); err != nil {
 			if s.Optional {
-				c.log.Note("%s is missing (no swap accounting): swap is not limited", f)
+				c.log.Note("%s is missing%s: %s is not applied", f, hint(s, os.ErrNotExist), s.Flag)
 				continue
 			}
 			if alt := strings.Replace(s.File, "weight", "bfq.weight", 1); alt != s.File {

@@ -123,7 +123,7 @@ var knownV1 = map[string]bool{
 var v1Name = map[string]string{
 	"cpu": "cpu", "cpuacct": "cpuacct", "cpuset": "cpuset", "memory": "memory",
 	"io": "blkio", "pids": "pids", "freezer": "freezer", "net_prio": "net_prio",
-	"devices": "devices",
+	"devices": "devices", "net_cls": "net_cls", "hugetlb": "hugetlb",
 }
 
 // Where tells the hierarchy that serves controller ctrl (named as on v2:

@@ -49,7 +49,8 @@ type Setting struct {
 	V2         bool   // whether the file is in the cgroup v2 tree
 	File       string // "memory.max"
 	Value      string // "67108864"
-	Optional   bool   // a default, skipped when the kernel lacks the file
+	Optional   bool   // skipped, with a note, when the kernel lacks the file
+	Ignored    bool   // a v1-only field on cgroup v2: noted, not written (as runc)
 
 	// Devices, on cgroup v2, is a device list to compile into a
 	// BPF_PROG_TYPE_CGROUP_DEVICE program and attach (see devices.go);
@@ -299,7 +300,11 @@ func (h *Host) Settings(r *specs.LinuxResources) ([]Setting, error) {
 			out = append(out, Setting{Flag: "--net-prio", Controller: "net_prio", File: "net_prio.ifpriomap", Value: fmt.Sprintf("%s %d", p.Name, p.Priority)})
 		}
 	}
-	return out, nil
+	more, err := h.specOnly(r)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, more...), nil
 }
 
 // flagOf names the flag behind an io.max key: "wbps=1048576" → "write-bps".
