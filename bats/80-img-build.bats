@@ -39,7 +39,8 @@ setup_file() {
 		ADD files.tar.gz /opt/
 		# a comment in the middle
 		RUN echo "${GREETING:-none} $MSG" > greeting && \
-		    echo 'app:x:1001:1001::/app:/bin/sh' >> /etc/passwd
+		    echo 'app:x:1001:1001::/app:/bin/sh' >> /etc/passwd && \
+		    echo 'staff:x:50:app' >> /etc/group
 		USER app
 		LABEL org.example.title="demo image" version=1
 		EXPOSE 8080 53/udp
@@ -73,11 +74,11 @@ teardown_file() {
 	assert_output '[5,5]'
 }
 
-@test "img-build [the image runs: ns-enter through the pipe, as USER app]" {
+@test "img-build [the image runs: ns-enter through the pipe, as USER app, with its groups as docker gives them]" {
 	run_tool bash -o pipefail -c "img-pull --pull never demo:1 | fs-layer mount --name $(safename) | ns-enter --pid --net"
 	assert_output "$(printf 'hi hello world\nhello')"
-	run_tool bash -o pipefail -c "img-pull --pull never demo:1 | fs-layer mount --name $(safename)-b | ns-enter --pid --net -- sh -c 'id -u; cat /app/conf/sub/b.conf /opt/x; stat -c %u /app/conf/a.conf; ls /app/conf'"
-	assert_output "$(printf '1001\ntwo\ninside\n1000\na.conf\nsub')"
+	run_tool bash -o pipefail -c "img-pull --pull never demo:1 | fs-layer mount --name $(safename)-b | ns-enter --pid --net -- sh -c 'id -u; id -G; cat /app/conf/sub/b.conf /opt/x; stat -c %u /app/conf/a.conf; ls /app/conf'"
+	assert_output "$(printf '1001\n1001 50\ntwo\ninside\n1000\na.conf\nsub')"
 	fs-layer rm "$(safename)" "$(safename)-b"
 }
 

@@ -7,9 +7,9 @@ import (
 
 	"ctrkit/fs-layer/layer"
 	"ctrkit/fs-layer/overlay"
-	"ctrkit/fs-layer/user"
 	"ctrkit/fs-layer/volume"
 	"ctrkit/internal/cli"
+	"ctrkit/internal/imagespec"
 	"ctrkit/internal/spec"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -108,7 +108,7 @@ func (c *MountCmd) Run(g *cli.Globals, s *Stdio) error {
 		doc.Mounts = append(kept, m)
 	}
 	if u := doc.Annotations[spec.ImageUserAnnotation]; u != "" {
-		ids, err := user.Resolve(ctr.Mountpoint, u)
+		ids, err := imagespec.Resolve(ctr.Mountpoint, u)
 		if err != nil {
 			overlay.Unmount(log, ctr.Mountpoint)
 			return err
@@ -116,7 +116,7 @@ func (c *MountCmd) Run(g *cli.Globals, s *Stdio) error {
 		if doc.Process == nil {
 			doc.Process = &specs.Process{}
 		}
-		doc.Process.User.UID, doc.Process.User.GID = ids.UID, ids.GID
+		ids.Apply(doc.Process)
 	}
 	if err := spec.Record(doc, g.State, spec.Resource{Stage: "fs-layer", Kind: "mount", Name: ctr.Mountpoint,
 		Undo: []string{"fs-layer", "rm", id}}); err != nil {

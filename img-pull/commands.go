@@ -15,6 +15,7 @@ import (
 
 	"ctrkit/img-pull/pull"
 	"ctrkit/internal/cli"
+	"ctrkit/internal/imagespec"
 	"ctrkit/internal/spec"
 	"ctrkit/internal/store"
 
@@ -110,7 +111,7 @@ func (c *PullCmd) print(doc *specs.Spec, name string, manifest v1.Descriptor, cf
 		fmt.Println(manifest.Digest)
 		return nil
 	}
-	return spec.Write(os.Stdout, pull.ToSpec(doc, name, manifest, cfg))
+	return spec.Write(os.Stdout, imagespec.ToSpec(doc, name, manifest, cfg))
 }
 
 type LsCmd struct{}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"ctrkit/internal/imagespec"
 	"ctrkit/internal/spec"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -98,34 +99,10 @@ func (o Options) NsEnter(c *Container, entrypoint []string) Stage {
 	if o.Seccomp != "" {
 		args = append(args, "--seccomp", o.Seccomp)
 	}
-	if cmd := o.command(entrypoint); len(cmd) > 0 {
+	if cmd := imagespec.Command(entrypoint, o.Entrypoint, o.Cmd); len(cmd) > 0 {
 		args = append(append(args, "--"), cmd...)
 	}
 	return Stage{"ns-enter", args}
-}
-
-// command is process.args when the command line changes it: docker's rule
-// is ENTRYPOINT + CMD, where --entrypoint replaces the image's ENTRYPOINT
-// and drops its CMD, and a CMD given replaces the image's CMD.
-func (o Options) command(imageEntrypoint []string) []string {
-	switch {
-	case o.Entrypoint != nil:
-		var ep []string
-		if *o.Entrypoint != "" {
-			ep = []string{*o.Entrypoint}
-		}
-		return append(ep, o.Cmd...)
-	case len(o.Cmd) > 0:
-		return append(append([]string(nil), imageEntrypoint...), o.Cmd...)
-	}
-	return nil
-}
-
-// Entrypoint is the image ENTRYPOINT img-pull recorded in the document.
-func Entrypoint(s *specs.Spec) []string {
-	var ep []string
-	json.Unmarshal([]byte(s.Annotations[spec.ImageEntrypointAnnotation]), &ep)
-	return ep
 }
 
 // ImageEntrypoint asks the store under root, through img-pull and without
@@ -146,5 +123,5 @@ func ImageEntrypoint(root, image string, env []string) []string {
 	if err != nil {
 		return nil
 	}
-	return Entrypoint(s)
+	return imagespec.Entrypoint(s)
 }

@@ -1,46 +1,10 @@
 package lifecycle
 
 import (
-	"slices"
 	"testing"
 
 	"ctrkit/internal/spec"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
-
-// TestCommand checks docker's rule: ENTRYPOINT + CMD, where a CMD on the
-// command line replaces the image's CMD and --entrypoint replaces both.
-func TestCommand(t *testing.T) {
-	empty, sh := "", "/bin/sh"
-	image := []string{"/docker-entrypoint.sh"}
-	tests := []struct {
-		name string
-		o    Options
-		want []string
-	}{
-		{"image defaults", Options{}, nil},
-		{"new CMD", Options{Cmd: []string{"nginx", "-g", "daemon off;"}}, []string{"/docker-entrypoint.sh", "nginx", "-g", "daemon off;"}},
-		{"--entrypoint", Options{Entrypoint: &sh}, []string{"/bin/sh"}},
-		{"--entrypoint and CMD", Options{Entrypoint: &sh, Cmd: []string{"-c", "id"}}, []string{"/bin/sh", "-c", "id"}},
-		{"--entrypoint ''", Options{Entrypoint: &empty, Cmd: []string{"true"}}, []string{"true"}},
-	}
-	for _, tt := range tests {
-		if got := tt.o.command(image); !slices.Equal(got, tt.want) {
-			t.Errorf("%s: command(%q) = %q, want %q", tt.name, image, got, tt.want)
-		}
-	}
-}
-
-func TestEntrypoint(t *testing.T) {
-	s := &specs.Spec{Annotations: map[string]string{spec.ImageEntrypointAnnotation: `["/init","--"]`}}
-	if got := Entrypoint(s); !slices.Equal(got, []string{"/init", "--"}) {
-		t.Errorf("Entrypoint(%v) = %q, want [/init --]", s.Annotations, got)
-	}
-	if got := Entrypoint(&specs.Spec{}); got != nil {
-		t.Errorf("Entrypoint(no annotation) = %q, want nil", got)
-	}
-}
 
 func TestPipelineSeedsTheID(t *testing.T) {
 	p := Options{Image: "busybox"}.Pipeline("abc123def456")

@@ -16,6 +16,7 @@ import (
 	"ctrkit/internal/explain"
 	"ctrkit/internal/fds"
 	"ctrkit/internal/fsutil"
+	"ctrkit/internal/imagespec"
 	"ctrkit/internal/mountinfo"
 	"ctrkit/internal/spec"
 )
@@ -69,7 +70,7 @@ func Create(state string, o Options, env []string, stderr io.Writer) (*Container
 	if len(o.Cmd) == 0 && s.Process != nil {
 		c.Command = s.Process.Args
 	}
-	c.NsEnter = o.NsEnter(c, Entrypoint(s)).Args
+	c.NsEnter = o.NsEnter(c, imagespec.Entrypoint(s)).Args
 	return c, c.Save()
 }
 

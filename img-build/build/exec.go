@@ -7,10 +7,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 
 	"ctrkit/internal/explain"
+	"ctrkit/internal/imagespec"
 	"ctrkit/internal/spec"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -98,19 +98,7 @@ func (x Executor) Run(r RunSpec) error {
 	}
 	doc.Hostname = id
 	doc.Annotations = map[string]string{spec.IDAnnotation: id}
-	if r.User != "" {
-		u, g, hasG := strings.Cut(r.User, ":")
-		uid, err1 := strconv.ParseUint(u, 10, 32)
-		gid, err2 := strconv.ParseUint(g, 10, 32)
-		if err1 == nil && (!hasG || err2 == nil) {
-			doc.Process.User.UID, doc.Process.User.GID = uint32(uid), uint32(uid)
-			if hasG {
-				doc.Process.User.GID = uint32(gid)
-			}
-		} else {
-			doc.Annotations[spec.ImageUserAnnotation] = r.User // fs-layer resolves it
-		}
-	}
+	imagespec.SetUser(doc, r.User) // fs-layer resolves it
 	for _, t := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.IPCNamespace, specs.UTSNamespace} {
 		doc.Linux.Namespaces = append(doc.Linux.Namespaces, specs.LinuxNamespace{Type: t})
 	}

@@ -419,3 +419,8 @@ func choosePlatform(body []byte, want v1.Platform, log *explain.Log) (v1.Descrip
 	log.Note("chose %s for platform %s", best.Digest, want)
 	return *best, nil
 }
+
+// describe is a one-line summary of a config for explain mode.
+func describe(cfg *v1.ConfigFile) string {
+	return fmt.Sprintf("entrypoint %q cmd %q workdir %q user %q", cfg.Config.Entrypoint, cfg.Config.Cmd, cfg.Config.WorkingDir, cfg.Config.User)
+}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"ctrkit/internal/imagespec"
 	"ctrkit/internal/store"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -309,60 +310,11 @@ func TestImportAndSpec(t *testing.T) {
 		t.Fatalf("Import = %v", err)
 	}
 	checkStored(t, st, "docker.io/library/demo:1", res.Manifest.Digest)
-	doc := ToSpec(nil, res.Name, res.Manifest, res.Config)
+	doc := imagespec.ToSpec(nil, res.Name, res.Manifest, res.Config)
 	if got := strings.Join(doc.Process.Args, " "); got != "/bin/sh" {
 		t.Errorf("ToSpec args = %q, want /bin/sh", got)
 	}
 	if doc.Annotations["org.opencontainers.image.manifest.digest"] != res.Manifest.Digest.String() {
 		t.Errorf("ToSpec annotations = %v, want the manifest digest", doc.Annotations)
-	}
-}
-
-func TestToSpec(t *testing.T) {
-	cfg := &v1.ConfigFile{OS: "linux", Architecture: "amd64", Config: v1.Config{
-		Entrypoint:   []string{"/docker-entrypoint.sh"},
-		Cmd:          []string{"nginx", "-g", "daemon off;"},
-		Env:          []string{"PATH=/bin", "NGINX_VERSION=1.27"},
-		WorkingDir:   "/srv",
-		User:         "101:102",
-		ExposedPorts: map[string]struct{}{"80/tcp": {}, "443/tcp": {}},
-		Volumes:      map[string]struct{}{"/data": {}},
-		Labels:       map[string]string{"maintainer": "me"},
-		StopSignal:   "SIGQUIT",
-	}}
-	d := v1.Descriptor{Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}}
-	doc := ToSpec(nil, "docker.io/library/nginx:1", d, cfg)
-	p := doc.Process
-	if got := strings.Join(p.Args, "|"); got != "/docker-entrypoint.sh|nginx|-g|daemon off;" {
-		t.Errorf("args = %q", got)
-	}
-	if p.Cwd != "/srv" || p.User.UID != 101 || p.User.GID != 102 {
-		t.Errorf("cwd, uid, gid = %q, %d, %d; want /srv, 101, 102", p.Cwd, p.User.UID, p.User.GID)
-	}
-	// The image's PATH replaces the default one; TERM and HOME come from the
-	// container defaults (spec.Default).
-	if got := strings.Join(p.Env, " "); got != "PATH=/bin TERM=xterm HOME=/root NGINX_VERSION=1.27" {
-		t.Errorf("env = %q", got)
-	}
-	if len(doc.Mounts) == 0 || p.Capabilities == nil || !p.NoNewPrivileges {
-		t.Errorf("ToSpec(nil, …) has mounts %v, capabilities %v, no_new_privs %v: want the container defaults", doc.Mounts, p.Capabilities, p.NoNewPrivileges)
-	}
-	if got := doc.Annotations["ctrkit.image.entrypoint"]; got != `["/docker-entrypoint.sh"]` {
-		t.Errorf("entrypoint annotation = %q, want %q", got, `["/docker-entrypoint.sh"]`)
-	}
-	for k, want := range map[string]string{
-		"org.opencontainers.image.exposedPorts": "443/tcp,80/tcp",
-		"ctrkit.image.volumes":                  "/data",
-		"maintainer":                            "me",
-		"org.opencontainers.image.stopSignal":   "SIGQUIT",
-		"org.opencontainers.image.ref.name":     "docker.io/library/nginx:1",
-	} {
-		if doc.Annotations[k] != want {
-			t.Errorf("annotation %s = %q, want %q", k, doc.Annotations[k], want)
-		}
-	}
-	cfg.Config.User = "nginx"
-	if doc := ToSpec(nil, "x", d, cfg); doc.Annotations["ctrkit.image.user"] != "nginx" {
-		t.Errorf("a user name should go to annotation ctrkit.image.user, got %v", doc.Annotations)
 	}
 }

@@ -1,10 +1,21 @@
-package pull
+// Package imagespec is the one place where an image's config becomes a
+// runtime spec: docker's and the OCI image-spec's conversion rules
+// (ENTRYPOINT + CMD, Env, WorkingDir, USER, labels…), the command-line
+// rule that puts a new CMD after the image's ENTRYPOINT, and USER turned
+// into the uid, gid and supplementary groups a process runs as.
+//
+// img-pull converts a config it pulled (ToSpec), img-build the config it is
+// building, ctr-run applies docker's command rule (Command), and fs-layer,
+// which holds the container's root filesystem, resolves USER against the
+// image's own /etc/passwd and /etc/group (Resolve). Each used to carry its
+// own copy of a part of this, and the copies disagreed: a numeric USER got
+// group 0 in one and its own number as group in another, and none looked
+// up the supplementary groups docker gives.
+package imagespec
 
 import (
 	"encoding/json"
-	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	"ctrkit/internal/spec"
@@ -21,7 +32,10 @@ import (
 //	                       ctr-run can put a new CMD after it
 //	Env                  → process.env (image values replace same-named ones)
 //	WorkingDir           → process.cwd ("/" when empty)
-//	User "uid[:gid]"     → process.user.uid/gid; a name → annotation ctrkit.image.user
+//	User                 → annotation ctrkit.image.user, which fs-layer
+//	                       resolves against the image's /etc/passwd (see
+//	                       Resolve); "uid[:gid]" also → process.user now,
+//	                       for a pipeline that mounts no image
 //	ExposedPorts         → annotation org.opencontainers.image.exposedPorts
 //	StopSignal           → annotation org.opencontainers.image.stopSignal
 //	Labels               → annotations
@@ -56,13 +70,7 @@ func ToSpec(doc *specs.Spec, fullName string, manifest v1.Descriptor, cfg *v1.Co
 	if p.Cwd == "" {
 		p.Cwd = "/"
 	}
-	if c.User != "" {
-		if uid, gid, ok := numericUser(c.User); ok {
-			p.User.UID, p.User.GID = uid, gid
-		} else {
-			doc.Annotations[spec.ImageUserAnnotation] = c.User
-		}
-	}
+	SetUser(doc, c.User)
 	a := doc.Annotations
 	if len(c.Entrypoint) > 0 {
 		ep, _ := json.Marshal(c.Entrypoint)
@@ -97,24 +105,6 @@ func ToSpec(doc *specs.Spec, fullName string, manifest v1.Descriptor, cfg *v1.Co
 	return doc
 }
 
-// numericUser reads "uid" or "uid:gid"; names need the image's /etc/passwd.
-func numericUser(u string) (uid, gid uint32, ok bool) {
-	us, gs, hasGroup := strings.Cut(u, ":")
-	n, err := strconv.ParseUint(us, 10, 32)
-	if err != nil {
-		return 0, 0, false
-	}
-	uid = uint32(n)
-	if hasGroup {
-		g, err := strconv.ParseUint(gs, 10, 32)
-		if err != nil {
-			return 0, 0, false
-		}
-		gid = uint32(g)
-	}
-	return uid, gid, true
-}
-
 // mergeEnv returns base with the image's variables; the image wins for a
 // name both have.
 func mergeEnv(base, image []string) []string {
@@ -144,7 +134,22 @@ func sortedKeys(m map[string]struct{}) []string {
 	return ks
 }
 
-// describe is a one-line summary of a config for explain mode.
-func describe(cfg *v1.ConfigFile) string {
-	return fmt.Sprintf("entrypoint %q cmd %q workdir %q user %q", cfg.Config.Entrypoint, cfg.Config.Cmd, cfg.Config.WorkingDir, cfg.Config.User)
+// SetUser records USER (an image's, a Dockerfile's) for fs-layer to resolve
+// against the image's files, and sets process.user now when USER is numbers
+// only: "uid" runs with group 0 until resolved, as docker does for a uid
+// the image's /etc/passwd does not list.
+func SetUser(doc *specs.Spec, user string) {
+	if user == "" {
+		return
+	}
+	if doc.Annotations == nil {
+		doc.Annotations = map[string]string{}
+	}
+	doc.Annotations[spec.ImageUserAnnotation] = user
+	if uid, gid, ok := Numeric(user); ok {
+		if doc.Process == nil {
+			doc.Process = &specs.Process{}
+		}
+		doc.Process.User.UID, doc.Process.User.GID = uid, gid
+	}
 }

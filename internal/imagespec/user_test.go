@@ -1,10 +1,12 @@
-package user
+package imagespec
 
 import (
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // rootfs makes a root filesystem holding etc/passwd and etc/group (none
@@ -36,6 +38,7 @@ const (
 		"big:x:4294967296:0::/:/bin/sh\n"
 	group = "root:x:0:\n" +
 		"staff:x:50:app\n" +
+		"audio:x:60:bob,app\n" +
 		"broken:x:none:\n"
 )
 
@@ -45,18 +48,23 @@ func TestResolve(t *testing.T) {
 		user string
 		want IDs
 	}{
-		{"root", IDs{0, 0}},
-		{"app", IDs{1000, 1001}},
-		{"app:staff", IDs{1000, 50}},
-		{"app:7", IDs{1000, 7}},
-		{"short", IDs{77, 0}},
-		{"1234", IDs{1234, 0}},
-		{"1234:staff", IDs{1234, 50}},
-		{"1234:99", IDs{1234, 99}},
-		{"0:0", IDs{0, 0}},
+		{"root", IDs{0, 0, nil}},
+		// docker's rules: a user found in /etc/passwd brings its primary
+		// group and, when no group is given, the groups listing it.
+		{"app", IDs{1000, 1001, []uint32{50, 60}}},
+		{"1000", IDs{1000, 1001, []uint32{50, 60}}},
+		{"app:staff", IDs{1000, 50, nil}},
+		{"app:7", IDs{1000, 7, nil}},
+		{"1000:7", IDs{1000, 7, nil}},
+		{"short", IDs{77, 0, nil}},
+		// a uid no line has: that uid, group 0
+		{"1234", IDs{1234, 0, nil}},
+		{"1234:staff", IDs{1234, 50, nil}},
+		{"1234:99", IDs{1234, 99, nil}},
+		{"0:0", IDs{0, 0, nil}},
 	} {
 		got, err := Resolve(dir, tc.user)
-		if err != nil || got != tc.want {
+		if err != nil || !cmp.Equal(got, tc.want) {
 			t.Errorf("Resolve(%q) = %v, %v, want %v", tc.user, got, err, tc.want)
 		}
 	}
@@ -73,7 +81,7 @@ func TestResolveErrors(t *testing.T) {
 		{"bad", `/etc/passwd:6: "bad": id "oops" is not a number`},
 		{"badgid", `/etc/passwd:7: "badgid": group id "-1" is not a number`},
 		{"big", `"4294967296" is not a number`},
-		{"app:broken", `/etc/group:3: "broken": id "none" is not a number`},
+		{"app:broken", `/etc/group:4: "broken": id "none" is not a number`},
 		{"-1", `no such user`},
 	} {
 		got, err := Resolve(dir, tc.user)
@@ -85,7 +93,7 @@ func TestResolveErrors(t *testing.T) {
 
 func TestResolveNoFiles(t *testing.T) {
 	dir := rootfs(t, "", "")
-	if got, err := Resolve(dir, "42:43"); err != nil || got != (IDs{42, 43}) {
+	if got, err := Resolve(dir, "42:43"); err != nil || !cmp.Equal(got, IDs{UID: 42, GID: 43}) {
 		t.Errorf("Resolve(42:43) without /etc/passwd = %v, %v, want {42 43}", got, err)
 	}
 	if _, err := Resolve(dir, "app"); err == nil {
