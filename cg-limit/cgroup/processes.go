@@ -1,0 +1,241 @@
+package cgroup
+
+// The processes of a cgroup: joining it, starting a command inside it,
+// freezing, killing, and removing the cgroup once it is empty.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"ctrkit/internal/explain"
+
+	"golang.org/x/sys/unix"
+)
+
+// Add moves process pid, with all its threads, into the cgroup in every
+// hierarchy: echo PID > cgroup.procs.
+func (c *Cgroup) Add(pid int) error {
+	for _, d := range c.Dirs() {
+		if err := c.write(filepath.Join(d, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("no process %d: %w", pid, err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Procs lists the processes in the cgroup, in any of its hierarchies.
+func (c *Cgroup) Procs() ([]int, error) {
+	seen := map[int]bool{}
+	var pids []int
+	for _, d := range c.Dirs() {
+		data, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range strings.Fields(string(data)) {
+			if p, err := strconv.Atoi(f); err == nil && !seen[p] {
+				seen[p] = true
+				pids = append(pids, p)
+			}
+		}
+	}
+	sort.Ints(pids)
+	return pids, nil
+}
+
+// Start starts cmd inside the cgroup, so that its very first instruction
+// already runs there. The child is a gate, `sh -c 'read <&3; exec CMD'`:
+// it waits on a pipe while its PID is written into cgroup.procs, and only
+// then becomes CMD. (On cgroup v2, clone3's CLONE_INTO_CGROUP does the same
+// in one call; the gate works on v1 too.)
+func (c *Cgroup) Start(cmd *exec.Cmd) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	args := cmd.Args
+	cmd.Path = "/bin/sh"
+	cmd.Args = append([]string{"sh", "-c", `read -r _ <&3 && exec "$@" 3<&-`, "sh"}, args...)
+	cmd.ExtraFiles = []*os.File{r}
+	c.log.Note("start the command behind a gate: sh -c 'read -r _ <&3 && exec \"$@\"' sh %s", explain.Join(args))
+	err = cmd.Start()
+	r.Close()
+	if err != nil {
+		return fmt.Errorf("start %s: %w", args[0], err)
+	}
+	if err := c.Add(cmd.Process.Pid); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return err
+	}
+	c.log.Step("write(gate, \"\\n\")", fmt.Sprintf("# the gate execs %s, inside the cgroup", explain.Quote(args[0])))
+	if _, err := w.Write([]byte("\n")); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return fmt.Errorf("open the gate: %w", err)
+	}
+	return nil
+}
+
+// Freeze stops every process of the cgroup where it stands; they use no
+// CPU and cannot be scheduled until Thaw. v2: cgroup.freeze (Linux 5.2);
+// v1: the freezer controller's freezer.state.
+func (c *Cgroup) Freeze() error { return c.setFrozen(true) }
+
+// Thaw lets the processes of a frozen cgroup run again.
+func (c *Cgroup) Thaw() error { return c.setFrozen(false) }
+
+func (c *Cgroup) setFrozen(on bool) error {
+	d, v2 := c.dir("freezer")
+	if d == "" {
+		return errors.New("no freezer: cgroup v1 without a freezer hierarchy (mount -t cgroup -o freezer none /sys/fs/cgroup/freezer)")
+	}
+	file, val := "freezer.state", map[bool]string{true: "FROZEN", false: "THAWED"}[on]
+	if v2 {
+		file, val = "cgroup.freeze", map[bool]string{true: "1", false: "0"}[on]
+	}
+	if err := c.write(filepath.Join(d, file), val); err != nil {
+		return err
+	}
+	// Freezing takes effect process by process; wait until all are.
+	for i := 0; i < 500; i++ {
+		if f, err := c.Frozen(); err != nil || f == on {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("cgroup %s did not become %s within 5 s", c.Path(), strings.ToLower(val))
+}
+
+// Frozen tells whether every process of the cgroup is frozen.
+func (c *Cgroup) Frozen() (bool, error) {
+	d, v2 := c.dir("freezer")
+	if d == "" {
+		return false, nil
+	}
+	if v2 {
+		ev, err := readKeyed(filepath.Join(d, "cgroup.events"))
+		return ev["frozen"] == 1, err
+	}
+	data, err := os.ReadFile(filepath.Join(d, "freezer.state"))
+	return strings.TrimSpace(string(data)) == "FROZEN", err
+}
+
+// Kill sends sig to every process of the cgroup. On cgroup v2 (Linux 5.14)
+// SIGKILL is one write, "1" into cgroup.kill. Otherwise the cgroup is
+// frozen first, so that no process can fork a child we would miss, each
+// process is signalled, and the cgroup is thawed. After SIGKILL, Kill waits
+// until the cgroup is empty.
+func (c *Cgroup) Kill(sig syscall.Signal) error {
+	d, v2 := c.dir("freezer")
+	if v2 && sig == syscall.SIGKILL {
+		if _, err := os.Stat(filepath.Join(d, "cgroup.kill")); err == nil {
+			if err := c.write(filepath.Join(d, "cgroup.kill"), "1"); err != nil {
+				return err
+			}
+			return c.waitEmpty()
+		}
+	}
+	// Freezing first stops a process from forking a child that the loop
+	// below would miss. Only on v2: under v1's freezer a kill racing a
+	// freeze has locked guest kernels up (seen on 6.1 under emulation), so
+	// there the signal simply goes round again until the cgroup is empty.
+	frozen := false
+	if d != "" && v2 {
+		if f, _ := c.Frozen(); !f {
+			if err := c.Freeze(); err == nil {
+				frozen = true
+			}
+		}
+	}
+	pids, err := c.Procs()
+	if err != nil {
+		return err
+	}
+	for _, p := range pids {
+		c.log.Step(fmt.Sprintf("kill(%d, %s)", p, unix.SignalName(sig)), fmt.Sprintf("kill -%s %d", strings.TrimPrefix(unix.SignalName(sig), "SIG"), p))
+		if err := unix.Kill(p, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("kill %d: %w", p, err)
+		}
+	}
+	if frozen {
+		if err := c.Thaw(); err != nil {
+			return err
+		}
+	}
+	if sig == syscall.SIGKILL {
+		return c.waitEmpty()
+	}
+	return nil
+}
+
+// waitEmpty waits up to 5 s for the cgroup to empty after SIGKILL, killing
+// again, every 100 ms, any process that forked after the signal went round.
+func (c *Cgroup) waitEmpty() error {
+	for i := 0; i < 500; i++ {
+		ps, err := c.Procs()
+		if err != nil || len(ps) == 0 {
+			return err
+		}
+		if i > 0 && i%10 == 0 {
+			for _, p := range ps { // forked after the last round
+				unix.Kill(p, unix.SIGKILL)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ps, _ := c.Procs()
+	return fmt.Errorf("cgroup %s still has processes %v after SIGKILL", c.Path(), ps)
+}
+
+// Remove deletes the cgroup's directories (rmdir; the files in them are
+// not real files and need no removing), then /ctrkit where it is left
+// empty (the ancestors of a cgroup given by path belong to whoever named
+// them, as with runc). A cgroup that still has processes cannot be removed.
+func (c *Cgroup) Remove() error {
+	if ps, err := c.Procs(); err == nil && len(ps) > 0 {
+		return fmt.Errorf("cgroup %s still has processes %v: end them with cg-limit kill %s", c.Path(), ps, c.Name)
+	}
+	var errs []error
+	for _, d := range c.Dirs() {
+		var err error
+		// A process that just exited may keep the cgroup busy for a moment.
+		for i := 0; i < 100; i++ {
+			if err = c.rmdir(d); !errors.Is(err, unix.EBUSY) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, m := range c.host.Mounts() {
+		p := filepath.Join(m, Parent)
+		if es, err := os.ReadDir(p); err == nil && !hasDirs(es) {
+			c.rmdir(p) // another cg-limit may be using it: best effort
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func hasDirs(es []os.DirEntry) bool {
+	for _, e := range es {
+		if e.IsDir() {
+			return true
+		}
+	}
+	return false
+}
