@@ -247,7 +247,7 @@ func (c *OCIExecCmd) Run(o *OCI) error {
 }
 
 // process is the process to exec: --process, or the container's own with
-// the flags applied, as runc builds it.
+// the flags applied (runtime.ExecProcess).
 func (c *OCIExecCmd) process(o *OCI) (*specs.Process, error) {
 	if c.Process != "" {
 		var p specs.Process
@@ -256,43 +256,18 @@ func (c *OCIExecCmd) process(o *OCI) (*specs.Process, error) {
 		}
 		return &p, nil
 	}
-	args := c.Args
-	if len(args) > 0 && args[0] == "--" {
-		args = args[1:]
-	}
-	if len(args) == 0 {
-		return nil, errors.New("exec: give a command, or --process FILE")
-	}
-	st, err := runtime.Load(o.Root, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	s, err := st.Spec()
-	if err != nil {
-		return nil, err
-	}
-	p := *container.ExecSpec(s).Process
-	p.Args, p.Terminal = args, c.TTY
-	p.Env = append(append([]string(nil), p.Env...), c.Env...)
-	if c.Cwd != "" {
-		p.Cwd = c.Cwd
+	f := runtime.ExecFlags{Args: c.Args, TTY: c.TTY, Cwd: c.Cwd, Env: c.Env, Caps: c.Cap, NoNewPrivs: c.NoNewPrivs}
+	if len(f.Args) > 0 && f.Args[0] == "--" {
+		f.Args = f.Args[1:]
 	}
 	if c.User != "" {
-		if p.User, err = parseRunAs(c.User); err != nil {
+		u, err := parseRunAs(c.User)
+		if err != nil {
 			return nil, err
 		}
+		f.User = &u
 	}
-	if c.NoNewPrivs {
-		p.NoNewPrivileges = true
-	}
-	if len(c.Cap) > 0 && p.Capabilities != nil {
-		caps := *p.Capabilities
-		for _, set := range []*[]string{&caps.Bounding, &caps.Effective, &caps.Permitted} {
-			*set = append(append([]string(nil), *set...), c.Cap...)
-		}
-		p.Capabilities = &caps
-	}
-	return &p, nil
+	return runtime.ExecProcess(o.Root, c.ID, f)
 }
 
 type OCIPsCmd struct {
