@@ -10,7 +10,9 @@ import (
 	"syscall"
 	"time"
 
+	"ctrkit/internal/exitcode"
 	"ctrkit/internal/spec"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -38,7 +40,7 @@ type ExecOptions struct {
 func (c *Container) Exec(args []string, o ExecOptions, env []string) (Stage, []string, error) {
 	pid := c.PID()
 	if pid == 0 {
-		return Stage{}, nil, &ExitError{125, fmt.Errorf("container %s is not running (%s): exec needs a running container", c.Name, c.Status())}
+		return Stage{}, nil, &exitcode.Error{Code: 125, Err: fmt.Errorf("container %s is not running (%s): exec needs a running container", c.Name, c.Status())}
 	}
 	nsArgs := append([]string{"--target", fmt.Sprint(pid), "--spec", c.Path("config.json")}, c.processFlags()...)
 	for _, e := range o.Env {

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
 	"ctrkit/internal/fds"
 	"ctrkit/internal/fsutil"
@@ -49,7 +50,7 @@ func Create(state string, o Options, env []string, stderr io.Writer) (*Container
 	}
 	c, err := New(state, Meta{ID: id, Name: name, Image: o.Image, Command: o.Cmd, Created: time.Now().UTC(), Rm: o.Rm})
 	if err != nil {
-		return nil, &ExitError{125, err}
+		return nil, &exitcode.Error{Code: 125, Err: err}
 	}
 	p := o.Pipeline(id)
 	logFor(env, stderr).Step("pipe(); fork(); execve() ×4", strings.ReplaceAll(p.Shell(c.Path("config.json")), " \\\n  ", " "))
@@ -61,11 +62,11 @@ func Create(state string, o Options, env []string, stderr io.Writer) (*Container
 		if rmErr := c.Remove(env, stderr, true); rmErr != nil {
 			fmt.Fprintf(stderr, "ctr-run: clean up after the failed create: %v\n", rmErr)
 		}
-		return nil, &ExitError{125, err}
+		return nil, &exitcode.Error{Code: 125, Err: err}
 	}
 	s, err := spec.Parse(doc)
 	if err != nil {
-		return nil, &ExitError{125, fmt.Errorf("the pipeline's document: %w", err)}
+		return nil, &exitcode.Error{Code: 125, Err: fmt.Errorf("the pipeline's document: %w", err)}
 	}
 	if len(o.Cmd) == 0 && s.Process != nil {
 		c.Command = s.Process.Args
@@ -260,13 +261,3 @@ func (c *Container) Remove(env []string, stderr io.Writer, force bool) error {
 	}
 	return os.RemoveAll(c.Dir)
 }
-
-// ExitError carries the status ctr-run should exit with.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string { return e.Err.Error() }
-func (e *ExitError) Unwrap() error { return e.Err }
-func (e *ExitError) ExitCode() int { return e.Code }

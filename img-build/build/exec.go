@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 
+	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
 	"ctrkit/internal/imagespec"
 	"ctrkit/internal/spec"
@@ -24,11 +25,6 @@ type Executor struct {
 	Out io.Writer                // their stderr, and RUN's output
 	Log *explain.Log
 }
-
-// ExitError is a RUN command's non-zero exit status.
-type ExitError struct{ Code int }
-
-func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
 
 func (x Executor) command(stdin io.Reader, name string, args ...string) *exec.Cmd {
 	c := exec.Command(x.Bin(name), args...)
@@ -161,7 +157,7 @@ func (x Executor) Run(r RunSpec) error {
 	if err := run.Run(); err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && ee.ExitCode() > 0 {
-			return &ExitError{Code: ee.ExitCode()}
+			return &exitcode.Error{Code: ee.ExitCode()} // a RUN command's status
 		}
 		return fmt.Errorf("ns-enter: %w", err)
 	}

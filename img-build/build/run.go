@@ -10,19 +10,11 @@ import (
 	"strings"
 
 	"ctrkit/img-build/dockerfile"
+	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
-
-// StepError is a RUN whose command failed: the build exits with its status.
-type StepError struct {
-	Err  error
-	Code int
-}
-
-func (e *StepError) Error() string { return e.Err.Error() }
-func (e *StepError) ExitCode() int { return e.Code }
 
 // heredocDir is where a RUN's heredoc script with a #! line is put, on
 // the container's /dev (a tmpfs, so it never lands in the layer), as
@@ -117,9 +109,10 @@ func (b *builder) runLayer(s *stage, in dockerfile.Instruction, r RunSpec) (Laye
 	b.res.Ran++
 	r.Image, r.Output = tmp, tarFile.Name()
 	if err := b.opt.Exec.Run(r); err != nil {
-		var ee *ExitError
+		var ee *exitcode.Error
 		if errors.As(err, &ee) {
-			return Layer{}, &StepError{Err: b.errorf(in, "%s: exit status %d", in.Args, ee.Code), Code: ee.Code}
+			// The build exits with the RUN command's status.
+			return Layer{}, &exitcode.Error{Code: ee.Code, Err: b.errorf(in, "%s: exit status %d", in.Args, ee.Code)}
 		}
 		return Layer{}, b.errorf(in, "%v", err)
 	}

@@ -5,25 +5,15 @@ import (
 	"fmt"
 	"os"
 
+	"ctrkit/internal/exitcode"
+
 	"github.com/alecthomas/kong"
 )
 
 // ExitError ends a command with a chosen exit status, and a message when
-// Err is set. ctr-run and ns-enter use it to pass a container's status
-// through, and docker's 125/126/127 for their own failures.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string {
-	if e.Err == nil {
-		return fmt.Sprintf("exit status %d", e.Code)
-	}
-	return e.Err.Error()
-}
-
-func (e *ExitError) Unwrap() error { return e.Err }
+// Err is set; the type lives in internal/exitcode, kong-free, so that
+// mechanism packages return it too.
+type ExitError = exitcode.Error
 
 // Exit ends the program for the error a command's Run returned: nothing for
 // nil, the message (once) and the code for an error that carries one
@@ -42,6 +32,3 @@ func Exit(ctx *kong.Context, err error) {
 	}
 	ctx.FatalIfErrorf(err)
 }
-
-// ExitCode is the status to exit with.
-func (e *ExitError) ExitCode() int { return e.Code }

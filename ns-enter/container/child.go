@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"ctrkit/internal/exitcode"
 	"ctrkit/ns-enter/setns"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -23,9 +24,9 @@ import (
 
 // exitCode is the status ns-enter exits with for err.
 func exitCode(err error) int {
-	var e *exitError
+	var e *exitcode.Error
 	if errors.As(err, &e) {
-		return e.code
+		return e.Code
 	}
 	return 125
 }
@@ -106,7 +107,7 @@ func childError(msg []byte) (int, error) {
 	if err != nil {
 		code, text = 125, string(msg)
 	}
-	return code, &exitError{code, errors.New(text)}
+	return code, &exitcode.Error{Code: code, Err: errors.New(text)}
 }
 
 // forwardSignals passes the signals ns-enter receives on to the container,

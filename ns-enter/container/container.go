@@ -41,6 +41,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
 	"ctrkit/internal/fsutil"
 
@@ -265,7 +266,7 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 	}()
 	if setupErr != nil {
 		kill()
-		return nil, &exitError{125, setupErr}
+		return nil, &exitcode.Error{Code: 125, Err: setupErr}
 	}
 	// fd 4 closes on the container's execve (or, with an exec fifo, when
 	// stage 1 is ready and blocks on it): EOF means it runs.
@@ -285,7 +286,7 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 	if s.Process.Terminal {
 		if proc.con, err = receiveConsole(sockParent, o.Stdin); err != nil {
 			kill()
-			return nil, &exitError{125, err}
+			return nil, &exitcode.Error{Code: 125, Err: err}
 		}
 		if o.ConsoleSocket != "" {
 			err := sendConsole(o.ConsoleSocket, proc.con.master)
@@ -293,7 +294,7 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 			proc.con = nil
 			if err != nil {
 				kill()
-				return nil, &exitError{125, err}
+				return nil, &exitcode.Error{Code: 125, Err: err}
 			}
 		} else {
 			proc.closers = append(proc.closers, closerFunc(proc.con.close))
@@ -303,7 +304,7 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		// No newline, as runc writes it: containerd parses it with Atoi.
 		if err := fsutil.WriteFile(o.PIDFile, []byte(strconv.Itoa(proc.Pid)), 0o644); err != nil {
 			kill()
-			return nil, &exitError{125, fmt.Errorf("--pid-file: %w", err)}
+			return nil, &exitcode.Error{Code: 125, Err: fmt.Errorf("--pid-file: %w", err)}
 		}
 	}
 	if o.ExecFifo == "" {

@@ -12,8 +12,10 @@ import (
 	"syscall"
 	"unsafe"
 
+	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
 	"ctrkit/ns-enter/setns"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -43,7 +45,7 @@ func Init() int {
 	}
 	var cfg initConfig
 	if err := json.NewDecoder(cfgFile).Decode(&cfg); err != nil {
-		return report(errPipe, &exitError{125, fmt.Errorf("read the spec from ns-enter: %w", err)})
+		return report(errPipe, &exitcode.Error{Code: 125, Err: fmt.Errorf("read the spec from ns-enter: %w", err)})
 	}
 	cfgFile.Close()
 	os.Unsetenv(StageEnv)
@@ -90,7 +92,7 @@ func Init() int {
 	if !cfg.Fork {
 		log.Step(fmt.Sprintf("execve(%q, %q)", path, p.Args), explain.Join(p.Args))
 		err := syscall.Exec(path, p.Args, p.Env)
-		return report(errPipe, &exitError{126, fmt.Errorf("execve %s: %w", path, err)})
+		return report(errPipe, &exitcode.Error{Code: 126, Err: fmt.Errorf("execve %s: %w", path, err)})
 	}
 	return forkAndReap(log, errPipe, fifo, path, p)
 }
@@ -192,7 +194,7 @@ func forkAndReap(log *explain.Log, errPipe, fifo *os.File, path string, p *specs
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	log.Step(fmt.Sprintf("fork(); execve(%q, %q)", path, p.Args), explain.Join(p.Args)+" &")
 	if err := cmd.Start(); err != nil {
-		return report(errPipe, &exitError{126, fmt.Errorf("start %s: %w", path, err)})
+		return report(errPipe, &exitcode.Error{Code: 126, Err: fmt.Errorf("start %s: %w", path, err)})
 	}
 	errPipe.Close()
 	if fifo != nil {
@@ -225,9 +227,9 @@ func forkAndReap(log *explain.Log, errPipe, fifo *os.File, path string, p *specs
 // report sends err to stage 0 as "CODE message" and returns the code.
 func report(errPipe *os.File, err error) int {
 	code := 125
-	var e *exitError
+	var e *exitcode.Error
 	if errors.As(err, &e) {
-		code = e.code
+		code = e.Code
 	}
 	fmt.Fprintf(errPipe, "%d %v", code, err)
 	return code

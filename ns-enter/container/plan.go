@@ -11,6 +11,7 @@ import (
 	"slices"
 	"syscall"
 
+	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
 	"ctrkit/ns-enter/namespace"
 
@@ -233,9 +234,9 @@ func explainMaps(log *explain.Log, pid int, s *specs.Spec) {
 func startError(flags uintptr, err error) error {
 	switch {
 	case errors.Is(err, syscall.EPERM):
-		return &exitError{125, fmt.Errorf("clone(%s): %w: creating namespaces needs root (CAP_SYS_ADMIN); run with sudo", namespace.FlagNames(flags), err)}
+		return &exitcode.Error{Code: 125, Err: fmt.Errorf("clone(%s): %w: creating namespaces needs root (CAP_SYS_ADMIN); run with sudo", namespace.FlagNames(flags), err)}
 	case errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EUSERS):
-		return &exitError{125, fmt.Errorf("clone(%s): %w: the kernel refused; check the id maps and /proc/sys/user/max_*_namespaces", namespace.FlagNames(flags), err)}
+		return &exitcode.Error{Code: 125, Err: fmt.Errorf("clone(%s): %w: the kernel refused; check the id maps and /proc/sys/user/max_*_namespaces", namespace.FlagNames(flags), err)}
 	}
-	return &exitError{125, fmt.Errorf("start the container (clone(%s)): %w", namespace.FlagNames(flags), err)}
+	return &exitcode.Error{Code: 125, Err: fmt.Errorf("start the container (clone(%s)): %w", namespace.FlagNames(flags), err)}
 }

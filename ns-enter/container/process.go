@@ -8,7 +8,9 @@ import (
 	"strings"
 	"syscall"
 
+	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -148,10 +150,10 @@ func lookPath(name string, env []string) (string, error) {
 	check := func(p string) error {
 		fi, err := os.Stat(p)
 		if err != nil {
-			return &exitError{127, fmt.Errorf("exec %q: %w", name, err)}
+			return &exitcode.Error{Code: 127, Err: fmt.Errorf("exec %q: %w", name, err)}
 		}
 		if fi.IsDir() || fi.Mode()&0o111 == 0 {
-			return &exitError{126, fmt.Errorf("exec %q: permission denied (not an executable file)", p)}
+			return &exitcode.Error{Code: 126, Err: fmt.Errorf("exec %q: permission denied (not an executable file)", p)}
 		}
 		return nil
 	}
@@ -169,25 +171,12 @@ func lookPath(name string, env []string) (string, error) {
 		p := filepath.Join(dir, name)
 		if err := check(p); err == nil {
 			return p, nil
-		} else if e := err.(*exitError); e.code == 126 && denied == nil {
+		} else if e := err.(*exitcode.Error); e.Code == 126 && denied == nil {
 			denied = err
 		}
 	}
 	if denied != nil {
 		return "", denied
 	}
-	return "", &exitError{127, fmt.Errorf("exec %q: executable file not found in $PATH (%s)", name, path)}
+	return "", &exitcode.Error{Code: 127, Err: fmt.Errorf("exec %q: executable file not found in $PATH (%s)", name, path)}
 }
-
-// exitError is a failure of ns-enter itself, with the exit code docker
-// would give it: 125 ns-enter failed, 126 cannot execute, 127 not found.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// ExitCode is the code the failure should make ns-enter exit with.
-func (e *exitError) ExitCode() int { return e.code }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"ctrkit/internal/exitcode"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -103,8 +105,8 @@ func TestRunFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		status, _, err := run(t, tt.spec)
-		var e *exitError
-		if err == nil || !strings.Contains(err.Error(), tt.want) || status != tt.wantCode || (errors.As(err, &e) && e.code != tt.wantCode) {
+		var e *exitcode.Error
+		if err == nil || !strings.Contains(err.Error(), tt.want) || status != tt.wantCode || (errors.As(err, &e) && e.Code != tt.wantCode) {
 			t.Errorf("Run(%s) = %d, %v, want %d and an error saying %q", tt.name, status, err, tt.wantCode, tt.want)
 		}
 	}
