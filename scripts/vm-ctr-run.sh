@@ -37,11 +37,6 @@ rc=$?
 check "run -m 32m dd bs=64M: OOM-killed, exit 137 (got $rc)" [ "$rc" = 137 ]
 lap "OOM"
 
-# -m 0 is no limit, as in docker.
-out=$(ctr-run --rm --network none -m 0 busybox sh -c 'echo alive' 2>&1)
-rc=$?
-check "run -m 0: unlimited, as docker (exit $rc: $out)" [ "$rc" = 0 ] && [ "$out" = alive ]
-
 # -d, exec, stats, rm -f, on the bridge with a published port.
 id=$(ctr-run -d --name web -m 64m -p 8080:80 busybox httpd -f -p 80 -h /etc 2>/tmp/err)
 check "run -d --name web -p 8080:80 httpd: an id ($id)" [ -n "$id" ]
