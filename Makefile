@@ -60,25 +60,13 @@ bats: build
 	  else rm -rf "$$tmp"; fi; \
 	  exit $$rc
 
-# cg-limit on a real cgroup v2 kernel and a real cgroup v1 kernel, each in a
-# throw-away QEMU guest (scripts/cgroup-vm.sh, about 20 s per mode); the
-# host's own layout is covered by the bats suite.  cg-limit is static
-# (CGO off), so it runs in the busybox guest as it is.
-# A guest under software emulation can lock up in its own kernel (a "soft
-# lockup" on the console), which says nothing about cg-limit: when the VM
-# times out or fails (status 124 or 125, never a failed check), it runs
-# once more, and says so; a guest that hangs twice is reported as a skip,
-# loudly. A failed check always fails.
-VM_RUN = scripts/cgroup-vm.sh --mode $$mode --timeout 120 --add $(BIN)/cg-limit --add scripts/vm-cg-limit.sh -- sh vm-cg-limit.sh
-test-cgroups: $(BIN)/cg-limit
-	scripts/cgroup-vm.sh --setup
-	@rc=0; for mode in v2 v1; do \
-	  echo "=== cg-limit on cgroup $$mode (scripts/vm-cg-limit.sh in a VM)"; \
-	  r=0; $(VM_RUN) || r=$$?; \
-	  if [ $$r -ge 124 ]; then echo "=== the $$mode guest timed out or failed (status $$r): running it once more"; r=0; $(VM_RUN) || r=$$?; fi; \
-	  if [ $$r -ge 124 ]; then echo "ok - # skip SKIPPED: the $$mode guest hung twice in its own kernel; cg-limit was NOT checked on cgroup $$mode"; r=0; fi; \
-	  [ $$r -eq 0 ] || rc=1; \
-	done; exit $$rc
+# cg-limit, then the whole ctr-run pipeline (run, OOM kill, -d, exec, a
+# published port, stats, rm, nothing left), on a real cgroup v2 kernel and a
+# real cgroup v1 kernel, each in a throw-away QEMU guest, side by side
+# (scripts/test-cgroups.sh, scripts/cgroup-vm.sh); the host's own layout is
+# covered by the bats suite.
+test-cgroups: $(BIN)/cg-limit $(BIN)/ctr-run $(BIN)/fs-layer $(BIN)/img-pull $(BIN)/net-bridge $(BIN)/ns-enter
+	scripts/test-cgroups.sh
 
 # The OCI runtime-tools validation suite (58 programs, TAP) against the
 # runtime in CTRKIT_OCI_RUNTIME (default bin/ctrkit-runc; e.g.

@@ -13,12 +13,22 @@
 #               cgroup2 at all: the layout of older distributions.  (The
 #               hybrid layout, v1 plus an empty cgroup2 tree, is what the
 #               build machines run, so the host's own tests cover it.)
-#   --add FILE  copy FILE into the guest's /job, the payload's directory
+#   --add FILE  copy FILE (or a directory) into the guest's /job, the
+#               payload's directory; a dynamically linked program brings
+#               the libraries ldd lists, at the same paths
 #
 # Why a VM: a host has one cgroup layout, chosen at boot, and a test must
 # never change it.  The guest boots in 2-4 s with software emulation (no
-# KVM needed); its only processes are busybox's and the payload's.  Bring
-# static binaries (CGO_ENABLED=0 Go) for anything else.
+# KVM needed); its only processes are busybox's and the payload's.
+#
+# The guest is a small but real host: its root is a tmpfs (the init copies
+# the initramfs into one and switch_roots there, as a distribution's
+# initramfs does with the real root), because pivot_root(2), which every
+# container runtime calls, refuses to move the initramfs itself ("rootfs"
+# has no parent mount).  And the kernel loads the modules a container
+# needs on demand (/sbin/modprobe is busybox's): overlay, veth, bridge and
+# nftables with NAT, kept from the kernel's .deb; nothing else, so not
+# xfrm_user (IPsec), which a container runtime has no business needing.
 #
 # Exit status: the payload's; 124 when it timed out inside the guest; 125
 # when the VM itself failed (the console is printed then).
@@ -63,8 +73,12 @@ install_packages() {
 }
 
 # --- the kernel: Debian's, from its .deb ------------------------------------
+# The modules kept from the .deb (with what they depend on); the guest's
+# kernel loads them when asked.
+modules="overlay veth bridge nf_tables nft_nat nft_masq nft_chain_nat nft_fib_ipv4 nft_ct crc32c_generic"
+
 fetch_kernel() {
-	[ -s "$cache/vmlinuz" ] && return 0
+	[ -s "$cache/vmlinuz" ] && [ -s "$cache/modules/.done" ] && return 0
 	mkdir -p "$cache"
 	local pkg dl
 	# linux-image-amd64 is a meta package; the kernel is what it depends on.
@@ -88,8 +102,32 @@ fetch_kernel() {
 		tail -c +"$((off + 1))" "$cache/vmlinuz.new" | xz -dc >"$cache/vmlinux" 2>/dev/null || true
 		[ "$(head -c 4 "$cache/vmlinux" | tr -d '\0' | tail -c 3)" = ELF ] || rm -f "$cache/vmlinux"
 	fi
+	keep_modules "$dl/x"
 	mv "$cache/vmlinuz.new" "$cache/vmlinuz"
 	rm -rf "$dl"
+}
+
+# keep_modules X: copy $modules and their dependencies from the unpacked
+# .deb X into $cache/modules (a tree for the guest's /lib/modules), with
+# the index busybox's modprobe reads.
+keep_modules() {
+	local x=$1 kv m f dep mt
+	kv=$(ls "$x/lib/modules")
+	busybox depmod -b "$x" "$kv"
+	rm -rf "$cache/modules"
+	mt=$cache/modules/lib/modules/$kv
+	mkdir -p "$mt"
+	for m in $modules; do
+		dep=$(grep -E "/$m\.ko[^:]*:" "$x/lib/modules/$kv/modules.dep" | head -n 1 | tr -d :)
+		[ -n "$dep" ] || die "no module $m in the kernel package"
+		for f in $dep; do
+			mkdir -p "$mt/$(dirname "$f")"
+			cp "$x/lib/modules/$kv/$f" "$mt/$f"
+		done
+	done
+	cp "$x/lib/modules/$kv"/modules.builtin* "$x/lib/modules/$kv/modules.order" "$mt/"
+	busybox depmod -b "$cache/modules" "$kv"
+	echo "$kv" >"$cache/modules/.done"
 }
 
 install_packages
@@ -114,8 +152,10 @@ cleanup() {
 }
 trap cleanup EXIT
 root=$work/root
-mkdir -p "$root"/{bin,dev,proc,sys,tmp,run,etc,job}
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,etc,job,lib}
 cp /bin/busybox "$root/bin/busybox"
+ln -s /bin/busybox "$root/sbin/modprobe" # the path of the kernel's request_module()
+cp -a "$cache/modules/lib/modules" "$root/lib/"
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
 printf 'root:x:0:\n' >"$root/etc/group"
 
@@ -124,13 +164,24 @@ cat >"$root/init" <<'INIT'
 # PID 1 of the guest: mount what a system has, lay out cgroups, run the
 # payload with its output on the second serial port, report its status on
 # the third, power off.
+if [ ! -e /.tmpfs-root ]; then
+	# First pass, on the initramfs: copy it into a tmpfs and make that the
+	# root (pivot_root cannot move the initramfs), then run again there.
+	b=/bin/busybox
+	$b mkdir /newroot
+	$b mount -t tmpfs -o mode=755 tmpfs /newroot
+	for f in /*; do [ "$f" = /newroot ] || $b cp -a "$f" /newroot/; done
+	$b touch /newroot/.tmpfs-root
+	exec $b switch_root /newroot /init
+fi
 /bin/busybox --install -s /bin
-export PATH=/job:/bin HOME=/root
+export PATH=/job:/bin:/sbin HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
+ip link set lo up
 echo -1000 >/proc/self/oom_score_adj # the OOM tests must not take init
 . /job/.vm-conf
 export MODE TIMEOUT
@@ -163,6 +214,13 @@ chmod 755 "$root/init"
 
 for f in "${adds[@]}"; do
 	cp -a "$f" "$root/job/"
+	# A dynamically linked program (ns-enter: cgo) brings its libraries.
+	if [ -f "$f" ] && ldd "$f" >/dev/null 2>&1; then
+		for lib in $(ldd "$f" | grep -o '/[^ ]*'); do
+			mkdir -p "$root$(dirname "$lib")"
+			cp -L "$lib" "$root$lib"
+		done
+	fi
 done
 printf 'MODE=%s\nTIMEOUT=%s\n' "$mode" "$timeout" >"$root/job/.vm-conf"
 {

@@ -13,6 +13,15 @@
 // in that namespace (netlink.NewHandleAt), so the calling thread never
 // leaves the host's namespace; only creating a namespace needs a thread of
 // its own (see NewNetns).
+//
+// Only the netlink families used are opened. netlink.NewHandleAt(ns) with
+// no family list opens a socket for each family the library knows (route,
+// xfrm for IPsec, netfilter), and a kernel without the xfrm_user module
+// (a minimal or locked-down one that cannot load modules) refuses the xfrm
+// socket with "protocol not supported": every attach, even --network none,
+// would fail for a family it never uses. So handles here ask for
+// NETLINK_ROUTE only (links, addresses, routes); the netfilter socket is
+// opened by package nat, and only where rules are written or read.
 package netcfg
 
 import (

@@ -100,13 +100,14 @@ func DeleteNetns(log *explain.Log, path string) error {
 	return nil
 }
 
-// nsHandle opens a netlink handle working inside the namespace at path.
+// nsHandle opens a netlink handle working inside the namespace at path,
+// for NETLINK_ROUTE only (see the package doc).
 func nsHandle(path string) (*netlink.Handle, netns.NsHandle, error) {
 	ns, err := netns.GetFromPath(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("open network namespace %s: %w", path, err)
 	}
-	h, err := netlink.NewHandleAt(ns)
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		ns.Close()
 		return nil, 0, fmt.Errorf("netlink socket in %s: %w", path, err)

@@ -59,6 +59,9 @@ func (m *Manager) Attach(doc *specs.Spec, o Options) (a *Attached, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkPorts(m.Log, p.ports); err != nil {
+		return nil, err
+	}
 	n, ip, err := m.reserve(p, o)
 	if err != nil {
 		return nil, err

@@ -58,6 +58,10 @@ func (m *Manager) create(nets map[string]*ipam.Network, name, cidr string) (*ipa
 		return nil, err
 	}
 	if netcfg.LinkExists(name) {
+		if other, state, ok := parseMark(netcfg.Alias(name)); ok {
+			return nil, fmt.Errorf("bridge %q exists: ctrkit made it for network %q of state dir %s, not this one (%s): run with CTRKIT_STATE=%s, or if that state is gone, net-bridge doctor --fix removes the orphan",
+				name, other, state, m.State, state)
+		}
 		return nil, fmt.Errorf("a link named %q exists and ctrkit did not make it: choose another --name", name)
 	}
 	n := &ipam.Network{Name: name, Driver: ipam.Bridge, Link: name, Subnet: subnet.String(),
@@ -144,6 +148,10 @@ func (m *Manager) wire(n *ipam.Network, subnet *net.IPNet) error {
 	gw := &net.IPNet{IP: net.ParseIP(n.Gateway).To4(), Mask: subnet.Mask}
 	fresh := !netcfg.LinkExists(n.Link)
 	if err := netcfg.EnsureBridge(m.Log, n.Link, gw); err != nil {
+		return err
+	}
+	// The mark that tells doctor ctrkit made it, and for which state dir.
+	if err := netcfg.SetAlias(m.Log, n.Link, m.mark(n)); err != nil {
 		return err
 	}
 	changed, err := netcfg.SetSysctl(m.Log, "net/ipv4/ip_forward", "1")

@@ -22,8 +22,13 @@ func (m *Manager) Detach(id string) (found bool, err error) {
 			return nil
 		}
 		found = true
-		if err := nat.RemovePorts(m.Log, id); err != nil {
-			return err
+		// Netfilter only where rules were written: a container without
+		// published ports has none, and a kernel without nf_tables must
+		// still detach it.
+		if len(ep.Ports) > 0 {
+			if err := nat.RemovePorts(m.Log, id); err != nil {
+				return err
+			}
 		}
 		if ep.HostLink != "" {
 			if err := netcfg.DeleteLink(m.Log, ep.HostLink); err != nil {

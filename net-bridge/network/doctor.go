@@ -14,21 +14,23 @@ import (
 
 // Check is one finding of Doctor.
 type Check struct {
-	Level  string // ok, warn or FAIL
-	What   string // what was found
-	Advice string // what to do about it; may be ""
+	Level  string       // ok, warn or FAIL
+	What   string       // what was found
+	Advice string       // what to do about it; may be ""
+	Fix    func() error // removes what was found (doctor --fix); nil: nothing to do
 }
 
 // Doctor checks what usually breaks container networking, in the current
 // network namespace: IPv4 forwarding, a forward chain with policy drop in
 // another table, legacy iptables, br_netfilter, the iptables backend, and
-// for each bridge network its routes and its bridge.
+// for each bridge network its routes and its bridge, and orphans: a ctrkit
+// bridge or rules no state dir records (orphans.go).
 //
 // Equivalent to: `sysctl net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables;
 // nft list chains; cat /proc/net/ip_tables_names; iptables -V; ip route`.
 func (m *Manager) Doctor() ([]Check, error) {
 	var out []Check
-	report := func(level, what, advice string) { out = append(out, Check{level, what, advice}) }
+	report := func(level, what, advice string) { out = append(out, Check{level, what, advice, nil}) }
 	switch v, err := netcfg.Sysctl("net/ipv4/ip_forward"); {
 	case err != nil:
 		report("FAIL", "net.ipv4.ip_forward: "+err.Error(), "")
@@ -79,6 +81,20 @@ func (m *Manager) Doctor() ([]Check, error) {
 		if st := netcfg.LinkState(n.Link); st != "up" {
 			report("FAIL", fmt.Sprintf("network %s: bridge %s is %s", n.Name, n.Link, st), "net-bridge create --name "+n.Name+" makes it again")
 		}
+	}
+	orphans, err := m.orphans(nets)
+	if err != nil {
+		return out, err
+	}
+	for _, o := range orphans {
+		level := "warn"
+		if o.fix != nil {
+			level = "FAIL"
+		}
+		out = append(out, Check{level, o.what, o.advice, o.fix})
+	}
+	if len(orphans) == 0 {
+		report("ok", "no orphan ctrkit bridge or nftables rules (left by a state dir that is gone)", "")
 	}
 	return out, nil
 }
