@@ -18,13 +18,13 @@ SCRIPTS := $(wildcard scripts/*.sh) $(wildcard scripts/examples/*.sh) .ci/run $(
 # user namespaces), so it needs cgo; the others do not.
 CGO_ns-enter := 1
 
-.PHONY: all build test unit cover bats lint install clean bench demo docs check-docs setup help test-cgroups test-oci
+.PHONY: all build test unit cover cover-all bats lint install clean bench demo docs check-docs setup help test-cgroups test-oci
 .PHONY: $(BINS)
 
 all: build
 
 help:
-	@echo "targets: build test unit cover bats test-cgroups test-oci lint install clean bench demo docs check-docs setup"
+	@echo "targets: build test unit cover cover-all bats test-cgroups test-oci lint install clean bench demo docs check-docs setup"
 	@echo "commands found: $(CMDS)"
 
 build: $(BINS) $(BIN)/ctrkit-runc
@@ -101,6 +101,20 @@ cover:
 	    /no test files/ { printf "%7s  %s\n", "-", $$2; next } \
 	    { print }'; rc=$$?; \
 	  $(GO) tool cover -func="$$prof" | tail -n 1; exit $$rc
+
+# cover-all: coverage per package of the unit tests and the bats suite
+# together, as root. The commands are built with -cover for the run (and
+# rebuilt without it after), and write their counters into GOCOVERDIR as
+# they exit: the behaviour tests on the real kernel count, as they should
+# for the mechanism packages. About as long as the two suites.
+cover-all:
+	@[ "$$(id -u)" = 0 ] || { echo "cover-all: run it as root (sudo make cover-all)" >&2; exit 1; }
+	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"; GOFLAGS= $(MAKE) -s build >/dev/null' EXIT; \
+	  mkdir "$$dir/unit" "$$dir/bats"; export GOFLAGS="-cover -coverpkg=ctrkit/..."; \
+	  $(GO) test -count=1 ./... -args -test.gocoverdir="$$dir/unit" >"$$dir/unit.log" 2>&1 || { tail -n 30 "$$dir/unit.log"; echo "cover-all: unit tests failed" >&2; }; \
+	  GOCOVERDIR="$$dir/bats" $(MAKE) -s bats >"$$dir/bats.log" 2>&1 || { grep -A5 '^not ok' "$$dir/bats.log"; echo "cover-all: bats tests failed" >&2; }; \
+	  $(GO) tool covdata percent -i "$$dir/unit,$$dir/bats" | awk '{ sub(/^ctrkit\//, "", $$1); printf "%7s  %s\n", $$3, $$1 }' | sort -k2; \
+	  $(GO) tool covdata textfmt -i "$$dir/unit,$$dir/bats" -o "$$dir/prof" && $(GO) tool cover -func="$$dir/prof" | tail -n 1
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
