@@ -222,3 +222,19 @@ bundle() {
 	run_tool ctrkit-runc features
 	assert_equal "$(jq -r '.hooks | length' <<<"$output")" 6
 }
+
+@test "ctrkit-runc run --no-pivot [mount --move and chroot: the container's root, and nothing of the host's mounts]" {
+	bundle '.process.args = ["sh", "-c", "cat /etc/probe; cut -d\" \" -f5 /proc/self/mountinfo | sort -u | tr \"\\n\" \" \""]'
+	echo inside >"$B/rootfs/etc/probe"
+	run_tool rt run --no-pivot --bundle "$B" "$ID"
+	assert_line --index 0 inside
+	# Only the container's own mount points: none of the host's (/run,
+	# /sys/fs/cgroup/memory, the bats temporary directory…) is left.
+	assert_line --index 1 --regexp '^/ /dev .*/proc .*/sys '
+	refute_output --partial "$BATS_TEST_TMPDIR"
+	refute_output --partial /sys/fs/cgroup/memory
+	refute_output --partial /run
+	run_tool --separate-stderr rt --explain run --no-pivot --bundle "$B" "$ID"
+	assert_stderr_contains "mount --move . /"
+	refute_stderr_contains "pivot_root . ."
+}

@@ -116,7 +116,7 @@ type OCICreateCmd struct {
 	Bundle        string `short:"b" help:"The bundle: config.json and the root filesystem." default:"." type:"path" placeholder:"DIR"`
 	PIDFile       string `name:"pid-file" help:"Write the container's process id to FILE." placeholder:"FILE"`
 	ConsoleSocket string `help:"Send the terminal's master end to the unix socket at PATH." placeholder:"PATH"`
-	NoPivot       bool   `help:"Accepted; ns-enter always uses pivot_root."`
+	NoPivot       bool   `help:"Switch the root with mount --move and chroot, not pivot_root (for a host running from its initramfs; weaker: see docs/09-oci-runtime.md)."`
 	NoNewKeyring  bool   `help:"Keep the caller's session keyring."`
 	PreserveFDs   int    `name:"preserve-fds" help:"Pass descriptors 3…3+N-1 to the container." placeholder:"N"`
 	ID            string `arg:"" help:"The container's id."`

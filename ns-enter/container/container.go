@@ -64,6 +64,7 @@ type Options struct {
 	// --preserve-fds plus LISTEN_FDS); every other one is closed on exec.
 	PassFDs      int
 	NoNewKeyring bool // keep the caller's session keyring (runc's --no-new-keyring)
+	NoPivot      bool // move the root onto / and chroot, for a host whose root is an initramfs (runc's --no-pivot)
 	// ID names the container (runc's container id) in the hooks' state and
 	// the keyring; default: the document's ctrkit.id annotation.
 	ID string
@@ -83,11 +84,12 @@ type Options struct {
 // initConfig is what stage 0 sends stage 1 over fd 3.
 type initConfig struct {
 	Spec    *specs.Spec  `json:"spec"`
-	Rootfs  string       `json:"rootfs,omitempty"` // absolute; "" keeps the current root
-	Mounts  bool         `json:"mounts"`           // set up the new mount namespace
-	UTS     bool         `json:"uts"`              // set the hostname
-	UserNS  bool         `json:"userns"`           // inside a user namespace: no mknod
-	Fork    bool         `json:"fork"`             // fork the process and wait, instead of exec
+	Rootfs  string       `json:"rootfs,omitempty"`  // absolute; "" keeps the current root
+	NoPivot bool         `json:"noPivot,omitempty"` // MS_MOVE + chroot instead of pivot_root
+	Mounts  bool         `json:"mounts"`            // set up the new mount namespace
+	UTS     bool         `json:"uts"`               // set the hostname
+	UserNS  bool         `json:"userns"`            // inside a user namespace: no mknod
+	Fork    bool         `json:"fork"`              // fork the process and wait, instead of exec
 	Explain bool         `json:"explain"`
 	Console unix.Winsize `json:"console"` // the terminal's size, with -t
 	PassFDs int          `json:"passFDs"` // descriptors from 3 up for the container; ours follow them
@@ -244,7 +246,7 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		if err := RunHooks(log, "createRuntime", hooksOf(s).CreateRuntime, state); err != nil {
 			return err
 		}
-		cfg := initConfig{Spec: s, Rootfs: p.rootfs, Mounts: p.ownMountNS(),
+		cfg := initConfig{Spec: s, Rootfs: p.rootfs, NoPivot: o.NoPivot, Mounts: p.ownMountNS(),
 			UTS: s.Hostname != "" || s.Domainname != "", UserNS: p.userns, Fork: o.Init, Explain: o.Explain,
 			Console: consoleSize(s.Process, o.Stdin), PassFDs: o.PassFDs, ID: o.id(s),
 			State: state}

@@ -110,7 +110,7 @@ func setup(log *explain.Log, cfg *initConfig) (string, error) {
 		return RunHooks(log, "createContainer", hooksOf(s).CreateContainer, cfg.State)
 	}
 	if cfg.Mounts {
-		if err := setupMounts(log, s, cfg.Rootfs, cfg.UserNS, createContainer); err != nil {
+		if err := setupMounts(log, s, cfg.Rootfs, cfg.NoPivot, cfg.UserNS, createContainer); err != nil {
 			return "", err
 		}
 	} else if err := createContainer(); err != nil {

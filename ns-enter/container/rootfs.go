@@ -20,7 +20,7 @@ import (
 // mounts land on the current tree, as `unshare --mount --mount-proc` does.
 // beforePivot runs after the mounts, just before pivot_root: the moment of
 // the createContainer hooks.
-func setupMounts(log *explain.Log, s *specs.Spec, root string, userns bool, beforePivot func() error) error {
+func setupMounts(log *explain.Log, s *specs.Spec, root string, noPivot, userns bool, beforePivot func() error) error {
 	prop := uintptr(unix.MS_REC | unix.MS_PRIVATE)
 	if s.Linux != nil && s.Linux.RootfsPropagation != "" {
 		p, ok := propagationFlags[s.Linux.RootfsPropagation]
@@ -59,7 +59,11 @@ func setupMounts(log *explain.Log, s *specs.Spec, root string, userns bool, befo
 	if err := beforePivot(); err != nil {
 		return err
 	}
-	if err := pivotRoot(log, root); err != nil {
+	switchRoot := pivotRoot
+	if noPivot {
+		switchRoot = moveRoot
+	}
+	if err := switchRoot(log, root); err != nil {
 		return err
 	}
 	if prop != unix.MS_REC|unix.MS_PRIVATE {
@@ -237,6 +241,47 @@ func pivotRoot(log *explain.Log, root string) error {
 	log.Step(`umount2(".", MNT_DETACH)`, "umount -l .")
 	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
 		return fmt.Errorf("detach the old root: umount2(\".\", MNT_DETACH): %w", err)
+	}
+	log.Step(`chdir("/")`, "cd /")
+	return unix.Chdir("/")
+}
+
+// moveRoot is runc's --no-pivot, for a host whose own root pivot_root
+// cannot leave (a system running from its initramfs, as in a QEMU guest
+// booted with -initrd): every mount outside the new root is detached
+// first, so nothing of the host stays reachable in the container's mount
+// namespace, then the root is moved onto "/" (mount --move) and made the
+// process's root with chroot. It is weaker than pivot_root: the host's
+// root is still the namespace's root underneath, shadowed by the move,
+// and a chroot can be left by a process holding CAP_SYS_CHROOT, which
+// then finds that shadowed tree. Use it only where pivot_root fails.
+func moveRoot(log *explain.Log, root string) error {
+	ms, err := mountinfo.Read()
+	if err != nil {
+		return err
+	}
+	// Deepest first, so a mount goes before the one it sits on.
+	for i := len(ms) - 1; i >= 0; i-- {
+		t := ms[i].Mountpoint
+		if t == "/" || t == root || strings.HasPrefix(t, root+"/") || strings.HasPrefix(root, t+"/") {
+			continue
+		}
+		log.Step(fmt.Sprintf("umount2(%q, MNT_DETACH)", t), "umount -l "+explain.Quote(t))
+		if err := unix.Unmount(t, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("--no-pivot: detach %s: %w", t, err)
+		}
+	}
+	log.Step(fmt.Sprintf("chdir(%q)", root), "cd "+explain.Quote(root))
+	if err := unix.Chdir(root); err != nil {
+		return fmt.Errorf("chdir %s: %w", root, err)
+	}
+	log.Step(`mount(".", "/", MS_MOVE)`, "mount --move . /")
+	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("--no-pivot: mount --move %s /: %w", root, err)
+	}
+	log.Step(`chroot(".")`, "chroot .")
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("--no-pivot: chroot %s: %w", root, err)
 	}
 	log.Step(`chdir("/")`, "cd /")
 	return unix.Chdir("/")

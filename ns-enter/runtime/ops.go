@@ -97,7 +97,7 @@ func create(root, id, bundle string, s *specs.Spec, o CreateOptions, foreground 
 	os.Setenv("CTRKIT_STATE", st.Path("ctrkit"))
 	p, err := container.Start(s, container.Options{
 		Bundle: bundle, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		PIDFile: o.PIDFile, PassFDs: o.PreserveFDs, NoNewKeyring: o.NoNewKeyring,
+		PIDFile: o.PIDFile, PassFDs: o.PreserveFDs, NoNewKeyring: o.NoNewKeyring, NoPivot: o.NoPivot,
 		ID: id, ExecFifo: fifo, Detach: true, ConsoleSocket: o.ConsoleSocket,
 		Explain: o.Explain, Log: o.Log,
 	})
@@ -243,7 +243,7 @@ func Run(root, id string, o CreateOptions) (int, error) {
 	os.Setenv("CTRKIT_STATE", st.Path("ctrkit"))
 	co := container.Options{
 		Bundle: bundle, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		PIDFile: o.PIDFile, PassFDs: o.PreserveFDs, NoNewKeyring: o.NoNewKeyring, ID: id,
+		PIDFile: o.PIDFile, PassFDs: o.PreserveFDs, NoNewKeyring: o.NoNewKeyring, NoPivot: o.NoPivot, ID: id,
 		ConsoleSocket: o.ConsoleSocket, Explain: o.Explain, Log: o.Log,
 	}
 	p, err := container.Start(s, co)
