@@ -10,7 +10,7 @@ import (
 
 // specOnly turns the parts of linux.resources that no docker flag of
 // cg-limit sets, but that an OCI runtime must apply, into writes: memory
-// swappiness, the OOM killer switch, kernel memory limits, the net_cls
+// swappiness, the OOM killer switch, the kernel TCP memory limit, the net_cls
 // class id and hugetlb limits. They arrive only in a spec (containerd,
 // dockerd or the runtime-tools suite driving ctrkit-runc), so the "flag"
 // named in errors is the spec field.
@@ -49,13 +49,9 @@ func (h *Host) specOnly(r *specs.LinuxResources) ([]Setting, error) {
 				return nil, err
 			}
 		}
-		// Deprecated in the runtime spec and gone from kernels since 6.x
-		// (the files may stay, accepting writes that limit nothing).
-		if m.Kernel != nil && *m.Kernel != 0 {
-			if err := v1("linux.resources.memory.kernel", "memory", "memory.kmem.limit_in_bytes", i64(*m.Kernel), true); err != nil {
-				return nil, err
-			}
-		}
+		// memory.kernel, deprecated in the runtime spec and a no-op in
+		// kernels since 5.4 (the file may stay, accepting writes that
+		// limit nothing), is left alone, as runc leaves it.
 		if m.KernelTCP != nil && *m.KernelTCP != 0 {
 			if err := v1("linux.resources.memory.kernelTCP", "memory", "memory.kmem.tcp.limit_in_bytes", i64(*m.KernelTCP), true); err != nil {
 				return nil, err

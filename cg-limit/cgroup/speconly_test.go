@@ -14,7 +14,7 @@ func TestSpecOnlyFields(t *testing.T) {
 	swappiness, kernel, classID := uint64(10), int64(1<<20), uint32(0x100001)
 	off := true
 	r := &specs.LinuxResources{
-		Memory:         &specs.LinuxMemory{Swappiness: &swappiness, DisableOOMKiller: &off, Kernel: &kernel, KernelTCP: &kernel},
+		Memory:         &specs.LinuxMemory{Swappiness: &swappiness, DisableOOMKiller: &off, KernelTCP: &kernel},
 		HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 4 << 20}},
 	}
 	withNet := *r
@@ -37,7 +37,7 @@ func TestSpecOnlyFields(t *testing.T) {
 	}
 	want := []string{
 		"memory.swappiness=10", "memory.oom_control=1",
-		"memory.kmem.limit_in_bytes=1048576?", "memory.kmem.tcp.limit_in_bytes=1048576?",
+		"memory.kmem.tcp.limit_in_bytes=1048576?",
 		"net_cls.classid=1048577",
 	}
 	if diff := cmp.Diff(want, writes(got)); diff != "" {
@@ -52,7 +52,7 @@ func TestSpecOnlyFields(t *testing.T) {
 	}
 	want = []string{
 		"memory.swappiness (ignored)", "memory.oom_control (ignored)",
-		"memory.kmem.limit_in_bytes (ignored)", "memory.kmem.tcp.limit_in_bytes (ignored)",
+		"memory.kmem.tcp.limit_in_bytes (ignored)",
 		"hugetlb.2MB.max=4194304",
 	}
 	if diff := cmp.Diff(want, writes(got)); diff != "" {
