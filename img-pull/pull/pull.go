@@ -35,6 +35,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"ctrkit/internal/explain"
 	"ctrkit/internal/store"
@@ -64,6 +65,13 @@ type Options struct {
 	Transport http.RoundTripper
 	// Log receives the registry conversation (explain mode).
 	Log *explain.Log
+	// Tries is how many times a request is made before giving up (5, like
+	// docker, when 0); Backoff is the first wait between two (250ms).
+	Tries   int
+	Backoff time.Duration
+	// StallTimeout ends a download that received nothing for that long,
+	// to retry it (30s when 0).
+	StallTimeout time.Duration
 }
 
 // Progress is told about each blob of the image.
@@ -85,9 +93,11 @@ type Result struct {
 	Manifest   v1.Descriptor // the image manifest that was stored and tagged
 	List       *v1.Descriptor
 	Config     *v1.ConfigFile
-	Downloaded int   // blobs downloaded
-	Stored     int   // blobs already in the store
-	Bytes      int64 // bytes downloaded
+	Registry   v1.Hash // the manifest's digest in the registry (differs when converted)
+	Artifact   bool    // an OCI artifact, not an image: Config is nil
+	Downloaded int     // blobs downloaded
+	Stored     int     // blobs already in the store
+	Bytes      int64   // bytes downloaded
 }
 
 // maxManifest bounds what we read as a manifest; real ones are a few KiB.
@@ -137,7 +147,7 @@ func Pull(ctx context.Context, st *store.Store, ref string, opt Options) (*Resul
 		}
 		expect = &v1.Descriptor{Digest: h, Size: -1}
 	}
-	desc, body, err := fetchManifest(ctx, reg, r.Identifier(), expect, log)
+	desc, body, err := fetchManifest(ctx, reg, r.Identifier(), expect, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -147,13 +157,15 @@ func Pull(ctx context.Context, st *store.Store, ref string, opt Options) (*Resul
 		if depth == 4 {
 			return nil, fmt.Errorf("%s: manifest lists nested more than 4 deep, refusing", full)
 		}
-		list := desc
-		res.List = &list
+		if res.List == nil {
+			list := desc
+			res.List = &list
+		}
 		child, err := choosePlatform(body, want, log)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", full, err)
 		}
-		if desc, body, err = fetchManifest(ctx, reg, child.Digest.String(), &child, log); err != nil {
+		if desc, body, err = fetchManifest(ctx, reg, child.Digest.String(), &child, opt); err != nil {
 			return nil, err
 		}
 		desc.Platform = child.Platform
@@ -165,8 +177,12 @@ func Pull(ctx context.Context, st *store.Store, ref string, opt Options) (*Resul
 	if err != nil {
 		return nil, fmt.Errorf("%s: parse manifest %s: %w", full, desc.Digest, err)
 	}
+	res.Artifact = store.IsArtifact(m)
+	if res.Artifact {
+		log.Note("%s is an OCI artifact of type %q, not an image: stored, but it cannot be run", full, store.ArtifactType(m))
+	}
 	for _, l := range m.Layers {
-		if !layerTypes[l.MediaType] {
+		if !res.Artifact && !layerTypes[l.MediaType] {
 			return nil, fmt.Errorf("%s: layer %s has unsupported media type %q (ctrkit unpacks tar, tar+gzip and tar+zstd layers)", full, l.Digest, l.MediaType)
 		}
 	}
@@ -176,19 +192,43 @@ func Pull(ctx context.Context, st *store.Store, ref string, opt Options) (*Resul
 	if err := fetchBlobs(ctx, st, reg, blobs, opt, res); err != nil {
 		return nil, err
 	}
-	cfgData, err := st.ReadBlob(m.Config.Digest)
-	if err != nil {
-		return nil, err
+	if !res.Artifact {
+		cfgData, err := st.ReadBlob(m.Config.Digest)
+		if err != nil {
+			return nil, err
+		}
+		if res.Config, err = v1.ParseConfigFile(bytes.NewReader(cfgData)); err != nil {
+			return nil, fmt.Errorf("%s: parse image config %s: %w", full, m.Config.Digest, err)
+		}
+		log.Note("config: %s", describe(res.Config))
+		if opt.Platform != "" && res.List == nil && (res.Config.OS != want.OS || res.Config.Architecture != want.Architecture) {
+			return nil, fmt.Errorf("%s is for %s/%s, not %s (it has no manifest list with other platforms)", full, res.Config.OS, res.Config.Architecture, want)
+		}
+		if len(res.Config.RootFS.DiffIDs) != len(m.Layers) {
+			return nil, fmt.Errorf("%s: the config lists %d layers (rootfs.diff_ids), the manifest %d: a broken image", full, len(res.Config.RootFS.DiffIDs), len(m.Layers))
+		}
 	}
-	if res.Config, err = v1.ParseConfigFile(bytes.NewReader(cfgData)); err != nil {
-		return nil, fmt.Errorf("%s: parse image config %s: %w", full, m.Config.Digest, err)
+
+	// A Docker schema 2 manifest is stored with OCI media types (see
+	// oci.go), under its new digest; the registry's digests are recorded.
+	res.Registry = desc.Digest
+	ann := map[string]string{}
+	if desc.MediaType == types.DockerManifestSchema2 {
+		if body, err = toOCI(m); err != nil {
+			return nil, fmt.Errorf("%s: %w", full, err)
+		}
+		sum := sha256.Sum256(body)
+		conv := v1.Descriptor{MediaType: types.OCIManifestSchema1, Size: int64(len(body)),
+			Digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}, Platform: desc.Platform}
+		log.Note("Docker schema 2 manifest %s stored with OCI media types as %s (as skopeo copy does)", desc.Digest, conv.Digest)
+		ann[store.RegistryDigestAnnotation] = desc.Digest.String()
+		desc = conv
 	}
-	log.Note("config: %s", describe(res.Config))
-	if opt.Platform != "" && res.List == nil && (res.Config.OS != want.OS || res.Config.Architecture != want.Architecture) {
-		return nil, fmt.Errorf("%s is for %s/%s, not %s (it has no manifest list with other platforms)", full, res.Config.OS, res.Config.Architecture, want)
+	if res.List != nil {
+		ann[store.RegistryListAnnotation] = res.List.Digest.String()
 	}
-	if len(res.Config.RootFS.DiffIDs) != len(m.Layers) {
-		return nil, fmt.Errorf("%s: the config lists %d layers (rootfs.diff_ids), the manifest %d: a broken image", full, len(res.Config.RootFS.DiffIDs), len(m.Layers))
+	if m.ArtifactType != "" {
+		desc.ArtifactType = m.ArtifactType
 	}
 
 	// Only now, with every blob in place, the manifest and then the tag.
@@ -196,13 +236,16 @@ func Pull(ctx context.Context, st *store.Store, ref string, opt Options) (*Resul
 		return nil, err
 	}
 	log.Step(fmt.Sprintf("write blobs/sha256/%s (the manifest)", desc.Digest.Hex), "")
-	if err := st.Tag(full, desc); err != nil {
+	tagged := desc
+	if len(ann) > 0 {
+		tagged.Annotations = ann
+	}
+	if err := st.Tag(full, tagged); err != nil {
 		return nil, err
 	}
 	log.Step(fmt.Sprintf("rename index.json: %s=%s → %s", store.RefNameAnnotation, full, desc.Digest),
 		"skopeo inspect "+explain.Quote("oci:"+st.Dir+":"+full))
 	res.Manifest = desc
-	res.Manifest.Annotations = nil
 	return res, nil
 }
 
@@ -215,6 +258,7 @@ var layerTypes = map[types.MediaType]bool{
 	types.DockerUncompressedLayer:        true,
 	types.OCIRestrictedLayer:             true,
 	types.OCIUncompressedRestrictedLayer: true,
+	types.DockerForeignLayer:             true,
 }
 
 func total(ds []v1.Descriptor) (n int64) {
@@ -226,22 +270,33 @@ func total(ds []v1.Descriptor) (n int64) {
 
 // fetchManifest GETs a manifest by tag or digest. When expect is set (a
 // reference by digest), the bytes must hash to that digest.
-func fetchManifest(ctx context.Context, reg *registry, id string, expect *v1.Descriptor, log *explain.Log) (v1.Descriptor, []byte, error) {
-	resp, err := reg.get(ctx, "manifests", id, manifestAccept)
+func fetchManifest(ctx context.Context, reg *registry, id string, expect *v1.Descriptor, opt Options) (v1.Descriptor, []byte, error) {
+	log := opt.Log
+	var body []byte
+	var contentType string
+	err := withRetries(ctx, opt, func(n int, err error, wait time.Duration) {
+		log.Note("manifest %s: attempt %d failed: %v; retrying in %s", id, n, err, wait.Round(time.Millisecond))
+	}, func() error {
+		resp, err := reg.get(ctx, "manifests", id, http.Header{"Accept": {strings.Join(manifestAccept, ", ")}})
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		contentType = resp.Header.Get("Content-Type")
+		if body, err = io.ReadAll(io.LimitReader(resp.Body, maxManifest+1)); err != nil {
+			return fmt.Errorf("read manifest %s: %w", id, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return v1.Descriptor{}, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxManifest+1))
-	if err != nil {
-		return v1.Descriptor{}, nil, fmt.Errorf("read manifest %s: %w", id, err)
 	}
 	if len(body) > maxManifest {
 		return v1.Descriptor{}, nil, fmt.Errorf("manifest %s is larger than %d bytes, refusing", id, maxManifest)
 	}
 	sum := sha256.Sum256(body)
 	d := v1.Descriptor{
-		MediaType: mediaType(resp.Header.Get("Content-Type"), body),
+		MediaType: mediaType(contentType, body),
 		Size:      int64(len(body)),
 		Digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])},
 	}
@@ -316,7 +371,7 @@ func fetchBlobs(ctx context.Context, st *store.Store, reg *registry, blobs []v1.
 				}
 				return
 			}
-			err := fetchBlob(ctx, st, reg, b, kind, bar, opt.Log)
+			got, err := fetchBlob(ctx, st, reg, b, kind, bar, opt)
 			if bar != nil {
 				bar.Done(err)
 			}
@@ -329,29 +384,16 @@ func fetchBlobs(ctx context.Context, st *store.Store, reg *registry, blobs []v1.
 				}
 				return
 			}
+			if !got {
+				res.Stored++
+				return
+			}
 			res.Downloaded++
 			res.Bytes += b.Size
 		}()
 	}
 	wg.Wait()
 	return firstErr
-}
-
-func fetchBlob(ctx context.Context, st *store.Store, reg *registry, b v1.Descriptor, kind string, bar Bar, log *explain.Log) error {
-	resp, err := reg.get(ctx, "blobs", b.Digest.String(), nil)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	var body io.Reader = resp.Body
-	if bar != nil {
-		body = bar.Reader(body)
-	}
-	if err := st.PutBlob(b.Digest, b.Size, body); err != nil {
-		return fmt.Errorf("%s: %w", kind, err)
-	}
-	log.Step(fmt.Sprintf("sha256(%s) = %s, %d bytes: verified, renamed into blobs/sha256/", kind, b.Digest, b.Size), "sha256sum blob")
-	return nil
 }
 
 // parsePlatform reads os/arch[/variant]; empty means the host's platform.
