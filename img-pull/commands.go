@@ -101,7 +101,7 @@ func (c *PullCmd) Run(g *cli.Globals) error {
 		defer cancel()
 	}
 	res, err := pull.Pull(ctx, st, c.Ref, opt)
-	if errors.Is(err, context.DeadlineExceeded) {
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("pull %s: gave up after --timeout %s: %w (what was downloaded is kept; run it again to continue)", c.Ref, c.Timeout, err)
 	}
 	if p, ok := opt.Progress.(interface{ Wait() }); ok {
