@@ -120,6 +120,10 @@ validators() {
 	assert_stderr_contains 'is an OCI artifact, not a container image (type "application/vnd.example.note.v1")'
 	run_tool --status 1 --separate-stderr fs-layer tree "$REGISTRY/ck/art:1"
 	assert_stderr_contains "is an OCI artifact, not a container image"
+	run_tool ! --separate-stderr ctr-run run --rm --network none "$REGISTRY/ck/art:1"
+	assert_stderr_contains "is an OCI artifact, not a container image"
+	run_tool ctr-run ps -a
+	refute_output --partial ck/art
 }
 
 @test "img-pull an image with foreign layers [fetched from their URLs, stored as non-distributable layers]" {

@@ -48,7 +48,12 @@ platform), then GET /v2/NAME/blobs/DIGEST for the config and each layer not
 yet stored, several at once. Every blob is hashed while it is written and
 renamed into ROOT/oci/blobs/sha256/ only if its sha256 and size match; the
 tag is written to ROOT/oci/index.json last. A killed pull leaves nothing
-the store refers to; run it again.
+the store refers to; run it again: it continues the blob it was cut in
+(HTTP Range). Answers 5xx and 429 (after its Retry-After), refused, cut
+and stalled connections are retried with growing waits (--retries,
+--stall-timeout); two pulls of one blob download it once. Docker schema 2
+manifests are stored with OCI media types (as skopeo does), the registry's
+digest recorded; OCI artifacts are stored but cannot be run.
 
 In a pipe (stdout is not a terminal, or stdin carries a runtime spec) it
 prints the OCI runtime spec made from the image config: process.args =
@@ -151,7 +156,9 @@ func (c *LsCmd) Run(g *cli.Globals) error {
 	fmt.Fprintln(w, "NAME\tDIGEST\tPLATFORM\tSIZE")
 	for _, e := range es {
 		size, plat := "?", "?"
-		if img, err := st.Resolve(e.Descriptor.Digest.String()); err == nil {
+		if img, err := st.ResolveAny(e.Descriptor.Digest.String()); err == nil && img.Config == nil {
+			plat = "artifact"
+		} else if err == nil {
 			n := img.Manifest.Config.Size
 			for _, l := range img.Manifest.Layers {
 				n += l.Size

@@ -34,6 +34,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"ctrkit/internal/explain"
 	"ctrkit/internal/store"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -135,6 +136,10 @@ func fetchBlob(ctx context.Context, st *store.Store, reg *registry, b v1.Descrip
 		return false, err
 	}
 	defer ing.Close()
+	if ing.Waited {
+		log.Step(fmt.Sprintf("flock(oci.tmp/%s.lock): waited for another pull writing this %s", b.Digest.Hex, kind),
+			"flock "+explain.Quote(st.Root+"/oci.tmp/"+b.Digest.Hex+".lock")+" true")
+	}
 	if ing.Stored {
 		log.Note("%s %s was stored meanwhile by another pull: not downloaded", kind, b.Digest)
 		return false, nil
