@@ -187,6 +187,9 @@ validators() {
 	# when it unpacks and checks the diff_id).
 	CTRKIT_ROOT=$BATS_TEST_TMPDIR/layer run_tool --status 1 img-pull verify
 	assert_output --regexp "^layer 2 of $name \\(sha256:[0-9a-f]+\\): digest mismatch"
+	CTRKIT_ROOT=$BATS_TEST_TMPDIR/layer CTRKIT_STATE=$BATS_TEST_TMPDIR/state run_tool ! --separate-stderr fs-layer mount "$name"
+	assert_stderr_contains "layer 2 ("
+	assert_stderr_contains "(nothing was stored)"
 
 	rm "$CTRKIT_ROOT/oci/oci-layout"
 	run_tool --status 1 --separate-stderr img-pull ls

@@ -65,7 +65,7 @@ big() { jq -r '.layers | max_by(.size) | "\(.digest) \(.size)"' "$BATS_FILE_TMPD
 		CTRKIT_ROOT=$BATS_TEST_TMPDIR/root$i run_tool --separate-stderr img-pull -q --print digest "$PROXY/ck/demo:1"
 	done
 	echo "500s injected: $(grep -c ' 500 ' "$PROXY_DIR/log")"
-	[ "$(grep -c ' 500 ' "$PROXY_DIR/log")" -ge 3 ] || fail "too few faults were injected to test anything"
+	[ "$(grep -c ' 500 ' "$PROXY_DIR/log")" -ge 2 ] || fail "too few faults were injected to test anything"
 }
 
 @test "a connection cut mid-blob [the same pull resumes it with Range; a failed pull's bytes are kept for the next]" {
