@@ -38,6 +38,7 @@ import (
 	"ctrkit/internal/store"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // A statusError is an HTTP answer that is not what we asked for.
@@ -49,6 +50,10 @@ type statusError struct {
 
 func (e *statusError) Error() string { return e.msg }
 
+// permanent marks an error not to retry (it hides the cause from
+// retryable, which would see a network error).
+type permanent struct{ error }
+
 // errStalled is a download that stopped sending bytes.
 var errStalled = errors.New("no bytes received")
 
@@ -56,7 +61,13 @@ var errStalled = errors.New("no bytes received")
 // asked us to wait (0: our choice).
 func retryable(err error) (bool, time.Duration) {
 	var se *statusError
+	var te *transport.Error
+	var pe permanent
 	switch {
+	case errors.As(err, &pe):
+		return false, 0
+	case errors.As(err, &te):
+		return te.StatusCode >= 500 || te.StatusCode == http.StatusTooManyRequests, 0
 	case errors.As(err, &se):
 		return se.code >= 500 || se.code == http.StatusTooManyRequests || se.code == http.StatusRequestTimeout, se.retryAfter
 	case errors.Is(err, errStalled), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):

@@ -29,6 +29,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,6 +44,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -127,7 +129,22 @@ func Pull(ctx context.Context, st *store.Store, ref string, opt Options) (*Resul
 			return nil, fmt.Errorf("read credentials for %s: %w", r.Context().RegistryStr(), err)
 		}
 	}
-	reg, err := dial(ctx, r, auth, opt.Insecure, opt.Transport, log)
+	var reg *registry
+	err = withRetries(ctx, opt, func(n int, err error, wait time.Duration) {
+		log.Note("registry %s: attempt %d failed: %v; retrying in %s", r.Context().RegistryStr(), n, err, wait.Round(time.Millisecond))
+	}, func() (err error) {
+		// A registry that answers 5xx is retried; one that cannot be
+		// reached at all is a wrong name more often than a hiccup.
+		reg, err = dial(ctx, r, auth, opt.Insecure, opt.Transport, log)
+		var te *transport.Error
+		if err != nil && !errors.As(err, &te) {
+			return permanent{err}
+		}
+		return err
+	})
+	if p, ok := err.(permanent); ok {
+		err = p.error
+	}
 	if err != nil {
 		return nil, err
 	}
