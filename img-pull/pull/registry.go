@@ -200,6 +200,13 @@ func curl(req *http.Request) string {
 	if acc := req.Header.Get("Accept"); acc != "" {
 		words = append(words, "-H", "Accept: "+acc)
 	}
+	if rg := req.Header.Get("Range"); rg != "" {
+		// The rest of a blob, appended to what was kept.
+		words = append(words, "-H", "Range: "+rg, "-L")
+		u := *req.URL
+		u.User = nil
+		return explain.Join(words) + auth + " " + explain.Quote(u.String()) + " >> blob"
+	}
 	if strings.Contains(req.URL.Path, "/blobs/") {
 		words = append(words, "-L", "-o", "blob")
 	}
