@@ -55,6 +55,9 @@ func (m *mpbBar) Retry(n int, err error, wait time.Duration, offset int64) {
 	m.bar.SetCurrent(offset)
 }
 
+// Resume moves the bar to the bytes a resumed download starts from.
+func (m *mpbBar) Resume(offset int64) { m.bar.SetCurrent(offset) }
+
 func (m *mpbBar) Reader(r io.Reader) io.Reader {
 	rc, err := m.bar.ProxyReader(r)
 	if err != nil {

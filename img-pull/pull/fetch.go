@@ -234,6 +234,9 @@ func download(ctx context.Context, reg *registry, b v1.Descriptor, ing *store.In
 		}
 	}
 	var body io.Reader = &watchdog{r: resp.Body, timer: timer, stall: stall}
+	if r, ok := bar.(interface{ Resume(offset int64) }); ok {
+		r.Resume(ing.Offset) // the bar starts at the bytes kept
+	}
 	if bar != nil {
 		body = bar.Reader(body)
 	}
