@@ -9,9 +9,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"ctrkit/img-pull/pull"
 	"ctrkit/internal/cli"
@@ -26,15 +28,18 @@ import (
 )
 
 type PullCmd struct {
-	Ref           string `arg:"" help:"The image: NAME[:TAG], NAME@sha256:DIGEST, [HOST[:PORT]/]NAME…; Docker Hub when there is no host."`
-	Platform      string `help:"Platform to pick from a manifest list, OS/ARCH[/VARIANT] (default: the host's)." placeholder:"OS/ARCH"`
-	Username      string `short:"u" help:"User name for the registry (with --password-stdin); otherwise ~/.docker/config.json is used." env:"CTRKIT_REGISTRY_USER"`
-	PasswordStdin bool   `help:"Read the registry password from stdin."`
-	Insecure      bool   `help:"Allow plain HTTP and unverified TLS certificates (localhost and 127.0.0.1 need no flag)."`
-	Jobs          int    `short:"j" default:"3" help:"How many blobs to download at once."`
-	Print         string `enum:"auto,spec,digest" default:"auto" help:"What to print on stdout: the runtime spec (spec), the manifest digest (digest), or spec in a pipe and digest on a terminal (auto)."`
-	Quiet         bool   `short:"q" help:"No progress on stderr."`
-	Pull          string `enum:"always,missing,never" default:"always" help:"always: ask the registry (like docker pull); missing: only when the store has no image of that name (like docker run); never: use the store only."`
+	Ref           string        `arg:"" help:"The image: NAME[:TAG], NAME@sha256:DIGEST, [HOST[:PORT]/]NAME…; Docker Hub when there is no host."`
+	Platform      string        `help:"Platform to pick from a manifest list, OS/ARCH[/VARIANT] (default: the host's)." placeholder:"OS/ARCH"`
+	Username      string        `short:"u" help:"User name for the registry (with --password-stdin); otherwise ~/.docker/config.json is used." env:"CTRKIT_REGISTRY_USER"`
+	PasswordStdin bool          `help:"Read the registry password from stdin."`
+	Insecure      bool          `help:"Allow plain HTTP and unverified TLS certificates (localhost and 127.0.0.1 need no flag)."`
+	Jobs          int           `short:"j" default:"3" help:"How many blobs to download at once."`
+	Print         string        `enum:"auto,spec,digest" default:"auto" help:"What to print on stdout: the runtime spec (spec), the manifest digest (digest), or spec in a pipe and digest on a terminal (auto)."`
+	Quiet         bool          `short:"q" help:"No progress on stderr."`
+	Pull          string        `enum:"always,missing,never" default:"always" help:"always: ask the registry (like docker pull); missing: only when the store has no image of that name (like docker run); never: use the store only."`
+	Timeout       time.Duration `help:"Give up when the whole pull takes longer (0: never)." placeholder:"DURATION"`
+	StallTimeout  time.Duration `default:"30s" help:"Retry a download that received no bytes for this long." placeholder:"DURATION"`
+	Retries       int           `default:"5" help:"Attempts per blob and manifest before giving up (on 5xx, 429, cut or stalled connections), with growing waits."`
 }
 
 func (c *PullCmd) Help() string {
@@ -44,7 +49,12 @@ platform), then GET /v2/NAME/blobs/DIGEST for the config and each layer not
 yet stored, several at once. Every blob is hashed while it is written and
 renamed into ROOT/oci/blobs/sha256/ only if its sha256 and size match; the
 tag is written to ROOT/oci/index.json last. A killed pull leaves nothing
-the store refers to; run it again.
+the store refers to; run it again: it continues the blob it was cut in
+(HTTP Range). Answers 5xx and 429 (after its Retry-After), refused, cut
+and stalled connections are retried with growing waits (--retries,
+--stall-timeout); two pulls of one blob download it once. Docker schema 2
+manifests are stored with OCI media types (as skopeo does), the registry's
+digest recorded; OCI artifacts are stored but cannot be run.
 
 In a pipe (stdout is not a terminal, or stdin carries a runtime spec) it
 prints the OCI runtime spec made from the image config: process.args =
@@ -58,7 +68,8 @@ func (c *PullCmd) Run(g *cli.Globals) error {
 	if err != nil {
 		return err
 	}
-	opt := pull.Options{Platform: c.Platform, Insecure: c.Insecure, Jobs: c.Jobs, Log: log}
+	opt := pull.Options{Platform: c.Platform, Insecure: c.Insecure, Jobs: c.Jobs, Log: log,
+		Tries: max(c.Retries, 1), StallTimeout: c.StallTimeout}
 	var doc *specs.Spec
 	if c.PasswordStdin {
 		if c.Username == "" {
@@ -90,7 +101,15 @@ func (c *PullCmd) Run(g *cli.Globals) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if c.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+	}
 	res, err := pull.Pull(ctx, st, c.Ref, opt)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("pull %s: gave up after --timeout %s: %w (what was downloaded is kept; run it again to continue)", c.Ref, c.Timeout, err)
+	}
 	if p, ok := opt.Progress.(interface{ Wait() }); ok {
 		p.Wait()
 	}
@@ -100,6 +119,12 @@ func (c *PullCmd) Run(g *cli.Globals) error {
 	if !c.Quiet {
 		fmt.Fprintf(os.Stderr, "img-pull: %s: %s (%d blobs downloaded, %s; %d already stored)\n",
 			res.Name, res.Manifest.Digest, res.Downloaded, human(res.Bytes), res.Stored)
+		if res.Registry != res.Manifest.Digest {
+			fmt.Fprintf(os.Stderr, "img-pull: stored with OCI media types; the registry's digest is %s\n", res.Registry)
+		}
+	}
+	if res.Artifact {
+		return c.print(doc, res.Name, res.Manifest, nil)
 	}
 	return c.print(doc, res.Name, res.Manifest, res.Config)
 }
@@ -110,6 +135,9 @@ func (c *PullCmd) print(doc *specs.Spec, name string, manifest v1.Descriptor, cf
 	if !printSpec {
 		fmt.Println(manifest.Digest)
 		return nil
+	}
+	if cfg == nil {
+		return fmt.Errorf("%s is %w: it was stored, but it has no root file system to run (img-pull inspect %s shows it; --print digest prints its digest)", name, store.ErrArtifact, name)
 	}
 	return spec.Write(os.Stdout, imagespec.ToSpec(doc, name, manifest, cfg))
 }
@@ -129,7 +157,9 @@ func (c *LsCmd) Run(g *cli.Globals) error {
 	fmt.Fprintln(w, "NAME\tDIGEST\tPLATFORM\tSIZE")
 	for _, e := range es {
 		size, plat := "?", "?"
-		if img, err := st.Resolve(e.Descriptor.Digest.String()); err == nil {
+		if img, err := st.ResolveAny(e.Descriptor.Digest.String()); err == nil && img.Config == nil {
+			plat = "artifact"
+		} else if err == nil {
 			n := img.Manifest.Config.Size
 			for _, l := range img.Manifest.Layers {
 				n += l.Size
@@ -154,20 +184,65 @@ func (c *InspectCmd) Run(g *cli.Globals) error {
 	if err != nil {
 		return err
 	}
-	img, err := st.Resolve(c.Ref)
+	img, err := st.ResolveAny(c.Ref)
 	if err != nil {
 		return err
 	}
+	ann := img.Descriptor.Annotations
 	out := struct {
-		Name     string          `json:"name"`
-		Digest   string          `json:"digest"`
-		Path     string          `json:"path"`
-		Manifest json.RawMessage `json:"manifest"`
-		Config   json.RawMessage `json:"config"`
-	}{img.Name, img.Descriptor.Digest.String(), st.BlobPath(img.Descriptor.Digest), img.RawManifest, img.RawConfig}
+		Name           string          `json:"name"`
+		Digest         string          `json:"digest"`
+		RegistryDigest string          `json:"registryDigest"`
+		ListDigest     string          `json:"listDigest,omitempty"`
+		ArtifactType   string          `json:"artifactType,omitempty"`
+		Path           string          `json:"path"`
+		Manifest       json.RawMessage `json:"manifest"`
+		Config         json.RawMessage `json:"config"`
+	}{Name: img.Name, Digest: img.Descriptor.Digest.String(), RegistryDigest: ann[store.RegistryDigestAnnotation],
+		ListDigest: ann[store.RegistryListAnnotation], Path: st.BlobPath(img.Descriptor.Digest),
+		Manifest: img.RawManifest, Config: img.RawConfig}
+	if out.RegistryDigest == "" {
+		out.RegistryDigest = out.Digest
+	}
+	if img.Config == nil {
+		out.ArtifactType = store.ArtifactType(img.Manifest)
+		if !json.Valid(out.Config) {
+			out.Config = nil
+		}
+	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+type VerifyCmd struct {
+	Ref string `arg:"" optional:"" help:"Check only this image (default: every image in the store)."`
+}
+
+func (c *VerifyCmd) Help() string {
+	return `Like ctr content verify: checks the layout (oci-layout, index.json) and,
+for each image, that its manifest, config and every layer have the size
+and sha256 their descriptors say, hashing every byte. Prints one line per
+problem and exits 1 when there is one.`
+}
+
+func (c *VerifyCmd) Run(g *cli.Globals) error {
+	st := &store.Store{Root: g.Root, Dir: filepath.Join(g.Root, "oci")}
+	if _, err := os.Stat(st.Dir); err != nil {
+		return fmt.Errorf("verify: no image store at %s: %w", st.Dir, err)
+	}
+	checked, problems, err := st.Verify(c.Ref)
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		fmt.Println(p.Err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("verify: %d problems in %s (pull the images named again, or img-pull rm them and img-pull gc)", len(problems), st.Dir)
+	}
+	fmt.Printf("ok: %d images, every blob has its size and digest\n", len(checked))
+	return nil
 }
 
 type RmCmd struct {

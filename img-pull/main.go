@@ -6,6 +6,7 @@
 //	img-pull [--platform OS/ARCH[/VARIANT]] [--username U --password-stdin] [--insecure] REF
 //	img-pull ls
 //	img-pull inspect REF
+//	img-pull verify [REF]
 //	img-pull rm REF
 //	img-pull gc
 //	img-pull import ROOTFS.tar [MORE.tar…] NAME[:TAG]
@@ -38,6 +39,7 @@ type CLI struct {
 	Pull    PullCmd    `cmd:"" default:"withargs" help:"Pull an image into the store (the default)."`
 	Ls      LsCmd      `cmd:"" help:"List the images in the store."`
 	Inspect InspectCmd `cmd:"" help:"Print an image's manifest, config and layers as JSON."`
+	Verify  VerifyCmd  `cmd:"" help:"Check every blob of the store (or of one image) against its size and digest."`
 	Rm      RmCmd      `cmd:"" help:"Remove an image's name from the store (img-pull gc frees its blobs)."`
 	Gc      GcCmd      `cmd:"" help:"Delete the blobs no image refers to, and leftovers of killed pulls."`
 	Import  ImportCmd  `cmd:"" help:"Make an image from root filesystem tarballs, one layer each (like docker import)."`

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"ctrkit/img-pull/pull"
 
@@ -36,12 +37,26 @@ func (b *bars) Blob(d v1.Descriptor, kind string, stored bool) pull.Bar {
 		mpb.PrependDecorators(decor.Name(label+"  ")),
 		mpb.AppendDecorators(decor.Counters(decor.SizeB1000(0), "% .1f / % .1f"),
 			decor.OnComplete(decor.Name(""), "  verified")))
-	return &mpbBar{bar: bar}
+	return &mpbBar{bar: bar, p: b.p, label: label}
 }
 
 func (b *bars) Wait() { b.p.Wait() }
 
-type mpbBar struct{ bar *mpb.Bar }
+type mpbBar struct {
+	bar   *mpb.Bar
+	p     *mpb.Progress
+	label string
+}
+
+// Retry prints the failed attempt above the bars and rewinds the bar to
+// the bytes kept.
+func (m *mpbBar) Retry(n int, err error, wait time.Duration, offset int64) {
+	fmt.Fprintf(m.p, "%s  attempt %d failed: %v; retrying in %s\n", m.label, n, err, wait.Round(time.Millisecond))
+	m.bar.SetCurrent(offset)
+}
+
+// Resume moves the bar to the bytes a resumed download starts from.
+func (m *mpbBar) Resume(offset int64) { m.bar.SetCurrent(offset) }
 
 func (m *mpbBar) Reader(r io.Reader) io.Reader {
 	rc, err := m.bar.ProxyReader(r)
@@ -88,6 +103,9 @@ type lineBar struct {
 }
 
 func (b lineBar) Reader(r io.Reader) io.Reader { return r }
+func (b lineBar) Retry(n int, err error, wait time.Duration, offset int64) {
+	b.l.print("img-pull: %-6s %s attempt %d failed: %v; retrying in %s (%s kept)\n", b.kind, b.d.Digest, n, err, wait.Round(time.Millisecond), human(offset))
+}
 func (b lineBar) Done(err error) {
 	if err == nil {
 		b.l.print("img-pull: %-6s %s %s downloaded, verified\n", b.kind, b.d.Digest, human(b.d.Size))

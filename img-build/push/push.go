@@ -39,10 +39,14 @@ type Result struct {
 
 // Push uploads the store's image src to dest (a full reference).
 func Push(images *store.Store, src, dest string, opt Options) (*Result, error) {
-	e, err := images.Find(src)
+	// Read through the store's verified chain (index.json → manifest →
+	// config, layers by size); the registry checks each layer's digest as
+	// it is uploaded.
+	im, err := images.ResolveAny(src)
 	if err != nil {
 		return nil, err
 	}
+	e := im.Entry
 	var nopts []name.Option
 	if opt.Insecure {
 		nopts = append(nopts, name.Insecure)

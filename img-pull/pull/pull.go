@@ -29,12 +29,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"ctrkit/internal/explain"
 	"ctrkit/internal/store"
@@ -42,6 +43,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -64,6 +66,13 @@ type Options struct {
 	Transport http.RoundTripper
 	// Log receives the registry conversation (explain mode).
 	Log *explain.Log
+	// Tries is how many times a request is made before giving up (5, like
+	// docker, when 0); Backoff is the first wait between two (250ms).
+	Tries   int
+	Backoff time.Duration
+	// StallTimeout ends a download that received nothing for that long,
+	// to retry it (30s when 0).
+	StallTimeout time.Duration
 }
 
 // Progress is told about each blob of the image.
@@ -85,9 +94,11 @@ type Result struct {
 	Manifest   v1.Descriptor // the image manifest that was stored and tagged
 	List       *v1.Descriptor
 	Config     *v1.ConfigFile
-	Downloaded int   // blobs downloaded
-	Stored     int   // blobs already in the store
-	Bytes      int64 // bytes downloaded
+	Registry   v1.Hash // the manifest's digest in the registry (differs when converted)
+	Artifact   bool    // an OCI artifact, not an image: Config is nil
+	Downloaded int     // blobs downloaded
+	Stored     int     // blobs already in the store
+	Bytes      int64   // bytes downloaded
 }
 
 // maxManifest bounds what we read as a manifest; real ones are a few KiB.
@@ -117,7 +128,22 @@ func Pull(ctx context.Context, st *store.Store, ref string, opt Options) (*Resul
 			return nil, fmt.Errorf("read credentials for %s: %w", r.Context().RegistryStr(), err)
 		}
 	}
-	reg, err := dial(ctx, r, auth, opt.Insecure, opt.Transport, log)
+	var reg *registry
+	err = withRetries(ctx, opt, func(n int, err error, wait time.Duration) {
+		log.Note("registry %s: attempt %d failed: %v; retrying in %s", r.Context().RegistryStr(), n, err, wait.Round(time.Millisecond))
+	}, func() (err error) {
+		// A registry that answers 5xx is retried; one that cannot be
+		// reached at all is a wrong name more often than a hiccup.
+		reg, err = dial(ctx, r, auth, opt.Insecure, opt.Transport, log)
+		var te *transport.Error
+		if err != nil && !errors.As(err, &te) {
+			return permanent{err}
+		}
+		return err
+	})
+	if p, ok := err.(permanent); ok {
+		err = p.error
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +163,7 @@ func Pull(ctx context.Context, st *store.Store, ref string, opt Options) (*Resul
 		}
 		expect = &v1.Descriptor{Digest: h, Size: -1}
 	}
-	desc, body, err := fetchManifest(ctx, reg, r.Identifier(), expect, log)
+	desc, body, err := fetchManifest(ctx, reg, r.Identifier(), expect, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -147,13 +173,15 @@ func Pull(ctx context.Context, st *store.Store, ref string, opt Options) (*Resul
 		if depth == 4 {
 			return nil, fmt.Errorf("%s: manifest lists nested more than 4 deep, refusing", full)
 		}
-		list := desc
-		res.List = &list
+		if res.List == nil {
+			list := desc
+			res.List = &list
+		}
 		child, err := choosePlatform(body, want, log)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", full, err)
 		}
-		if desc, body, err = fetchManifest(ctx, reg, child.Digest.String(), &child, log); err != nil {
+		if desc, body, err = fetchManifest(ctx, reg, child.Digest.String(), &child, opt); err != nil {
 			return nil, err
 		}
 		desc.Platform = child.Platform
@@ -165,8 +193,12 @@ func Pull(ctx context.Context, st *store.Store, ref string, opt Options) (*Resul
 	if err != nil {
 		return nil, fmt.Errorf("%s: parse manifest %s: %w", full, desc.Digest, err)
 	}
+	res.Artifact = store.IsArtifact(m)
+	if res.Artifact {
+		log.Note("%s is an OCI artifact of type %q, not an image: stored, but it cannot be run", full, store.ArtifactType(m))
+	}
 	for _, l := range m.Layers {
-		if !layerTypes[l.MediaType] {
+		if !res.Artifact && !layerTypes[l.MediaType] {
 			return nil, fmt.Errorf("%s: layer %s has unsupported media type %q (ctrkit unpacks tar, tar+gzip and tar+zstd layers)", full, l.Digest, l.MediaType)
 		}
 	}
@@ -176,19 +208,43 @@ func Pull(ctx context.Context, st *store.Store, ref string, opt Options) (*Resul
 	if err := fetchBlobs(ctx, st, reg, blobs, opt, res); err != nil {
 		return nil, err
 	}
-	cfgData, err := st.ReadBlob(m.Config.Digest)
-	if err != nil {
-		return nil, err
+	if !res.Artifact {
+		cfgData, err := st.ReadBlob(m.Config.Digest)
+		if err != nil {
+			return nil, err
+		}
+		if res.Config, err = v1.ParseConfigFile(bytes.NewReader(cfgData)); err != nil {
+			return nil, fmt.Errorf("%s: parse image config %s: %w", full, m.Config.Digest, err)
+		}
+		log.Note("config: %s", describe(res.Config))
+		if opt.Platform != "" && res.List == nil && (res.Config.OS != want.OS || res.Config.Architecture != want.Architecture) {
+			return nil, fmt.Errorf("%s is for %s/%s, not %s (it has no manifest list with other platforms)", full, res.Config.OS, res.Config.Architecture, want)
+		}
+		if len(res.Config.RootFS.DiffIDs) != len(m.Layers) {
+			return nil, fmt.Errorf("%s: the config lists %d layers (rootfs.diff_ids), the manifest %d: a broken image", full, len(res.Config.RootFS.DiffIDs), len(m.Layers))
+		}
 	}
-	if res.Config, err = v1.ParseConfigFile(bytes.NewReader(cfgData)); err != nil {
-		return nil, fmt.Errorf("%s: parse image config %s: %w", full, m.Config.Digest, err)
+
+	// A Docker schema 2 manifest is stored with OCI media types (see
+	// oci.go), under its new digest; the registry's digests are recorded.
+	res.Registry = desc.Digest
+	ann := map[string]string{}
+	if desc.MediaType == types.DockerManifestSchema2 {
+		if body, err = toOCI(m); err != nil {
+			return nil, fmt.Errorf("%s: %w", full, err)
+		}
+		sum := sha256.Sum256(body)
+		conv := v1.Descriptor{MediaType: types.OCIManifestSchema1, Size: int64(len(body)),
+			Digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}, Platform: desc.Platform}
+		log.Note("Docker schema 2 manifest %s stored with OCI media types as %s (as skopeo copy does)", desc.Digest, conv.Digest)
+		ann[store.RegistryDigestAnnotation] = desc.Digest.String()
+		desc = conv
 	}
-	log.Note("config: %s", describe(res.Config))
-	if opt.Platform != "" && res.List == nil && (res.Config.OS != want.OS || res.Config.Architecture != want.Architecture) {
-		return nil, fmt.Errorf("%s is for %s/%s, not %s (it has no manifest list with other platforms)", full, res.Config.OS, res.Config.Architecture, want)
+	if res.List != nil {
+		ann[store.RegistryListAnnotation] = res.List.Digest.String()
 	}
-	if len(res.Config.RootFS.DiffIDs) != len(m.Layers) {
-		return nil, fmt.Errorf("%s: the config lists %d layers (rootfs.diff_ids), the manifest %d: a broken image", full, len(res.Config.RootFS.DiffIDs), len(m.Layers))
+	if m.ArtifactType != "" {
+		desc.ArtifactType = m.ArtifactType
 	}
 
 	// Only now, with every blob in place, the manifest and then the tag.
@@ -196,13 +252,16 @@ func Pull(ctx context.Context, st *store.Store, ref string, opt Options) (*Resul
 		return nil, err
 	}
 	log.Step(fmt.Sprintf("write blobs/sha256/%s (the manifest)", desc.Digest.Hex), "")
-	if err := st.Tag(full, desc); err != nil {
+	tagged := desc
+	if len(ann) > 0 {
+		tagged.Annotations = ann
+	}
+	if err := st.Tag(full, tagged); err != nil {
 		return nil, err
 	}
 	log.Step(fmt.Sprintf("rename index.json: %s=%s → %s", store.RefNameAnnotation, full, desc.Digest),
 		"skopeo inspect "+explain.Quote("oci:"+st.Dir+":"+full))
 	res.Manifest = desc
-	res.Manifest.Annotations = nil
 	return res, nil
 }
 
@@ -215,6 +274,7 @@ var layerTypes = map[types.MediaType]bool{
 	types.DockerUncompressedLayer:        true,
 	types.OCIRestrictedLayer:             true,
 	types.OCIUncompressedRestrictedLayer: true,
+	types.DockerForeignLayer:             true,
 }
 
 func total(ds []v1.Descriptor) (n int64) {
@@ -226,22 +286,33 @@ func total(ds []v1.Descriptor) (n int64) {
 
 // fetchManifest GETs a manifest by tag or digest. When expect is set (a
 // reference by digest), the bytes must hash to that digest.
-func fetchManifest(ctx context.Context, reg *registry, id string, expect *v1.Descriptor, log *explain.Log) (v1.Descriptor, []byte, error) {
-	resp, err := reg.get(ctx, "manifests", id, manifestAccept)
+func fetchManifest(ctx context.Context, reg *registry, id string, expect *v1.Descriptor, opt Options) (v1.Descriptor, []byte, error) {
+	log := opt.Log
+	var body []byte
+	var contentType string
+	err := withRetries(ctx, opt, func(n int, err error, wait time.Duration) {
+		log.Note("manifest %s: attempt %d failed: %v; retrying in %s", id, n, err, wait.Round(time.Millisecond))
+	}, func() error {
+		resp, err := reg.get(ctx, "manifests", id, http.Header{"Accept": {strings.Join(manifestAccept, ", ")}})
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		contentType = resp.Header.Get("Content-Type")
+		if body, err = io.ReadAll(io.LimitReader(resp.Body, maxManifest+1)); err != nil {
+			return fmt.Errorf("read manifest %s: %w", id, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return v1.Descriptor{}, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxManifest+1))
-	if err != nil {
-		return v1.Descriptor{}, nil, fmt.Errorf("read manifest %s: %w", id, err)
 	}
 	if len(body) > maxManifest {
 		return v1.Descriptor{}, nil, fmt.Errorf("manifest %s is larger than %d bytes, refusing", id, maxManifest)
 	}
 	sum := sha256.Sum256(body)
 	d := v1.Descriptor{
-		MediaType: mediaType(resp.Header.Get("Content-Type"), body),
+		MediaType: mediaType(contentType, body),
 		Size:      int64(len(body)),
 		Digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])},
 	}
@@ -316,7 +387,7 @@ func fetchBlobs(ctx context.Context, st *store.Store, reg *registry, blobs []v1.
 				}
 				return
 			}
-			err := fetchBlob(ctx, st, reg, b, kind, bar, opt.Log)
+			got, err := fetchBlob(ctx, st, reg, b, kind, bar, opt)
 			if bar != nil {
 				bar.Done(err)
 			}
@@ -329,95 +400,16 @@ func fetchBlobs(ctx context.Context, st *store.Store, reg *registry, blobs []v1.
 				}
 				return
 			}
+			if !got {
+				res.Stored++
+				return
+			}
 			res.Downloaded++
 			res.Bytes += b.Size
 		}()
 	}
 	wg.Wait()
 	return firstErr
-}
-
-func fetchBlob(ctx context.Context, st *store.Store, reg *registry, b v1.Descriptor, kind string, bar Bar, log *explain.Log) error {
-	resp, err := reg.get(ctx, "blobs", b.Digest.String(), nil)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	var body io.Reader = resp.Body
-	if bar != nil {
-		body = bar.Reader(body)
-	}
-	if err := st.PutBlob(b.Digest, b.Size, body); err != nil {
-		return fmt.Errorf("%s: %w", kind, err)
-	}
-	log.Step(fmt.Sprintf("sha256(%s) = %s, %d bytes: verified, renamed into blobs/sha256/", kind, b.Digest, b.Size), "sha256sum blob")
-	return nil
-}
-
-// parsePlatform reads os/arch[/variant]; empty means the host's platform.
-func parsePlatform(s string) (v1.Platform, error) {
-	if s == "" {
-		p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-		switch runtime.GOARCH {
-		case "arm64":
-			p.Variant = "v8"
-		case "arm":
-			p.Variant = "v7"
-		}
-		return p, nil
-	}
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return v1.Platform{}, fmt.Errorf("parse platform %q: want OS/ARCH[/VARIANT], e.g. linux/arm64 or linux/arm/v7", s)
-	}
-	p := v1.Platform{OS: parts[0], Architecture: parts[1]}
-	if len(parts) == 3 {
-		p.Variant = parts[2]
-	}
-	return p, nil
-}
-
-// choosePlatform picks the manifest for want from a manifest list. A
-// variant only narrows the choice when the list gives variants (arm64
-// images often omit v8). A nested manifest list without a platform holds
-// its platforms inside: it is followed when no entry names want.
-func choosePlatform(body []byte, want v1.Platform, log *explain.Log) (v1.Descriptor, error) {
-	idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
-	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("parse manifest list: %w", err)
-	}
-	var have []string
-	var best, nested *v1.Descriptor
-	for i, m := range idx.Manifests {
-		if m.Platform == nil {
-			if nested == nil && m.MediaType.IsIndex() {
-				nested = &idx.Manifests[i]
-			}
-			continue
-		}
-		p := m.Platform
-		have = append(have, p.String())
-		log.Note("manifest list entry: %s %s", p, m.Digest)
-		if p.OS != want.OS || p.Architecture != want.Architecture {
-			continue
-		}
-		if p.Variant == want.Variant {
-			best = &idx.Manifests[i]
-			break
-		}
-		if best == nil && (p.Variant == "" || want.Variant == "" || want.Architecture == "arm64") {
-			best = &idx.Manifests[i]
-		}
-	}
-	if best == nil && nested != nil {
-		log.Note("no entry for platform %s; following the nested manifest list %s", want, nested.Digest)
-		return *nested, nil
-	}
-	if best == nil {
-		return v1.Descriptor{}, fmt.Errorf("no manifest for platform %s in the manifest list (it has %s): choose one with --platform", want, strings.Join(have, ", "))
-	}
-	log.Note("chose %s for platform %s", best.Digest, want)
-	return *best, nil
 }
 
 // describe is a one-line summary of a config for explain mode.

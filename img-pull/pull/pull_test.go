@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
@@ -92,16 +93,21 @@ func storedImage(t *testing.T, st *store.Store, full string, want v1.Hash) v1.Im
 	if err != nil {
 		t.Fatalf("Find(%q) = %v", full, err)
 	}
-	if e.Descriptor.Digest != want {
-		t.Errorf("Find(%q) digest = %s, want %s", full, e.Descriptor.Digest, want)
+	// A Docker schema 2 manifest is stored converted to OCI media types,
+	// and remembers the registry's digest.
+	if e.Descriptor.Digest != want && e.Descriptor.Annotations[store.RegistryDigestAnnotation] != want.String() {
+		t.Errorf("Find(%q) digest = %s (%v), want %s", full, e.Descriptor.Digest, e.Descriptor.Annotations, want)
+	}
+	if e.Descriptor.MediaType != types.OCIManifestSchema1 {
+		t.Errorf("Find(%q) media type = %s, want %s", full, e.Descriptor.MediaType, types.OCIManifestSchema1)
 	}
 	p, err := layout.FromPath(st.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := p.Image(want)
+	img, err := p.Image(e.Descriptor.Digest)
 	if err != nil {
-		t.Fatalf("layout image %s: %v", want, err)
+		t.Fatalf("layout image %s: %v", e.Descriptor.Digest, err)
 	}
 	return img
 }
@@ -115,7 +121,7 @@ func TestPullTagDigestAndSkip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Pull(tag) = %v", err)
 	}
-	if res.Manifest.Digest != want || res.Downloaded != 4 || res.Stored != 0 {
+	if res.Registry != want || res.Downloaded != 4 || res.Stored != 0 {
 		t.Errorf("Pull(tag) = %s, %d downloaded, %d stored; want %s, 4, 0", res.Manifest.Digest, res.Downloaded, res.Stored, want)
 	}
 	checkStored(t, st, host+"/demo/app:1", want)
@@ -126,7 +132,7 @@ func TestPullTagDigestAndSkip(t *testing.T) {
 	}
 
 	byDigest := host + "/demo/app@" + want.String()
-	if res, err = Pull(context.Background(), st, byDigest, Options{}); err != nil || res.Manifest.Digest != want {
+	if res, err = Pull(context.Background(), st, byDigest, Options{}); err != nil || res.Registry != want {
 		t.Fatalf("Pull(%q) = %v, %v", byDigest, res, err)
 	}
 	checkStored(t, st, byDigest, want)
@@ -158,7 +164,7 @@ func TestPullPlatform(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Pull(--platform %s) = %v", tc.platform, err)
 		}
-		if res.Manifest.Digest != tc.want || res.List == nil {
+		if res.Registry != tc.want || res.List == nil {
 			t.Errorf("Pull(--platform %s) = %s (list %v), want %s", tc.platform, res.Manifest.Digest, res.List, tc.want)
 		}
 		checkStored(t, st, host+"/multi:1", tc.want)

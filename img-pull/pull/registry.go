@@ -39,9 +39,10 @@ var manifestAccept = []string{
 // go-containerregistry's transport; explain mode shows every request it
 // makes, because ours is the transport underneath.
 type registry struct {
-	base string // https://host or http://host
-	repo string // library/alpine
-	http *http.Client
+	base  string // https://host or http://host
+	repo  string // library/alpine
+	http  *http.Client
+	plain *http.Client // for foreign layers' URLs
 }
 
 // dial pings the registry and gets a pull token for repo.
@@ -59,39 +60,77 @@ func dial(ctx context.Context, ref name.Reference, auth authn.Authenticator, ins
 		return nil, registryError(repo.RegistryStr(), err)
 	}
 	return &registry{
-		base: repo.Registry.Scheme() + "://" + repo.RegistryStr(),
-		repo: repo.RepositoryStr(),
-		http: &http.Client{Transport: rt},
+		base:  repo.Registry.Scheme() + "://" + repo.RegistryStr(),
+		repo:  repo.RepositoryStr(),
+		http:  &http.Client{Transport: rt},
+		plain: &http.Client{Transport: &explained{next: base, log: log}},
 	}, nil
 }
 
-// get fetches /v2/REPO/KIND/ID and returns the response when it is a 200.
-func (r *registry) get(ctx context.Context, kind, id string, accept []string) (*http.Response, error) {
+// get fetches /v2/REPO/KIND/ID, sending hdr, and returns the response when
+// it is a 200 (or a 206, the answer to a Range). Other answers are a
+// *statusError.
+func (r *registry) get(ctx context.Context, kind, id string, hdr http.Header) (*http.Response, error) {
 	url := fmt.Sprintf("%s/v2/%s/%s/%s", r.base, r.repo, kind, id)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
-	if len(accept) > 0 {
-		req.Header.Set("Accept", strings.Join(accept, ", "))
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	resp, err := r.http.Do(req)
 	if err != nil {
 		return nil, registryError(r.base, err)
 	}
-	if resp.StatusCode == http.StatusOK {
+	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent {
 		return resp, nil
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	what := strings.TrimSuffix(kind, "s")
+	se := &statusError{code: resp.StatusCode, retryAfter: retryAfter(resp.Header.Get("Retry-After"))}
 	switch resp.StatusCode {
 	case http.StatusNotFound:
-		return nil, fmt.Errorf("%s %q not found in %s/%s (404): check the name and tag; `skopeo list-tags docker://…` lists the tags", what, id, r.base, r.repo)
+		se.msg = fmt.Sprintf("%s %q not found in %s/%s (404): check the name and tag; `skopeo list-tags docker://…` lists the tags", what, id, r.base, r.repo)
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return nil, fmt.Errorf("access to %s/%s refused (%d %s): log in with --username and --password-stdin, or `docker login`, or check the name", r.base, r.repo, resp.StatusCode, strings.TrimSpace(string(body)))
+		se.msg = fmt.Sprintf("access to %s/%s refused (%d %s): log in with --username and --password-stdin, or `docker login`, or check the name", r.base, r.repo, resp.StatusCode, strings.TrimSpace(string(body)))
+	default:
+		se.msg = fmt.Sprintf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
 	}
-	return nil, fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+	return nil, se
+}
+
+// getURLs fetches a foreign (non-distributable) layer from the URLs its
+// descriptor lists, the first that answers; no credentials are sent.
+func (r *registry) getURLs(ctx context.Context, urls []string, hdr http.Header) (*http.Response, error) {
+	var errs []error
+	for _, u := range urls {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			errs = append(errs, fmt.Errorf("foreign layer URL %q: only http and https", u))
+			continue
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for k, v := range hdr {
+			req.Header[k] = v
+		}
+		resp, err := r.plain.Do(req)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("GET %s: %w", u, err))
+			continue
+		}
+		if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent {
+			return resp, nil
+		}
+		resp.Body.Close()
+		errs = append(errs, &statusError{code: resp.StatusCode, retryAfter: retryAfter(resp.Header.Get("Retry-After")),
+			msg: fmt.Sprintf("GET %s: %s", u, resp.Status)})
+	}
+	return nil, fmt.Errorf("foreign layer: not in the registry, and its URLs failed: %w", errors.Join(errs...))
 }
 
 // registryError explains the errors of connecting and authenticating.
@@ -160,6 +199,13 @@ func curl(req *http.Request) string {
 	}
 	if acc := req.Header.Get("Accept"); acc != "" {
 		words = append(words, "-H", "Accept: "+acc)
+	}
+	if rg := req.Header.Get("Range"); rg != "" {
+		// The rest of a blob, appended to what was kept.
+		words = append(words, "-H", "Range: "+rg, "-L")
+		u := *req.URL
+		u.User = nil
+		return explain.Join(words) + auth + " " + explain.Quote(u.String()) + " >> blob"
 	}
 	if strings.Contains(req.URL.Path, "/blobs/") {
 		words = append(words, "-L", "-o", "blob")

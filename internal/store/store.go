@@ -56,6 +56,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -84,10 +85,15 @@ func Open(root string) (*Store, error) {
 	if err := os.MkdirAll(s.tmpDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("create image store: %w", err)
 	}
-	if _, err := os.Stat(filepath.Join(s.Dir, "oci-layout")); errors.Is(err, os.ErrNotExist) {
+	// A new store gets its oci-layout file; an existing one (it has an
+	// index.json) without one was damaged, and is reported, not repaired:
+	// writing a new one would hide that someone changed the store.
+	if _, err := os.Stat(s.indexPath()); errors.Is(err, os.ErrNotExist) {
 		if err := writeFileAtomic(filepath.Join(s.Dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`+"\n"), s.tmpDir()); err != nil {
 			return nil, err
 		}
+	} else if err := s.checkLayout(); err != nil {
+		return nil, err
 	}
 	if _, err := os.Stat(s.indexPath()); errors.Is(err, os.ErrNotExist) {
 		unlock, err := s.lock("oci.index.lock", syscall.LOCK_EX)
@@ -256,7 +262,13 @@ func (s *Store) Tag(name string, desc v1.Descriptor) error {
 			kept = append(kept, m)
 		}
 	}
-	desc.Annotations = map[string]string{RefNameAnnotation: name}
+	ann := map[string]string{RefNameAnnotation: name}
+	for k, v := range desc.Annotations {
+		if k != RefNameAnnotation {
+			ann[k] = v
+		}
+	}
+	desc.Annotations = ann
 	idx.Manifests = append(kept, desc)
 	return s.writeIndex(idx)
 }
@@ -290,58 +302,34 @@ func (s *Store) Find(ref string) (Entry, error) {
 		return Entry{}, err
 	}
 	if hexPart, ok := strings.CutPrefix(ref, "sha256:"); ok && len(hexPart) >= 12 {
-		var found []Entry
 		for _, e := range es {
-			if strings.HasPrefix(e.Descriptor.Digest.Hex, hexPart) {
-				found = append(found, e)
+			if e.hasDigest(hexPart) {
+				return e, nil
 			}
-		}
-		if len(found) > 0 {
-			return found[0], nil
 		}
 		return Entry{}, fmt.Errorf("%s: %w (img-pull ls lists them)", ref, ErrNotFound)
 	}
-	full, err := Normalize(ref)
+	r, err := ParseReference(ref)
 	if err != nil {
 		return Entry{}, err
 	}
+	full := FullName(r)
 	for _, e := range es {
 		if e.Name == full {
 			return e, nil
 		}
 	}
+	// NAME@sha256:… also finds an image of that repository pulled by tag,
+	// by its stored digest or by the digest the registry gave it.
+	if d, ok := r.(name.Digest); ok {
+		repo, _, _ := strings.Cut(full, "@")
+		for _, e := range es {
+			if repoOf(e.Name) == repo && e.hasDigest(strings.TrimPrefix(d.DigestStr(), "sha256:")) {
+				return e, nil
+			}
+		}
+	}
 	return Entry{}, fmt.Errorf("%s: %w (pull it with `img-pull %s`; img-pull ls lists the images)", full, ErrNotFound, ref)
-}
-
-// Image is an image read from the store.
-type Image struct {
-	Entry
-	Manifest    *v1.Manifest
-	RawManifest []byte
-	Config      *v1.ConfigFile
-	RawConfig   []byte
-}
-
-// Resolve finds ref (see Find) and reads its manifest and config.
-func (s *Store) Resolve(ref string) (*Image, error) {
-	e, err := s.Find(ref)
-	if err != nil {
-		return nil, err
-	}
-	img := &Image{Entry: e}
-	if img.RawManifest, err = s.ReadBlob(e.Descriptor.Digest); err != nil {
-		return nil, err
-	}
-	if img.Manifest, err = v1.ParseManifest(bytes.NewReader(img.RawManifest)); err != nil {
-		return nil, fmt.Errorf("parse manifest %s: %w", e.Descriptor.Digest, err)
-	}
-	if img.RawConfig, err = s.ReadBlob(img.Manifest.Config.Digest); err != nil {
-		return nil, err
-	}
-	if img.Config, err = v1.ParseConfigFile(bytes.NewReader(img.RawConfig)); err != nil {
-		return nil, fmt.Errorf("parse config %s: %w", img.Manifest.Config.Digest, err)
-	}
-	return img, nil
 }
 
 // Remove deletes the name ref from index.json and returns what it named.
