@@ -115,6 +115,7 @@ func Build(opt Options) (*Result, error) {
 		return nil, err
 	}
 	defer l.Release()
+	opt.Exec.Record = l.Add
 	b := &builder{opt: opt, images: images, cache: Cache{Dir: path.Join(opt.Root, "build-cache")},
 		global: map[string]string{}, used: map[string]bool{}, names: map[string]int{}, lease: l}
 	sections, err := b.sections()
