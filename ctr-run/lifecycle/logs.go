@@ -169,8 +169,21 @@ func (c *Container) Logs(w io.Writer, follow bool) error {
 		if !follow {
 			return nil
 		}
-		if rotated(f, path) {
+		if ino := inode(f); ino != inode(path) && inode(path) != 0 {
 			io.Copy(w, f) // the end of the file that became log.1
+			// Rotated more than once meanwhile: ours is log.K; log.K-1 …
+			// log.1 came after it.
+			for k := 2; k <= 64; k++ {
+				if inode(path+"."+strconv.Itoa(k)) == ino {
+					for i := k - 1; i >= 1; i-- {
+						if old, err := os.Open(path + "." + strconv.Itoa(i)); err == nil {
+							io.Copy(w, old)
+							old.Close()
+						}
+					}
+					break
+				}
+			}
 			nf, err := os.Open(path)
 			if err != nil {
 				continue // between rename and create: try again
@@ -187,12 +200,18 @@ func (c *Container) Logs(w io.Writer, follow bool) error {
 	}
 }
 
-// rotated reports whether path no longer names the open file f.
-func rotated(f *os.File, path string) bool {
-	a, err1 := f.Stat()
-	b, err2 := os.Stat(path)
-	if err1 != nil || err2 != nil {
-		return false // between the rename and the new file: look again
+// inode is the inode number of a file or path, 0 when there is none.
+func inode(f any) uint64 {
+	var fi os.FileInfo
+	var err error
+	switch f := f.(type) {
+	case *os.File:
+		fi, err = f.Stat()
+	case string:
+		fi, err = os.Stat(f)
 	}
-	return a.Sys().(*syscall.Stat_t).Ino != b.Sys().(*syscall.Stat_t).Ino
+	if err != nil {
+		return 0
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
 }
