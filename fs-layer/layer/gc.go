@@ -231,4 +231,3 @@ func du(path string) int64 {
 	})
 	return n
 }
-
