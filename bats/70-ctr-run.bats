@@ -101,8 +101,9 @@ containers() {
 	local id=$output sup
 	sup=$(cut -d@ -f1 "$CTRKIT_STATE/$id/supervisor")
 	kill -KILL "$sup"
-	run_tool host ctr-run gc
+	run_tool --separate-stderr host ctr-run gc
 	assert_output ''
+	assert_stderr_contains "kept $id"
 	run_tool host ctr-run rm -f "$id"
 	assert_equal "$(containers)" 0
 	run_tool test ! -e "/sys/fs/cgroup/memory/ctrkit/$id"

@@ -100,7 +100,12 @@ func New(state string, m Meta) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer lock.Close()
+	defer func() {
+		// The holder may tidy the lock file away (see internal/fsutil):
+		// STATE keeps only containers.
+		os.Remove(filepath.Join(state, "names.lock"))
+		lock.Close()
+	}()
 	if m.Name != "" {
 		if other, err := Find(state, m.Name); err == nil && other.ID != m.ID {
 			return nil, &NameConflictError{Name: m.Name, ID: other.ID}
