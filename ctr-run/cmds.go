@@ -431,7 +431,10 @@ func (c *InspectCmd) Run(g *cli.Globals) error {
 	rs, _ := spec.StateResources(g.State, ctr.ID)
 	out := map[string]any{
 		"meta": ctr.Meta, "status": ctr.Status(), "pid": ctr.PID(), "stateDir": ctr.Dir,
-		"spec": s, "resources": rs,
+		"spec": s, "resources": rs, "restartCount": ctr.Restarts(),
+	}
+	if id := ctr.Process(); id.PID != 0 {
+		out["process"] = id // PID and start time: the identity signals check
 	}
 	if ctr.Exited() {
 		out["exitCode"] = ctr.ExitCode()
