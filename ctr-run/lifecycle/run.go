@@ -310,6 +310,9 @@ func (c *Container) waitSupervisor() {
 // net-bridge detach, cg-limit rm, fs-layer rm), then deletes the state.
 // A running container is refused unless force, which kills it first.
 func (c *Container) Remove(env []string, stderr io.Writer, force bool) error {
+	if creator := c.readID("creator"); creator.PID != os.Getpid() && creator.Alive() {
+		return fmt.Errorf("container %s is being created by ctr-run %s: wait until it is, or kill that process and run ctr-run gc", c.Name, creator)
+	}
 	if c.PID() != 0 || c.has("restarting") {
 		if !force {
 			return fmt.Errorf("container %s is running: stop it first (ctr-run stop %s) or use rm -f", c.Name, c.Name)
