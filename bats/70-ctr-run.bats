@@ -95,14 +95,16 @@ containers() {
 	assert_output ''
 }
 
-@test "kill -9 the supervisor of ctr-run -d; ctr-run gc [the host is clean again]" {
+@test "kill -9 the supervisor of ctr-run -d; ctr-run gc; rm -f [gc keeps what runs; rm -f cleans the host]" {
 	requires root overlay busybox
 	run_tool host ctr-run -d busybox sleep 1000
 	local id=$output sup
-	sup=$(cat "$CTRKIT_STATE/$id/supervisor")
+	sup=$(cut -d@ -f1 "$CTRKIT_STATE/$id/supervisor")
 	kill -KILL "$sup"
-	run_tool host ctr-run gc
-	assert_output "$id"
+	run_tool --separate-stderr host ctr-run gc
+	assert_output ''
+	assert_stderr_contains "kept $id"
+	run_tool host ctr-run rm -f "$id"
 	assert_equal "$(containers)" 0
 	run_tool test ! -e "/sys/fs/cgroup/memory/ctrkit/$id"
 }

@@ -93,6 +93,7 @@ refute_fd42() {
 	# The supervisor, which outlives the ctr-run that started it, holds none of them.
 	local sup
 	sup=$(find "$CTRKIT_STATE" -path "*$id*/supervisor" -exec cat {} \;)
+	sup=${sup%@*} # PID@START
 	[ -n "$sup" ] || fail "no supervisor pid for $id"
 	run_tool ls -l "/proc/$sup/fd"
 	refute_fd42

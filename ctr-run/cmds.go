@@ -45,6 +45,8 @@ type runFlags struct {
 	Pull        string   `default:"missing" enum:"always,missing,never" help:"Pull the image: always, missing (only when the store lacks it), never."`
 	Privileged  bool     `help:"Give the container every capability and host device, no seccomp filter, no masked paths: the host's root in all but name."`
 	SecurityOpt []string `help:"seccomp=unconfined, seccomp=PROFILE.json (docker's or the OCI format), or no-new-privileges (always on in ctrkit)." placeholder:"OPT"`
+	Restart     string   `default:"no" help:"Restart policy: no, on-failure[:N], always or unless-stopped (the supervisor restarts it; stop, kill and rm end that)." placeholder:"POLICY"`
+	LogOpt      []string `help:"Bound the log of a detached container: max-size=SIZE (default 20m), max-file=N (default 5); rotated as docker's json-file driver." placeholder:"KEY=VALUE"`
 
 	Image string   `arg:"" help:"Image to run (pulled if the store does not have it)."`
 	Cmd   []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the image's)."`
@@ -72,7 +74,17 @@ func (f *runFlags) options() (lifecycle.Options, error) {
 		Name: f.Name, Image: f.Image, Pull: f.Pull, Cmd: cmd, Entrypoint: f.Entrypoint, Rm: f.Rm,
 		Interactive: f.Interactive, TTY: f.TTY, Init: f.Init, ReadOnly: f.ReadOnly,
 		Env: env, Workdir: f.Workdir, User: f.User, Hostname: f.Hostname, Network: f.Network,
-		Publish: f.Publish, Volume: f.Volume, Tmpfs: f.Tmpfs, Privileged: f.Privileged,
+		Publish: f.Publish, Volume: f.Volume, Tmpfs: f.Tmpfs, Privileged: f.Privileged, Restart: f.Restart,
+	}
+	if _, err := lifecycle.ParseRestart(f.Restart); err != nil {
+		return o, err
+	}
+	if f.Rm && f.Restart != "" && f.Restart != "no" {
+		return o, errors.New("conflicting options: --restart and --rm (a container that restarts is never removed when it exits)")
+	}
+	var err error
+	if o.Log, err = lifecycle.ParseLogOpts(f.LogOpt); err != nil {
+		return o, err
 	}
 	if f.Privileged {
 		fmt.Fprintln(os.Stderr, "ctr-run: warning: --privileged: every capability, every host device, no seccomp filter, no masked paths; the container's root is the host's root")
@@ -284,8 +296,11 @@ func (c *PsCmd) Run(g *cli.Globals) error {
 	fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAME")
 	for _, ctr := range cs {
 		status := ctr.Status()
-		if !c.All && status != "running" {
+		if !c.All && !ctr.Running() {
 			continue
+		}
+		if n := ctr.Restarts(); n > 0 {
+			status += fmt.Sprintf(", %d restarts", n)
 		}
 		cmd := explain.Join(ctr.Command)
 		if len(cmd) > 30 {
@@ -375,7 +390,7 @@ func (c *KillCmd) Run(g *cli.Globals) error {
 		if err != nil {
 			return err
 		}
-		if err := ctr.Signal(sig); err != nil {
+		if err := ctr.Kill(sig); err != nil {
 			return err
 		}
 		fmt.Println(ref)
@@ -416,7 +431,10 @@ func (c *InspectCmd) Run(g *cli.Globals) error {
 	rs, _ := spec.StateResources(g.State, ctr.ID)
 	out := map[string]any{
 		"meta": ctr.Meta, "status": ctr.Status(), "pid": ctr.PID(), "stateDir": ctr.Dir,
-		"spec": s, "resources": rs,
+		"spec": s, "resources": rs, "restartCount": ctr.Restarts(),
+	}
+	if id := ctr.Process(); id.PID != 0 {
+		out["process"] = id // PID and start time: the identity signals check
 	}
 	if ctr.Exited() {
 		out["exitCode"] = ctr.ExitCode()
@@ -438,15 +456,74 @@ func (c *StatsCmd) Run(g *cli.Globals) error {
 	return exit(lifecycle.RunStage(lifecycle.Stage{Command: "cg-limit", Args: []string{"stats", ctr.ID}}, lifecycle.Env(g.Root, g.State, g.Explain)))
 }
 
-type GcCmd struct{}
+type GcCmd struct {
+	DryRun bool `help:"Only list what gc would remove."`
+}
+
+func (c *GcCmd) Help() string {
+	return `Removes containers a crash left behind, with everything their stages
+recorded (mount, cgroup, address): a ctr-run killed while creating one (its
+lease, STATE/ID/creator, names a process that is gone), a container that
+ended with its supervisor, an --rm container whose removal did not finish.
+Prints each id it removed on stdout, and why on stderr.
+
+A container that still runs is never killed, even when its supervisor or
+foreground ctr-run died: gc lists it, and ctr-run rm -f removes it.`
+}
 
 func (c *GcCmd) Run(g *cli.Globals) error {
 	if err := needRoot(); err != nil {
 		return err
 	}
-	removed, err := lifecycle.GC(g.State, lifecycle.Env(g.Root, g.State, g.Explain), os.Stderr)
-	for _, id := range removed {
-		fmt.Println(id)
+	removed, kept, err := lifecycle.GC(g.State, lifecycle.Env(g.Root, g.State, g.Explain), os.Stderr, c.DryRun)
+	verb := "removed"
+	if c.DryRun {
+		verb = "would remove"
+	}
+	for _, r := range removed {
+		fmt.Println(r.ID)
+		fmt.Fprintf(os.Stderr, "ctr-run gc: %s %s (%s): %s\n", verb, r.ID, r.Name, r.Why)
+	}
+	for _, k := range kept {
+		fmt.Fprintf(os.Stderr, "ctr-run gc: kept %s (%s): it still runs (pid %d) but its supervisor is gone; ctr-run rm -f %s removes it\n", k.ID, k.Name, k.PID(), k.Name)
 	}
 	return err
+}
+
+type PauseCmd struct {
+	Containers []string `arg:"" help:"Container names or ids."`
+}
+
+func (c *PauseCmd) Help() string {
+	return "Freezes every process of the container (cg-limit freeze: cgroup.freeze or the v1 freezer); ctr-run unpause thaws them."
+}
+
+func (c *PauseCmd) Run(g *cli.Globals) error {
+	return eachContainer(g, c.Containers, func(ctr *lifecycle.Container, env []string) error { return ctr.Pause(env) })
+}
+
+type UnpauseCmd struct {
+	Containers []string `arg:"" help:"Container names or ids."`
+}
+
+func (c *UnpauseCmd) Run(g *cli.Globals) error {
+	return eachContainer(g, c.Containers, func(ctr *lifecycle.Container, env []string) error { return ctr.Unpause(env) })
+}
+
+func eachContainer(g *cli.Globals, refs []string, do func(*lifecycle.Container, []string) error) error {
+	if err := needRoot(); err != nil {
+		return err
+	}
+	env := lifecycle.Env(g.Root, g.State, g.Explain)
+	for _, ref := range refs {
+		ctr, err := lifecycle.Find(g.State, ref)
+		if err != nil {
+			return err
+		}
+		if err := do(ctr, env); err != nil {
+			return err
+		}
+		fmt.Println(ref)
+	}
+	return nil
 }

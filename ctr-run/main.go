@@ -10,11 +10,13 @@
 //	ctr-run ps [-a] | logs [-f] ID | inspect ID | stats ID
 //	ctr-run exec [-i] [-t] ID CMD…
 //	ctr-run stop [-t SECONDS] ID… | kill [-s SIGNAL] ID… | rm [-f] ID…
-//	ctr-run gc
+//	ctr-run pause ID… | unpause ID…
+//	ctr-run gc [--dry-run]
 //
 // Options (as docker run's): --name, -d, --rm, -i, -t, -e, --env-file, -w,
 // -u, --entrypoint, --hostname, -m, --memory-swap, --cpus, --cpu-shares,
-// --pids-limit, -p, -v, --tmpfs, --read-only, --network, --init, --explain.
+// --pids-limit, -p, -v, --tmpfs, --read-only, --network, --init,
+// --restart, --log-opt, --explain.
 package main
 
 import (
@@ -36,7 +38,9 @@ type CLI struct {
 	Rm        RmCmd        `cmd:"" help:"Remove containers and everything their stages made."`
 	Inspect   InspectCmd   `cmd:"" help:"Print a container's state, spec and resources as JSON."`
 	Stats     StatsCmd     `cmd:"" help:"Show a container's resource use (cg-limit stats)."`
-	Gc        GcCmd        `cmd:"" help:"Remove what crashed runs left behind."`
+	Pause     PauseCmd     `cmd:"" help:"Freeze every process of containers."`
+	Unpause   UnpauseCmd   `cmd:"" help:"Thaw paused containers."`
+	Gc        GcCmd        `cmd:"" help:"Remove what crashed runs left behind (never a running container)."`
 	Supervise SuperviseCmd `cmd:"" hidden:"" help:"Run a detached container (started by ctr-run -d)."`
 }
 

@@ -10,6 +10,7 @@
 //	fs-layer which ID PATH | tree IMAGE [--mermaid] | unpack IMAGE
 //	fs-layer diff ID > layer.tar | commit ID NAME:TAG
 //	fs-layer volume create|ls|rm|inspect NAME
+//	fs-layer gc [--dry-run]
 //
 // Options:
 //
@@ -46,6 +47,7 @@ type CLI struct {
 	Diff   DiffCmd   `cmd:"" help:"Write what a container changed as an OCI layer tar (whiteouts as .wh. entries)."`
 	Commit CommitCmd `cmd:"" help:"Store a container's changes as a new image, like docker commit."`
 	Volume VolumeCmd `cmd:"" help:"Manage named volumes (ROOT/volumes/NAME/_data)."`
+	Gc     GcCmd     `cmd:"" help:"Remove what killed unpacks left, layers no image or container uses, and dangling short links; repair missing ones."`
 }
 
 // Stdio are the streams a verb reads and writes: stdin may carry the pipe

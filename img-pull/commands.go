@@ -265,13 +265,31 @@ func (c *RmCmd) Run(g *cli.Globals) error {
 	return nil
 }
 
-type GcCmd struct{}
+type GcCmd struct {
+	DryRun bool `help:"Only list what gc would remove."`
+}
 
 func (c *GcCmd) Run(g *cli.Globals) error {
 	log := g.Log("img-pull", os.Stderr)
 	st, err := store.Open(g.Root)
 	if err != nil {
 		return err
+	}
+	tags, err := staleBuildTags(st, g.Root, c.DryRun)
+	if err != nil {
+		return err
+	}
+	if c.DryRun {
+		gone := map[string]bool{}
+		for _, t := range tags {
+			gone[t] = true
+		}
+		blobs, size, err := unreferenced(st, gone)
+		if err != nil {
+			return err
+		}
+		printGC(tags, blobs, size, true)
+		return nil
 	}
 	removed, freed, err := st.GC()
 	for _, h := range removed {
@@ -280,7 +298,7 @@ func (c *GcCmd) Run(g *cli.Globals) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("removed %d blobs, %s freed\n", len(removed), human(freed))
+	printGC(tags, removed, freed, false)
 	return nil
 }
 

@@ -8,7 +8,7 @@
 //	img-pull inspect REF
 //	img-pull verify [REF]
 //	img-pull rm REF
-//	img-pull gc
+//	img-pull gc [--dry-run]
 //	img-pull import ROOTFS.tar [MORE.tar…] NAME[:TAG]
 //
 // REF is a Docker-style reference: alpine, alpine:3.20, library/alpine,

@@ -2,13 +2,10 @@ package lifecycle
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"ctrkit/internal/exitcode"
 	"ctrkit/internal/spec"
@@ -108,70 +105,4 @@ func RunStage(st Stage, env []string) (int, error) {
 		return 125, err
 	}
 	return 0, nil
-}
-
-// Logs copies the container's output to w; with follow, it keeps copying
-// until the container has ended.
-func (c *Container) Logs(w io.Writer, follow bool) error {
-	f, err := os.Open(c.Path("log"))
-	if os.IsNotExist(err) {
-		return fmt.Errorf("container %s has no log: only detached containers (-d) keep one", c.Name)
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	for {
-		if _, err := io.Copy(w, f); err != nil {
-			return err
-		}
-		if !follow || c.Exited() && c.PID() == 0 {
-			_, err := io.Copy(w, f) // what came in meanwhile
-			return err
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// GC removes what crashes left behind: state of containers whose create
-// never finished, and containers whose supervisor died, killing their
-// process first. Containers that ended normally stay, as with docker,
-// until ctr-run rm.
-func GC(state string, env []string, stderr io.Writer) ([]string, error) {
-	entries, err := os.ReadDir(state)
-	if err != nil && !os.IsNotExist(err) {
-		return nil, err
-	}
-	var removed []string
-	for _, e := range entries {
-		dir := filepath.Join(state, e.Name())
-		if _, err := os.Stat(filepath.Join(dir, "resources.json")); err != nil {
-			continue // not a container's state (e.g. net-bridge's STATE/net)
-		}
-		c, err := load(dir)
-		if err != nil {
-			c = &Container{Meta: Meta{ID: e.Name(), Name: e.Name()}, Dir: dir} // create crashed
-		} else if !c.abandoned() {
-			continue
-		}
-		if pid := c.PID(); pid != 0 {
-			syscall.Kill(pid, syscall.SIGKILL)
-			c.wait(10 * time.Second)
-		}
-		if err := c.Remove(env, stderr, true); err != nil {
-			return removed, err
-		}
-		removed = append(removed, c.ID)
-	}
-	return removed, nil
-}
-
-// abandoned: no exit recorded, and the process that would record it (the
-// supervisor, or the ctr-run running it in the foreground) is gone.
-func (c *Container) abandoned() bool {
-	if c.Exited() {
-		return c.Rm // --rm, but the removal did not finish
-	}
-	sup := readInt(c.Path("supervisor"))
-	return sup > 0 && !alive(sup)
 }

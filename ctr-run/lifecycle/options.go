@@ -33,6 +33,8 @@ type Options struct {
 	Limits      []string // cg-limit flags, e.g. "--memory=64m"
 	Privileged  bool     // --privileged: every capability and device, no seccomp
 	Seccomp     string   // --security-opt seccomp=: "unconfined" or an absolute profile path
+	Restart     string   // --restart: no, on-failure[:N], always, unless-stopped
+	Log         LogOpts  // --log-opt max-size, max-file
 }
 
 // Pipeline is the chain of stages that prepares container id.

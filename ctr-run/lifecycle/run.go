@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"ctrkit/internal/fsutil"
 	"ctrkit/internal/imagespec"
 	"ctrkit/internal/mountinfo"
+	"ctrkit/internal/proc"
 	"ctrkit/internal/spec"
 )
 
@@ -48,7 +50,8 @@ func Create(state string, o Options, env []string, stderr io.Writer) (*Container
 	if name == "" {
 		name = id
 	}
-	c, err := New(state, Meta{ID: id, Name: name, Image: o.Image, Command: o.Cmd, Created: time.Now().UTC(), Rm: o.Rm})
+	c, err := New(state, Meta{ID: id, Name: name, Image: o.Image, Command: o.Cmd, Created: time.Now().UTC(), Rm: o.Rm,
+		Restart: o.Restart, Log: o.Log})
 	if err != nil {
 		return nil, &exitcode.Error{Code: 125, Err: err}
 	}
@@ -72,52 +75,91 @@ func Create(state string, o Options, env []string, stderr io.Writer) (*Container
 		c.Command = s.Process.Args
 	}
 	c.NsEnter = o.NsEnter(c, imagespec.Entrypoint(s)).Args
-	return c, c.Save()
+	if err := c.Save(); err != nil {
+		return nil, err
+	}
+	return c, os.Remove(c.Path("creator")) // create is done: the lease ends
 }
 
 // Start runs the container in the foreground: ns-enter with our stdin,
 // stdout and stderr, signals passed on, and our exit status is its.
 func (c *Container) Start(env []string, stderr io.Writer) (int, error) {
-	if err := fsutil.WriteFile(c.Path("supervisor"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	if err := fsutil.WriteFile(c.Path("supervisor"), []byte(proc.Self().String()+"\n"), 0o600); err != nil {
 		return 125, err
 	}
-	cmd := exec.Command(Bin("ns-enter"), c.NsEnter...)
-	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, os.Stdin, os.Stdout, stderr
-	logFor(env, stderr).Step(fmt.Sprintf("fork(); execve(%q)", cmd.Path), explain.Join(append([]string{"ns-enter"}, c.NsEnter...)))
-	return c.supervise(cmd, env, stderr)
+	logFor(env, stderr).Step(fmt.Sprintf("fork(); execve(%q)", Bin("ns-enter")), explain.Join(append([]string{"ns-enter"}, c.NsEnter...)))
+	return c.supervise(func() *exec.Cmd {
+		cmd := exec.Command(Bin("ns-enter"), c.NsEnter...)
+		cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, os.Stdin, os.Stdout, stderr
+		return cmd
+	}, env, stderr)
 }
 
-// supervise runs ns-enter to its end, records the exit status, and removes
-// the container when it was made with --rm.
-func (c *Container) supervise(cmd *exec.Cmd, env []string, stderr io.Writer) (int, error) {
-	if err := cmd.Start(); err != nil {
-		return 125, fmt.Errorf("start ns-enter: %w", err)
+// supervise runs ns-enter to its end, records the exit status, starts it
+// again as the restart policy says, and removes the container when it was
+// made with --rm.
+func (c *Container) supervise(newCmd func() *exec.Cmd, env []string, stderr io.Writer) (int, error) {
+	policy, err := ParseRestart(c.Restart)
+	if err != nil {
+		return 125, err
 	}
 	// Ctrl-C and Ctrl-\ reach ns-enter from the terminal itself (same
 	// process group); the others are passed on, as docker run does.
 	signal.Ignore(syscall.SIGINT, syscall.SIGQUIT)
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+	var mu sync.Mutex
+	var current *os.Process
 	go func() {
 		for s := range sigs {
-			cmd.Process.Signal(s)
+			mu.Lock()
+			if current != nil {
+				current.Signal(s)
+			}
+			mu.Unlock()
 		}
 	}()
-	err := cmd.Wait()
-	signal.Stop(sigs)
-	status := 0
-	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			return 125, err
+	var status int
+	for restarts, delay := 0, restartDelay; ; restarts++ {
+		cmd := newCmd()
+		started := time.Now()
+		if err := cmd.Start(); err != nil {
+			return 125, fmt.Errorf("start ns-enter: %w", err)
 		}
-		status = ee.ExitCode()
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			status = 128 + int(ws.Signal())
+		mu.Lock()
+		current = cmd.Process
+		mu.Unlock()
+		done := make(chan struct{})
+		go c.recordProcess(done)
+		status = waitStatus(cmd.Wait())
+		close(done)
+		if err := c.RecordExit(status); err != nil {
+			return status, err
 		}
-	}
-	if err := c.RecordExit(status); err != nil {
-		return status, err
+		if !policy.Again(status, restarts) || c.has("stopped") {
+			break
+		}
+		// docker's back-off: 100 ms, doubled after each quick exit, back
+		// to 100 ms after a run of 10 s.
+		if time.Since(started) >= 10*time.Second {
+			delay = restartDelay
+		}
+		c.mark("restarting")
+		for end := time.Now().Add(delay); time.Now().Before(end) && !c.has("stopped"); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		delay = min(2*delay, time.Minute)
+		if c.has("stopped") {
+			os.Remove(c.Path("restarting"))
+			break
+		}
+		for _, f := range []string{"pid", "process", "exit"} {
+			os.Remove(c.Path(f))
+		}
+		fsutil.WriteFile(c.Path("restarts"), []byte(strconv.Itoa(restarts+1)+"\n"), 0o600)
+		os.Remove(c.Path("restarting"))
+		fmt.Fprintf(stderr, "ctr-run: restarting %s (--restart %s): it exited with %d\n", c.Name, c.Restart, status)
 	}
 	if c.Rm {
 		return status, c.Remove(env, stderr, false)
@@ -125,13 +167,29 @@ func (c *Container) supervise(cmd *exec.Cmd, env []string, stderr io.Writer) (in
 	return status, nil
 }
 
+// waitStatus turns cmd.Wait's result into a shell's status: the exit code,
+// or 128+N for a process killed by signal N.
+func waitStatus(err error) int {
+	var ee *exec.ExitError
+	if err == nil || !errors.As(err, &ee) {
+		if err != nil {
+			return 125
+		}
+		return 0
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ee.ExitCode()
+}
+
 // Detach starts a supervisor for the container, in a session of its own
 // so it outlives ctr-run, and waits until the container runs (or failed).
 // The supervisor is `ctr-run supervise ID`: like containerd-shim or conmon,
-// it keeps the container's output in STATE/ID/log, reaps it and records
-// its exit status.
+// it keeps the container's output in STATE/ID/log, reaps it, records its
+// exit status and restarts it as --restart says.
 func (c *Container) Detach(self string, args []string, env []string) error {
-	log, err := os.OpenFile(c.Path("log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	log, err := os.OpenFile(c.Path("supervisor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
@@ -147,47 +205,73 @@ func (c *Container) Detach(self string, args []string, env []string) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the supervisor: %w", err)
 	}
-	if err := fsutil.WriteFile(c.Path("supervisor"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err != nil {
+	id, err := proc.Of(cmd.Process.Pid)
+	if err != nil {
+		id = proc.ID{PID: cmd.Process.Pid}
+	}
+	if err := fsutil.WriteFile(c.Path("supervisor"), []byte(id.String()+"\n"), 0o600); err != nil {
 		return err
 	}
 	cmd.Process.Release()
+	policy, _ := ParseRestart(c.Restart)
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if c.PID() != 0 {
 			return nil
 		}
+		if c.Exited() && (policy.Name == "no" || !id.Alive()) {
+			var out strings.Builder
+			c.Logs(&out, false)
+			data, _ := os.ReadFile(c.Path("supervisor.log"))
+			return fmt.Errorf("the container exited at once with status %d: %s%s", c.ExitCode(), out.String(), data)
+		}
 		if c.Exited() {
-			data, _ := os.ReadFile(c.Path("log"))
-			return fmt.Errorf("the container exited at once with status %d: %s", c.ExitCode(), data)
+			return nil // its restart policy runs it again
 		}
 	}
-	return fmt.Errorf("the container did not start within 30s: see %s", c.Path("log"))
+	return fmt.Errorf("the container did not start within 30s: see %s", c.Path("supervisor.log"))
 }
 
-// Supervise is the body of `ctr-run supervise ID`; its stdout and stderr
-// are the container's log.
+// Supervise is the body of `ctr-run supervise ID`: the container's output
+// goes to STATE/ID/log, rotated as --log-opt says.
 func (c *Container) Supervise(env []string) (int, error) {
-	cmd := exec.Command(Bin("ns-enter"), c.NsEnter...)
-	cmd.Env, cmd.Stdout, cmd.Stderr = env, os.Stdout, os.Stderr
-	return c.supervise(cmd, env, os.Stderr)
+	w, err := OpenLog(c.Path("log"), c.Log)
+	if err != nil {
+		return 125, err
+	}
+	defer w.Close()
+	return c.supervise(func() *exec.Cmd {
+		cmd := exec.Command(Bin("ns-enter"), c.NsEnter...)
+		cmd.Env, cmd.Stdout, cmd.Stderr = env, w, w
+		return cmd
+	}, env, os.Stderr)
 }
 
-// Signal sends sig to the container's process.
+// Signal sends sig to the container's process, and to no other: through a
+// pidfd, after its start time matched (see internal/proc).
 func (c *Container) Signal(sig syscall.Signal) error {
-	pid := c.PID()
-	if pid == 0 {
+	id := c.Process()
+	if id.PID == 0 {
 		return fmt.Errorf("container %s is not running (%s)", c.Name, c.Status())
 	}
-	if err := syscall.Kill(pid, sig); err != nil {
-		return fmt.Errorf("kill -%d %d: %w", sig, pid, err)
+	if err := id.Signal(sig); err != nil {
+		return fmt.Errorf("kill -%d %d: %w", sig, id.PID, err)
+	}
+	if c.has("paused") && (sig == syscall.SIGKILL || sig == syscall.SIGTERM) {
+		return c.Unpause(nil) // a frozen process handles no signal
 	}
 	return nil
 }
 
-// Stop sends sig (TERM by default) and, if the container is still running
-// after timeout, KILL, which no process can ignore. (A program that is
-// PID 1 of its pid namespace ignores TERM unless it handles it.)
+// Stop marks the container stopped (its restart policy no longer applies),
+// sends sig (TERM by default) and, if the container is still running after
+// timeout, KILL, which no process can ignore. (A program that is PID 1 of
+// its pid namespace ignores TERM unless it handles it.)
 func (c *Container) Stop(sig syscall.Signal, timeout time.Duration) error {
+	if err := c.mark("stopped"); err != nil {
+		return err
+	}
 	if c.PID() == 0 {
+		c.waitSupervisor() // between two runs of a restart policy
 		return nil
 	}
 	if err := c.Signal(sig); err != nil {
@@ -214,12 +298,24 @@ func (c *Container) wait(d time.Duration) bool {
 	return false
 }
 
+// waitSupervisor waits a little for a supervisor in its restart back-off
+// to see the stopped mark and end.
+func (c *Container) waitSupervisor() {
+	sup := c.readID("supervisor")
+	for i := 0; i < 100 && sup.PID != os.Getpid() && sup.Alive() && c.has("restarting"); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // Remove undoes, newest first, everything the stages recorded in
 // STATE/ID/resources.json (each with the command that removes it:
 // net-bridge detach, cg-limit rm, fs-layer rm), then deletes the state.
 // A running container is refused unless force, which kills it first.
 func (c *Container) Remove(env []string, stderr io.Writer, force bool) error {
-	if c.PID() != 0 {
+	if creator := c.readID("creator"); creator.PID != os.Getpid() && creator.Alive() {
+		return fmt.Errorf("container %s is being created by ctr-run %s: wait until it is, or kill that process and run ctr-run gc", c.Name, creator)
+	}
+	if c.PID() != 0 || c.has("restarting") {
 		if !force {
 			return fmt.Errorf("container %s is running: stop it first (ctr-run stop %s) or use rm -f", c.Name, c.Name)
 		}
@@ -227,9 +323,9 @@ func (c *Container) Remove(env []string, stderr io.Writer, force bool) error {
 			return err
 		}
 	}
-	if sup := readInt(c.Path("supervisor")); sup > 0 && sup != os.Getpid() {
+	if sup := c.readID("supervisor"); sup.PID > 0 && sup.PID != os.Getpid() {
 		// The supervisor records the exit and then may be removing too.
-		for i := 0; i < 100 && alive(sup); i++ {
+		for i := 0; i < 100 && sup.Alive(); i++ {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}

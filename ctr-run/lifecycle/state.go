@@ -9,10 +9,33 @@
 //	                          OCI runtime spec ns-enter runs
 //	STATE/ID/resources.json   what each stage made, with the command that
 //	                          removes it (written by the stages themselves)
+//	STATE/ID/creator          PID@START of the ctr-run creating it (a lease:
+//	                          written before any stage runs, removed when
+//	                          create is done; see internal/lease)
 //	STATE/ID/pid              the container's PID, written by ns-enter --pid-file
+//	STATE/ID/process          PID@START of the container's process (see below)
 //	STATE/ID/exit             its exit status, once it has ended
-//	STATE/ID/log              its output, for a detached container
-//	STATE/ID/supervisor       the PID of the supervisor of a detached container
+//	STATE/ID/log, log.1, …    its output, for a detached container (rotated)
+//	STATE/ID/supervisor       PID@START of the supervisor of a detached
+//	                          container, or of the foreground ctr-run
+//	STATE/ID/paused           present while it is frozen (ctr-run pause)
+//	STATE/ID/stopped          present once stop, kill or rm asked it to end:
+//	                          the supervisor does not restart it then
+//	STATE/ID/restarts         how often the supervisor restarted it
+//
+// # Names and PIDs that can be trusted
+//
+// Two concurrent `ctr-run --name web` must not both get the name: the
+// check and the creation of the state directory happen under one lock,
+// STATE/names.lock (flock(2), internal/fsutil), so the second sees the
+// first's meta.json and fails with docker's "Conflict" message.
+//
+// A PID in a state file can outlive its process (a host crash, a killed
+// supervisor), and the kernel reuses PIDs: stop, kill, rm and gc must never
+// signal whatever runs under that number now. So the supervisor records the
+// container process as PID@START (internal/proc: the start time from
+// /proc/PID/stat) as soon as ns-enter has written STATE/ID/pid, and every
+// signal goes through a pidfd after the start time matched.
 package lifecycle
 
 import (
@@ -26,9 +49,8 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"ctrkit/internal/fsutil"
+	"ctrkit/internal/proc"
 	"ctrkit/internal/store"
 )
 
@@ -39,8 +61,10 @@ type Meta struct {
 	Image   string    `json:"image"`
 	Command []string  `json:"command"`
 	Created time.Time `json:"created"`
-	Rm      bool      `json:"rm,omitempty"` // remove when it exits (--rm)
-	NsEnter []string  `json:"nsEnter"`      // the arguments ns-enter runs it with
+	Rm      bool      `json:"rm,omitempty"`      // remove when it exits (--rm)
+	NsEnter []string  `json:"nsEnter"`           // the arguments ns-enter runs it with
+	Restart string    `json:"restart,omitempty"` // --restart policy: no, on-failure[:N], always, unless-stopped
+	Log     LogOpts   `json:"log"`               // --log-opt: rotation of STATE/ID/log
 }
 
 // Container is one container's state directory.
@@ -63,22 +87,45 @@ func (c *Container) Save() error {
 	return fsutil.WriteFile(c.Path("meta.json"), append(data, '\n'), 0o600)
 }
 
-// New makes the state directory of a container with meta m. A name in use
-// is refused, as docker does.
+// New makes the state directory of a container with meta m, and its
+// creator lease (this process). A name in use is refused, as docker does;
+// the check and the directory are made under STATE/names.lock, so of two
+// runs with one name exactly one gets it.
 func New(state string, m Meta) (*Container, error) {
-	if m.Name != "" {
-		if other, err := Find(state, m.Name); err == nil && other.ID != m.ID {
-			return nil, fmt.Errorf("the name %q is already in use by container %s: remove it (ctr-run rm %s) or choose another --name", m.Name, other.ID, m.Name)
-		}
-	}
 	c := &Container{Meta: m, Dir: filepath.Join(state, m.ID)}
 	if err := store.EnsureState(state); err != nil {
 		return nil, err
 	}
+	lock, err := fsutil.Lock(state, "names.lock")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		// The holder may tidy the lock file away (see internal/fsutil):
+		// STATE keeps only containers.
+		os.Remove(filepath.Join(state, "names.lock"))
+		lock.Close()
+	}()
+	if m.Name != "" {
+		if other, err := Find(state, m.Name); err == nil && other.ID != m.ID {
+			return nil, &NameConflictError{Name: m.Name, ID: other.ID}
+		}
+	}
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create container state: %w", err)
 	}
+	if err := fsutil.WriteFile(c.Path("creator"), []byte(proc.Self().String()+"\n"), 0o600); err != nil {
+		os.RemoveAll(c.Dir)
+		return nil, err
+	}
 	return c, c.Save()
+}
+
+// NameConflictError is docker's answer to a --name in use.
+type NameConflictError struct{ Name, ID string }
+
+func (e *NameConflictError) Error() string {
+	return fmt.Sprintf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name (ctr-run rm -f %s)", e.Name, e.ID, e.Name)
 }
 
 // List returns every container with a meta.json under state, oldest first.
@@ -134,54 +181,6 @@ func load(dir string) (*Container, error) {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "meta.json"), err)
 	}
 	return c, nil
-}
-
-// PID returns the container's process id while it runs, 0 otherwise.
-func (c *Container) PID() int {
-	pid := readInt(c.Path("pid"))
-	if pid <= 0 || c.Exited() {
-		return 0
-	}
-	if !alive(pid) {
-		return 0
-	}
-	return pid
-}
-
-// alive reports whether process pid runs: it exists and is not a zombie
-// (a dead process its parent has not reaped yet).
-func alive(pid int) bool {
-	if unix.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the command name, which is in parentheses.
-	rest := stat[strings.LastIndexByte(string(stat), ')')+1:]
-	return !strings.HasPrefix(strings.TrimSpace(string(rest)), "Z")
-}
-
-// Exited reports whether the container has ended, and ExitCode its status.
-func (c *Container) Exited() bool {
-	_, err := os.Stat(c.Path("exit"))
-	return err == nil
-}
-
-func (c *Container) ExitCode() int { return readInt(c.Path("exit")) }
-
-// Status is what `ctr-run ps` shows: created, running or exited (N).
-func (c *Container) Status() string {
-	switch {
-	case c.Exited():
-		return fmt.Sprintf("exited (%d)", c.ExitCode())
-	case c.PID() != 0:
-		return "running"
-	case readInt(c.Path("pid")) > 0:
-		return "exited (unknown)" // its supervisor died with it
-	}
-	return "created"
 }
 
 // RecordExit writes the exit status.

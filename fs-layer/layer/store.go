@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"ctrkit/internal/explain"
+	"ctrkit/internal/lease"
 	"ctrkit/internal/store"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -26,7 +27,8 @@ import (
 //	ROOT/layers/<chain id hex>/diff/        the layer's files, overlay-ready (a lowerdir)
 //	ROOT/layers/<chain id hex>/layer.json   diff id, chain id, parent, blob digest, counts
 //	ROOT/layers/l/<first 12 hex>            symlink to ../<chain id hex>/diff (short lowerdir names)
-//	ROOT/layers/tmp/                        layers being unpacked (never mounted)
+//	ROOT/layers/tmp/<12 hex>.<lease>        layers being unpacked (never mounted)
+//	ROOT/leases/<lease>.json                what an fs-layer is unpacking (see gc.go)
 //
 // # Why chain ids and not diff ids
 //
@@ -139,6 +141,14 @@ func (s *Store) Ensure(images *store.Store, img *store.Image, opt Options) ([]La
 	if err != nil {
 		return nil, err
 	}
+	// The lease names every layer this image needs and, before each is
+	// made, its temporary directory: a gc running meanwhile keeps them,
+	// and a gc after a kill finds the half-unpacked ones.
+	lease, err := s.takeLease(ls)
+	if err != nil {
+		return nil, err
+	}
+	defer lease.Release()
 	var wg sync.WaitGroup
 	errs := make([]error, len(ls))
 	sem := make(chan struct{}, max(2, runtime.NumCPU()))
@@ -155,7 +165,7 @@ func (s *Store) Ensure(images *store.Store, img *store.Image, opt Options) ([]La
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs[l.Index-1] = s.unpack(images, l, opt)
+			errs[l.Index-1] = s.unpack(images, l, opt, lease)
 		}(&ls[i])
 	}
 	wg.Wait()
@@ -167,15 +177,19 @@ func (s *Store) Ensure(images *store.Store, img *store.Image, opt Options) ([]La
 
 // unpack writes one layer into tmp/, then renames it into place: the store
 // holds either a complete, verified layer or none.
-func (s *Store) unpack(images *store.Store, l *Layer, opt Options) error {
+func (s *Store) unpack(images *store.Store, l *Layer, opt Options, lease *lease.Lease) error {
 	blob := images.BlobPath(l.Digest)
 	f, err := os.Open(blob)
 	if err != nil {
 		return fmt.Errorf("layer %d: %w (the image store is missing a blob: pull the image again)", l.Index, err)
 	}
 	defer f.Close()
-	tmp, err := os.MkdirTemp(filepath.Join(s.Dir, "tmp"), l.ChainID.Hex[:12]+".")
-	if err != nil {
+	rel := filepath.Join("layers", "tmp", l.ChainID.Hex[:12]+"."+lease.ID)
+	if err := lease.Add(rel); err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(s.Dir), rel)
+	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return fmt.Errorf("layer %d: %w", l.Index, err)
 	}
 	defer os.RemoveAll(tmp) // a no-op after the rename

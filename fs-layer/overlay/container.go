@@ -106,6 +106,25 @@ func (c *Container) Mount(log *explain.Log) error { return c.mount(log, c.Driver
 
 func (c *Container) mount(log *explain.Log, driver string, notice func(string)) error {
 	if driver != DriverCopy {
+		// A missing short link would fail the mount and, with the auto
+		// driver, silently turn it into a full copy: make it again.
+		for _, ch := range c.Chain {
+			h, err := v1.NewHash(ch)
+			if err != nil {
+				return fmt.Errorf("container %s: chain id %q: %w", c.ID, ch, err)
+			}
+			repaired, err := layer.EnsureLink(c.Layers, h)
+			if err != nil {
+				return err
+			}
+			if repaired {
+				msg := fmt.Sprintf("the short link %s of layer %s was missing or wrong: made it again (fs-layer gc checks them all)", layer.Short(h), h)
+				log.Note("%s", msg)
+				if notice != nil {
+					notice(msg)
+				}
+			}
+		}
 		err := MountOverlay(log, c.Layers, c.shorts(), c.Upper(), c.Work(), c.Mountpoint, c.ReadOnly)
 		var me *MountError
 		if err == nil || driver == DriverOverlay || !errors.As(err, &me) || errors.Is(err, unix.EPERM) {

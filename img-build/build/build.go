@@ -44,6 +44,7 @@ import (
 
 	"ctrkit/img-build/dockerfile"
 	"ctrkit/internal/explain"
+	"ctrkit/internal/lease"
 	"ctrkit/internal/store"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -85,6 +86,7 @@ type builder struct {
 	res    Result
 	total  int
 	n      int
+	lease  *lease.Lease // names the temporary tags (see tempImage)
 }
 
 // section is one FROM and the instructions after it, up to the next FROM.
@@ -108,8 +110,14 @@ func Build(opt Options) (*Result, error) {
 		return nil, err
 	}
 	defer release()
+	l, err := lease.Take(path.Join(opt.Root, "leases"), "build")
+	if err != nil {
+		return nil, err
+	}
+	defer l.Release()
+	opt.Exec.Record = l.Add
 	b := &builder{opt: opt, images: images, cache: Cache{Dir: path.Join(opt.Root, "build-cache")},
-		global: map[string]string{}, used: map[string]bool{}, names: map[string]int{}}
+		global: map[string]string{}, used: map[string]bool{}, names: map[string]int{}, lease: l}
 	sections, err := b.sections()
 	if err != nil {
 		return nil, err

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"ctrkit/internal/fsutil"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -24,6 +26,17 @@ import (
 //	                             stage's key; RUN: the build args in effect)
 //
 // and the first step's key is made from the base image's manifest digest.
+//
+// The parent of the step after a layer step is not that step's key but
+// sha256(key, the diff id of the layer it made or reused): the key names
+// the whole chain of layers below. A RUN need not give the same layer
+// twice (RUN date > f), so two builds running one step at once store two
+// layers under one key and the last write wins; were the next step keyed
+// by the step key alone, a later build could take the winner's layer for
+// step 2 and the loser's step 3, made on another step 2. Keyed by the
+// layer chain, each step 3 is found only on top of the step 2 it was made
+// on (BuildKit keys its cache by the content of the parent's result the
+// same way).
 // A step that makes a layer (RUN, COPY, ADD) stores what it made under
 // ROOT/build-cache/KEY.json; the next build computes the same key and
 // reuses the layer without running anything. To say why a step missed, two
@@ -107,11 +120,8 @@ func (c Cache) Put(e *Entry) error {
 		return err
 	}
 	for _, p := range []string{c.path("", e.Key), c.path("step-", stepID(e.Parent, e.Step))} {
-		tmp := p + ".tmp"
-		if err := os.WriteFile(tmp, data, 0o644); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, p); err != nil {
+		// A temporary file of its own: concurrent builds never share one.
+		if err := fsutil.WriteFile(p, data, 0o644); err != nil {
 			return err
 		}
 	}
@@ -149,7 +159,7 @@ func (b *builder) cached(s *stage, key, step, extra string) bool {
 	fmt.Fprintf(b.opt.Out, "  CACHED %s\n", short(e.Layer.Desc.Digest.String()))
 	b.res.Cached++
 	s.addLayer(e.Layer, e.Created, e.CreatedBy)
-	s.key = key
+	s.key = chainKey(key, e.Layer)
 	return true
 }
 
@@ -161,9 +171,13 @@ func (b *builder) store(s *stage, key, step, extra string, l Layer, createdBy st
 		return fmt.Errorf("write build cache: %w", err)
 	}
 	s.addLayer(l, now, createdBy)
-	s.key = key
+	s.key = chainKey(key, l)
 	return nil
 }
+
+// chainKey is the parent key of the step after a layer step: the step's
+// key and the layer it actually has (see above).
+func chainKey(key string, l Layer) string { return Key(key, "layer", l.DiffID.String()) }
 
 func (s *stage) addLayer(l Layer, created time.Time, createdBy string) {
 	if l.Desc.MediaType == "" {

@@ -24,6 +24,17 @@ type Executor struct {
 	Env []string                 // their environment (CTRKIT_ROOT, CTRKIT_STATE …)
 	Out io.Writer                // their stderr, and RUN's output
 	Log *explain.Log
+	// Record, when set, notes a resource in the build's lease before it
+	// is made ("container:ID" for a RUN's fs-layer container), so that
+	// fs-layer gc can remove it after the build was killed.
+	Record func(res ...string) error
+}
+
+func (x Executor) record(res string) error {
+	if x.Record == nil {
+		return nil
+	}
+	return x.Record(res)
 }
 
 func (x Executor) command(stdin io.Reader, name string, args ...string) *exec.Cmd {
@@ -47,6 +58,9 @@ func (x Executor) Pull(ref string) error {
 // and the function that removes it (`fs-layer rm ID`).
 func (x Executor) Mount(image string) (string, func(), error) {
 	id := "ckb-" + spec.NewID()
+	if err := x.record("container:" + id); err != nil {
+		return "", nil, err
+	}
 	c := x.command(nil, "fs-layer", "mount", "--name", id, image)
 	out, err := c.Output()
 	if err != nil {
@@ -116,6 +130,9 @@ func (x Executor) Run(r RunSpec) error {
 	}
 	var seed bytes.Buffer
 	if err := spec.Write(&seed, doc); err != nil {
+		return err
+	}
+	if err := x.record("container:" + id); err != nil {
 		return err
 	}
 	mount := x.command(&seed, "fs-layer", "mount", "--name", id, r.Image)

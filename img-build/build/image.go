@@ -45,14 +45,24 @@ func (b *builder) write(s *stage) (v1.Descriptor, error) {
 	return d, nil
 }
 
+// TempTagPrefix starts the names of a build's temporary images.
+const TempTagPrefix = "localhost/ctrkit-build:"
+
 // tempImage writes s and tags it localhost/ctrkit-build:ID, so fs-layer
-// can mount it; untag removes the name.
+// can mount it; untag removes the name. The name is recorded in the
+// build's lease (ROOT/leases) before it is tagged: when the build is
+// killed, img-pull gc finds the lease's process gone and removes the name.
 func (b *builder) tempImage(s *stage) (string, error) {
 	d, err := b.write(s)
 	if err != nil {
 		return "", err
 	}
-	name := "localhost/ctrkit-build:" + spec.NewID()
+	name := TempTagPrefix + spec.NewID()
+	if b.lease != nil {
+		if err := b.lease.Add("tag:" + name); err != nil {
+			return "", err
+		}
+	}
 	if err := b.images.Tag(name, d); err != nil {
 		return "", err
 	}

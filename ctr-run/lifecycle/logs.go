@@ -1,0 +1,217 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// LogOpts bound a detached container's log, as docker's --log-opt
+// max-size and max-file do for its json-file driver: STATE/ID/log grows to
+// MaxSize, then becomes log.1 (log.1 becomes log.2, …) and a new log
+// starts; at most MaxFiles files are kept, the oldest dropped. STATE is
+// /run, a tmpfs: a log there is RAM, so there is always a bound. Without
+// options it is docker's "local" driver's: 20 MB × 5 files.
+type LogOpts struct {
+	MaxSize  int64 `json:"maxSize"`
+	MaxFiles int   `json:"maxFiles"`
+}
+
+// DefaultLog is the bound without --log-opt (docker's local driver).
+var DefaultLog = LogOpts{MaxSize: 20 << 20, MaxFiles: 5}
+
+// ParseLogOpts reads --log-opt KEY=VALUE values.
+func ParseLogOpts(opts []string) (LogOpts, error) {
+	l := DefaultLog
+	for _, o := range opts {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "max-size":
+			n, err := parseSize(v)
+			if err != nil || n <= 0 {
+				return l, fmt.Errorf("--log-opt %q: want a size such as 10m (k, m, g suffixes)", o)
+			}
+			l.MaxSize = n
+		case "max-file":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return l, fmt.Errorf("--log-opt %q: want a number of files ≥ 1", o)
+			}
+			l.MaxFiles = n
+		default:
+			return l, fmt.Errorf("--log-opt %q: ctrkit knows max-size=SIZE and max-file=N", o)
+		}
+	}
+	return l, nil
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch strings.ToLower(s[len(s)-min(1, len(s)):]) {
+	case "k":
+		mult = 1 << 10
+	case "m":
+		mult = 1 << 20
+	case "g":
+		mult = 1 << 30
+	}
+	if mult > 1 {
+		s = s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n * mult, err
+}
+
+// RotatingLog is the writer the supervisor gives the container as stdout
+// and stderr (through a pipe, which os/exec copies from).
+type RotatingLog struct {
+	path string
+	opts LogOpts
+	mu   sync.Mutex
+	f    *os.File
+	size int64
+}
+
+// OpenLog opens (appends to) path with the bound opts; zero opts are the
+// default bound.
+func OpenLog(path string, opts LogOpts) (*RotatingLog, error) {
+	if opts.MaxSize <= 0 || opts.MaxFiles <= 0 {
+		opts = DefaultLog
+	}
+	w := &RotatingLog{path: path, opts: opts}
+	return w, w.open()
+}
+
+func (w *RotatingLog) open() error {
+	f, err := os.OpenFile(w.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	w.f, w.size = f, fi.Size()
+	return nil
+}
+
+func (w *RotatingLog) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.size > 0 && w.size+int64(len(p)) > w.opts.MaxSize {
+		if err := w.rotate(); err != nil {
+			return 0, err
+		}
+	}
+	n, err := w.f.Write(p)
+	w.size += int64(n)
+	return n, err
+}
+
+// rotate: log.N-2 → log.N-1, …, log → log.1, a new log (N = MaxFiles; with
+// one file, the log starts again empty).
+func (w *RotatingLog) rotate() error {
+	w.f.Close()
+	if w.opts.MaxFiles == 1 {
+		os.Remove(w.path)
+	}
+	for i := w.opts.MaxFiles - 1; i >= 1; i-- {
+		from := w.path
+		if i > 1 {
+			from = w.path + "." + strconv.Itoa(i-1)
+		}
+		if err := os.Rename(from, w.path+"."+strconv.Itoa(i)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return w.open()
+}
+
+func (w *RotatingLog) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.f.Close()
+}
+
+// Logs copies the container's output to w, oldest rotated file first; with
+// follow, it keeps copying until the container has ended, moving to the
+// new log when the supervisor rotates it.
+func (c *Container) Logs(w io.Writer, follow bool) error {
+	path := c.Path("log")
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return fmt.Errorf("container %s has no log: only detached containers (-d) keep one", c.Name)
+	}
+	if err != nil {
+		return err
+	}
+	defer func() { f.Close() }()
+	for i := 64; i >= 1; i-- { // the rotated files, oldest first
+		if old, err := os.Open(path + "." + strconv.Itoa(i)); err == nil {
+			_, err = io.Copy(w, old)
+			old.Close()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	for {
+		if _, err := io.Copy(w, f); err != nil {
+			return err
+		}
+		if !follow {
+			return nil
+		}
+		if ino := inode(f); ino != inode(path) && inode(path) != 0 {
+			io.Copy(w, f) // the end of the file that became log.1
+			// Rotated more than once meanwhile: ours is log.K; log.K-1 …
+			// log.1 came after it.
+			for k := 2; k <= 64; k++ {
+				if inode(path+"."+strconv.Itoa(k)) == ino {
+					for i := k - 1; i >= 1; i-- {
+						if old, err := os.Open(path + "." + strconv.Itoa(i)); err == nil {
+							io.Copy(w, old)
+							old.Close()
+						}
+					}
+					break
+				}
+			}
+			nf, err := os.Open(path)
+			if err != nil {
+				continue // between rename and create: try again
+			}
+			f.Close()
+			f = nf
+			continue
+		}
+		if c.Exited() && c.PID() == 0 && !c.has("restarting") && !c.readID("supervisor").Alive() {
+			_, err := io.Copy(w, f) // what came in meanwhile
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// inode is the inode number of a file or path, 0 when there is none.
+func inode(f any) uint64 {
+	var fi os.FileInfo
+	var err error
+	switch f := f.(type) {
+	case *os.File:
+		fi, err = f.Stat()
+	case string:
+		fi, err = os.Stat(f)
+	}
+	if err != nil {
+		return 0
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
+}

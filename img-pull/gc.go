@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"ctrkit/internal/lease"
+	"ctrkit/internal/store"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// buildTagPrefix starts the names img-build gives its temporary images
+// (img-build/build.TempTagPrefix; commands do not import each other).
+const buildTagPrefix = "localhost/ctrkit-build:"
+
+// staleBuildTags removes (or, with dryRun, lists) the temporary names of
+// builds that were killed: img-build records each in its lease
+// (ROOT/leases/ID.json, kind "build") before tagging it, so a name no live
+// build's lease holds is a leftover. A killed build's lease goes too.
+func staleBuildTags(st *store.Store, root string, dryRun bool) ([]string, error) {
+	dir := filepath.Join(root, "leases")
+	leases, err := lease.List(dir)
+	if err != nil {
+		return nil, err
+	}
+	held := map[string]bool{}
+	for _, l := range leases {
+		if l.Kind == "build" && l.Held() {
+			for _, r := range l.Resources {
+				held[strings.TrimPrefix(r, "tag:")] = true
+			}
+		}
+	}
+	es, err := st.List()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range es {
+		if !strings.HasPrefix(e.Name, buildTagPrefix) || held[e.Name] {
+			continue
+		}
+		if !dryRun {
+			if _, err := st.Remove(e.Name); err != nil {
+				return out, err
+			}
+		}
+		out = append(out, e.Name)
+	}
+	for _, l := range leases {
+		if l.Kind == "build" && !l.Held() && !dryRun {
+			l.Release()
+		}
+	}
+	return out, nil
+}
+
+// unreferenced lists the blobs gc would delete (for --dry-run): those no
+// image in index.json reaches.
+func unreferenced(st *store.Store, gone map[string]bool) ([]v1.Hash, int64, error) {
+	idx, err := st.Index()
+	if err != nil {
+		return nil, 0, err
+	}
+	live := map[v1.Hash]bool{}
+	var mark func(d v1.Descriptor) error
+	mark = func(d v1.Descriptor) error {
+		if live[d.Digest] {
+			return nil
+		}
+		live[d.Digest] = true
+		data, err := st.ReadBlob(d.Digest)
+		if err != nil || !(d.MediaType.IsIndex() || d.MediaType.IsImage()) {
+			return nil
+		}
+		if d.MediaType.IsIndex() {
+			im, err := v1.ParseIndexManifest(bytes.NewReader(data))
+			if err != nil {
+				return err
+			}
+			for _, m := range im.Manifests {
+				if err := mark(m); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		m, err := v1.ParseManifest(bytes.NewReader(data))
+		if err != nil {
+			return err
+		}
+		live[m.Config.Digest] = true
+		for _, l := range m.Layers {
+			live[l.Digest] = true
+		}
+		return nil
+	}
+	for _, m := range idx.Manifests {
+		if gone[m.Annotations[store.RefNameAnnotation]] {
+			continue
+		}
+		if err := mark(m); err != nil {
+			return nil, 0, err
+		}
+	}
+	dir := filepath.Join(st.Dir, "blobs", "sha256")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []v1.Hash
+	var size int64
+	for _, e := range ents {
+		h := v1.Hash{Algorithm: "sha256", Hex: e.Name()}
+		if !live[h] {
+			out = append(out, h)
+			if fi, err := e.Info(); err == nil {
+				size += fi.Size()
+			}
+		}
+	}
+	return out, size, nil
+}
+
+// printGC prints what gc removed (or would).
+func printGC(tags []string, blobs []v1.Hash, freed int64, dryRun bool) {
+	verb, done := "untagged", "removed"
+	if dryRun {
+		verb, done = "would untag", "would remove"
+	}
+	for _, t := range tags {
+		fmt.Printf("%s %s: the img-build that made it no longer runs\n", verb, t)
+	}
+	if dryRun { // the removed ones are on --explain's transcript
+		for _, h := range blobs {
+			fmt.Printf("%s blob %s\n", done, h)
+		}
+	}
+	fmt.Printf("%s %d blobs, %s freed\n", done, len(blobs), human(freed))
+}

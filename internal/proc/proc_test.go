@@ -1,0 +1,60 @@
+package proc
+
+import (
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want ID
+		ok   bool
+	}{
+		{"42@1000", ID{42, 1000}, true},
+		{"42\n", ID{42, 0}, true},
+		{"", ID{}, false},
+		{"x@1", ID{}, false},
+		{"-1", ID{}, false},
+	} {
+		got, err := Parse(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("Parse(%q) = %v, %v, want %v (ok %v)", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestIdentity(t *testing.T) {
+	self := Self()
+	if self.PID != os.Getpid() || self.Start == 0 || !self.Alive() {
+		t.Fatalf("Self() = %v, want our pid with a start time, alive", self)
+	}
+	if (ID{PID: self.PID, Start: self.Start + 1}).Alive() {
+		t.Errorf("ID with a wrong start time is Alive")
+	}
+	cmd := exec.Command("sleep", "100")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	defer cmd.Process.Kill()
+	id, err := Of(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := ID{PID: id.PID, Start: id.Start - 1}
+	if err := stale.Signal(syscall.SIGKILL); err != ErrGone {
+		t.Fatalf("stale.Signal = %v, want ErrGone", err)
+	}
+	if !id.Alive() {
+		t.Fatalf("the sleep died from a stale identity's signal")
+	}
+	if err := id.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("Signal = %v", err)
+	}
+	cmd.Wait()
+	if id.Alive() {
+		t.Errorf("Alive after kill and wait")
+	}
+}
