@@ -12,13 +12,13 @@ import (
 
 type AttachCmd struct {
 	ID      string   `help:"Container id (default: the document's, or a new one). At most 12 bytes: the host's veth is ck-ID, an interface name (15 bytes)." placeholder:"ID"`
-	Network string   `help:"bridge (the default), none (only lo), host (share the host's namespace) or macvlan." default:"bridge" enum:"bridge,none,host,macvlan"`
+	Network string   `help:"bridge (the default), none (only lo), host (share the host's namespace), macvlan, or the name of a network net-bridge create made (a bridge or an overlay), as docker run --network NET." default:"bridge"`
 	Name    string   `help:"Bridge network to attach to (created with default settings if it is the default and missing)." default:"ctrkit0"`
 	Publish []string `short:"p" help:"Publish a port: [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp], like docker -p; repeatable." placeholder:"PORT"`
 	Netns   string   `help:"Use this existing network namespace file instead of making one." placeholder:"PATH" xor:"ns"`
 	PID     int      `name:"pid" help:"Use the network namespace of running process PID instead of making one." placeholder:"PID" xor:"ns"`
 	Parent  string   `help:"macvlan: the host interface the container's macvlan hangs off." placeholder:"IF"`
-	Subnet  string   `help:"macvlan: the subnet of the parent's LAN (needed the first time)." placeholder:"CIDR"`
+	Subnet  string   `help:"macvlan: the subnet of the parent's LAN (default: the subnet of the parent's first address)." placeholder:"CIDR"`
 	Gateway string   `help:"macvlan: the default gateway on the parent's LAN (default: its first address)." placeholder:"IP"`
 }
 
