@@ -95,7 +95,7 @@ only_uplink() {
 	host a 1
 	host b 2
 	# The wire counts the VXLAN datagrams it forwards (UDP port 4789).
-	printf 'table bridge ckwire { chain pass { type filter hook forward priority 0; udp dport 4789 counter; } }\n' |
+	printf 'table bridge ckwire {\n chain pass {\n  type filter hook forward priority 0;\n  udp dport 4789 counter\n }\n}\n' |
 		nsenter --net="/run/netns/$W" nft -f -
 	run_tool --separate-stderr on a net-bridge --explain create --driver overlay --name ov --subnet 10.220.0.0/16 \
 		--vni 42 --underlay 198.51.100.1 --peer 198.51.100.2
@@ -123,7 +123,8 @@ only_uplink() {
 	mkdir -p "$BATS_TEST_TMPDIR/www"
 	echo "hello from host b" >"$BATS_TEST_TMPDIR/www/index.html"
 	ip netns exec "ck-$(cid b)" busybox httpd -f -p 80 -h "$BATS_TEST_TMPDIR/www" 3>&- &
-	run_tool fetch "ck-$(cid a)" http://10.220.2.1/
+	run fetch "ck-$(cid a)" http://10.220.2.1/
+	assert_success
 	assert_output "hello from host b"
 
 	# The underlay carried it as VXLAN: the wire saw UDP 4789, host b's
