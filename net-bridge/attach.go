@@ -34,7 +34,11 @@ host itself (127.0.0.1).
 In a pipe, the document gets the namespace as linux.namespaces {"type": "network", "path":
 "/run/netns/ck-ID"} (ns-enter joins it), bind mounts of those files when it has a root
 filesystem, and every resource made is recorded for 'net-bridge detach ID'. Standalone, it
-prints "ID ADDRESS NETNS".`
+prints "ID ADDRESS NETNS".
+
+--network NET attaches to the network NET made by net-bridge create: on an overlay, the
+address comes from this host's range, the veth gets the overlay's MTU, and there is no
+default route (an overlay reaches only its own containers, on every host).`
 }
 
 func (c *AttachCmd) Run(g *cli.Globals, s *Stdio) error {

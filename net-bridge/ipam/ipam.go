@@ -11,7 +11,9 @@
 //
 // An address is the lowest one free in the subnet, never the network
 // address, the broadcast address, the gateway or an address reserved for the
-// host (a macvlan parent's own address). Detach releases it.
+// host (a macvlan parent's own address). Detach releases it. An overlay
+// network spans hosts that never ask each other, so each hands out only its
+// own Range of the subnet (the rule: net-bridge/network/overlay.go).
 package ipam
 
 import (
