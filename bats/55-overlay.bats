@@ -152,6 +152,14 @@ only_uplink() {
 	[ "$reach_status" -ne 0 ] || fail "ping crossed the overlay with no peer"
 	run_tool on a net-bridge overlay peer add ov 198.51.100.2
 	reach a 10.220.2.1
+
+	# The kernel lost the device (a reboot, a slip): create again makes it,
+	# and the containers on the bridge stay as they were.
+	ip -n "$name-a" link del vx-ov
+	overlay a 1 2
+	run_tool bridge -n "$name-a" fdb show dev vx-ov
+	assert_line "00:00:00:00:00:00 dst 198.51.100.2 self permanent"
+	reach a 10.220.2.1
 }
 
 @test "net-bridge overlay peer add [a third host joins and reaches both; detach and rm leave nothing on any host]" {

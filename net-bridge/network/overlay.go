@@ -120,6 +120,11 @@ func (m *Manager) createOverlay(nets map[string]*ipam.Network, name string, o Ov
 		if n.Driver != ipam.Overlay || n.Subnet != subnet.String() || n.VNI != o.VNI || n.Underlay != local.String() {
 			return nil, fmt.Errorf("network %q exists (%s, subnet %s, vni %d, underlay %s): remove it first (net-bridge rm --name %s)", name, n.Driver, n.Subnet, n.VNI, n.Underlay, name)
 		}
+		if !netcfg.LinkExists(n.Link) || !netcfg.LinkExists(n.VXLAN) {
+			if err := m.rewireOverlay(n); err != nil {
+				return nil, err
+			}
+		}
 		for _, p := range peers {
 			if err := m.addPeer(n, p); err != nil {
 				return nil, err
@@ -176,10 +181,13 @@ func (m *Manager) createOverlay(nets map[string]*ipam.Network, name string, o Ov
 	return n, nil
 }
 
-// wireOverlay makes n's bridge, VXLAN device and flood entries.
+// wireOverlay makes n's bridge (unless it is there: containers may hang
+// off it), VXLAN device and flood entries.
 func (m *Manager) wireOverlay(n *ipam.Network, dev string) error {
-	if err := netcfg.OverlayBridge(m.Log, n.Link, n.MTU); err != nil {
-		return err
+	if !netcfg.LinkExists(n.Link) {
+		if err := netcfg.OverlayBridge(m.Log, n.Link, n.MTU); err != nil {
+			return err
+		}
 	}
 	if err := netcfg.VXLAN(m.Log, n.VXLAN, n.Link, n.VNI, net.ParseIP(n.Underlay), dev, n.MTU); err != nil {
 		return err
@@ -192,18 +200,19 @@ func (m *Manager) wireOverlay(n *ipam.Network, dev string) error {
 	return nil
 }
 
-// rewireOverlay makes a lost overlay network's links again (its state
-// outlived them: a reboot, or the namespace that held them went).
+// rewireOverlay makes what is lost of an overlay network again (its state
+// outlived its links: a reboot, or the namespace that held them went).
 func (m *Manager) rewireOverlay(n *ipam.Network) error {
-	m.Log.Note("network %q is recorded but its bridge %s is gone: making it again", n.Name, n.Link)
+	m.Log.Note("network %q is recorded but its bridge %s or VXLAN device %s is gone: making them again", n.Name, n.Link, n.VXLAN)
 	dev, _, err := netcfg.Underlay(net.ParseIP(n.Underlay))
 	if err != nil {
 		return err
 	}
-	netcfg.DeleteLink(m.Log, n.VXLAN)
+	if err := netcfg.DeleteLink(m.Log, n.VXLAN); err != nil {
+		return err
+	}
 	if err := m.wireOverlay(n, dev); err != nil {
 		netcfg.DeleteLink(nil, n.VXLAN)
-		netcfg.DeleteLink(nil, n.Link)
 		return err
 	}
 	return nil

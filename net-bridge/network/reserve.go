@@ -75,7 +75,7 @@ func (m *Manager) findNetwork(nets map[string]*ipam.Network, name string, o Opti
 		if n.Driver == ipam.Overlay && len(o.Publish) > 0 {
 			return nil, fmt.Errorf("network %q is an overlay: publishing ports needs a bridge network (the host has no address on an overlay; Docker publishes through a second network, docker_gwbridge)", name)
 		}
-		if n.Driver == ipam.Overlay && !netcfg.LinkExists(n.Link) {
+		if n.Driver == ipam.Overlay && (!netcfg.LinkExists(n.Link) || !netcfg.LinkExists(n.VXLAN)) {
 			return n, m.rewireOverlay(n)
 		}
 		if n.Driver == ipam.Bridge && !netcfg.LinkExists(n.Link) {
