@@ -130,6 +130,7 @@ setup:
 bench: build
 	scripts/bench.sh
 	scripts/bench-net.sh
+	scripts/bench-overlay.sh
 	scripts/bench-pull.sh
 	scripts/bench-cg-limit.sh
 	scripts/bench-build.sh

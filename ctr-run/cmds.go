@@ -40,7 +40,8 @@ type runFlags struct {
 	Volume      []string `short:"v" help:"NAME:/PATH (named volume) or /HOST:/PATH[:ro] (bind)." placeholder:"SPEC"`
 	Tmpfs       []string `help:"Mount a tmpfs at PATH." placeholder:"PATH"`
 	ReadOnly    bool     `help:"Mount the root filesystem read-only."`
-	Network     string   `default:"bridge" enum:"bridge,host,none" help:"bridge (ctrkit0), host (the host's network), or none (only lo)."`
+	Network     string   `default:"bridge" help:"bridge (ctrkit0), host (the host's network), none (only lo), macvlan (with --parent), or a network made by net-bridge create, e.g. an overlay across hosts." placeholder:"NET"`
+	Parent      string   `help:"--network macvlan: the host interface the container's macvlan hangs off (its LAN's subnet is taken from its address)." placeholder:"IF"`
 	Init        bool     `help:"Run a tiny init as PID 1 that reaps zombies and forwards signals."`
 	Pull        string   `default:"missing" enum:"always,missing,never" help:"Pull the image: always, missing (only when the store lacks it), never."`
 	Privileged  bool     `help:"Give the container every capability and host device, no seccomp filter, no masked paths: the host's root in all but name."`
@@ -73,7 +74,7 @@ func (f *runFlags) options() (lifecycle.Options, error) {
 	o := lifecycle.Options{
 		Name: f.Name, Image: f.Image, Pull: f.Pull, Cmd: cmd, Entrypoint: f.Entrypoint, Rm: f.Rm,
 		Interactive: f.Interactive, TTY: f.TTY, Init: f.Init, ReadOnly: f.ReadOnly,
-		Env: env, Workdir: f.Workdir, User: f.User, Hostname: f.Hostname, Network: f.Network,
+		Env: env, Workdir: f.Workdir, User: f.User, Hostname: f.Hostname, Network: f.Network, Parent: f.Parent,
 		Publish: f.Publish, Volume: f.Volume, Tmpfs: f.Tmpfs, Privileged: f.Privileged, Restart: f.Restart,
 	}
 	if _, err := lifecycle.ParseRestart(f.Restart); err != nil {
@@ -85,6 +86,9 @@ func (f *runFlags) options() (lifecycle.Options, error) {
 	var err error
 	if o.Log, err = lifecycle.ParseLogOpts(f.LogOpt); err != nil {
 		return o, err
+	}
+	if f.Parent != "" && f.Network != "macvlan" {
+		return lifecycle.Options{}, fmt.Errorf("--parent %s is for --network macvlan, not %q", f.Parent, f.Network)
 	}
 	if f.Privileged {
 		fmt.Fprintln(os.Stderr, "ctr-run: warning: --privileged: every capability, every host device, no seccomp filter, no masked paths; the container's root is the host's root")

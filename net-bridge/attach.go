@@ -12,13 +12,13 @@ import (
 
 type AttachCmd struct {
 	ID      string   `help:"Container id (default: the document's, or a new one). At most 12 bytes: the host's veth is ck-ID, an interface name (15 bytes)." placeholder:"ID"`
-	Network string   `help:"bridge (the default), none (only lo), host (share the host's namespace) or macvlan." default:"bridge" enum:"bridge,none,host,macvlan"`
+	Network string   `help:"bridge (the default), none (only lo), host (share the host's namespace), macvlan, or the name of a network net-bridge create made (a bridge or an overlay), as docker run --network NET." default:"bridge"`
 	Name    string   `help:"Bridge network to attach to (created with default settings if it is the default and missing)." default:"ctrkit0"`
 	Publish []string `short:"p" help:"Publish a port: [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp], like docker -p; repeatable." placeholder:"PORT"`
 	Netns   string   `help:"Use this existing network namespace file instead of making one." placeholder:"PATH" xor:"ns"`
 	PID     int      `name:"pid" help:"Use the network namespace of running process PID instead of making one." placeholder:"PID" xor:"ns"`
 	Parent  string   `help:"macvlan: the host interface the container's macvlan hangs off." placeholder:"IF"`
-	Subnet  string   `help:"macvlan: the subnet of the parent's LAN (needed the first time)." placeholder:"CIDR"`
+	Subnet  string   `help:"macvlan: the subnet of the parent's LAN (default: the subnet of the parent's first address)." placeholder:"CIDR"`
 	Gateway string   `help:"macvlan: the default gateway on the parent's LAN (default: its first address)." placeholder:"IP"`
 }
 
@@ -34,7 +34,11 @@ host itself (127.0.0.1).
 In a pipe, the document gets the namespace as linux.namespaces {"type": "network", "path":
 "/run/netns/ck-ID"} (ns-enter joins it), bind mounts of those files when it has a root
 filesystem, and every resource made is recorded for 'net-bridge detach ID'. Standalone, it
-prints "ID ADDRESS NETNS".`
+prints "ID ADDRESS NETNS".
+
+--network NET attaches to the network NET made by net-bridge create: on an overlay, the
+address comes from this host's range, the veth gets the overlay's MTU, and there is no
+default route (an overlay reaches only its own containers, on every host).`
 }
 
 func (c *AttachCmd) Run(g *cli.Globals, s *Stdio) error {

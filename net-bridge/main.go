@@ -1,11 +1,14 @@
 // Command net-bridge connects containers to a network: a Linux bridge with a
 // veth pair per container, addresses from a collision-free pool, NAT out,
-// and published ports in; or macvlan, the host's network, or none.
+// and published ports in; or an overlay across hosts (VXLAN), macvlan, the
+// host's network, or none.
 //
 // Synopsis:
 //
 //	net-bridge create [--name ctrkit0] [--subnet CIDR]
-//	net-bridge attach [--id ID] [--network bridge|none|host|macvlan] [-p [HOSTIP:]HOSTPORT:CTRPORT[/udp]]…
+//	net-bridge create --driver overlay --name NET --subnet CIDR --vni N --underlay IP [--peer IP]…
+//	net-bridge overlay peer add|rm NET IP; net-bridge overlay peer ls NET
+//	net-bridge attach [--id ID] [--network bridge|none|host|macvlan|NET] [-p [HOSTIP:]HOSTPORT:CTRPORT[/udp]]…
 //	… | net-bridge attach [-p …] | ns-enter
 //	net-bridge detach ID
 //	net-bridge ls | show | doctor
@@ -31,13 +34,14 @@ import (
 
 type CLI struct {
 	cli.Globals
-	Create CreateCmd `cmd:"" help:"Create a bridge network: the bridge, its gateway address, NAT rules (idempotent)."`
-	Attach AttachCmd `cmd:"" help:"Connect a container: network namespace, veth pair, address, route, published ports."`
-	Detach DetachCmd `cmd:"" help:"Disconnect a container: remove its veth, rules, namespace and address."`
-	Ls     LsCmd     `cmd:"" help:"List attached containers with their addresses and ports."`
-	Show   ShowCmd   `cmd:"" help:"Draw the topology (bridges, veths, namespaces, addresses, NAT rules) from the live kernel."`
-	Doctor DoctorCmd `cmd:"" help:"Check forwarding, FORWARD policy, br_netfilter, the firewall backend and routes."`
-	Rm     RmCmd     `cmd:"" help:"Remove a bridge network that no container uses any more."`
+	Create  CreateCmd  `cmd:"" help:"Create a bridge network: the bridge, its gateway address, NAT rules (idempotent)."`
+	Attach  AttachCmd  `cmd:"" help:"Connect a container: network namespace, veth pair, address, route, published ports."`
+	Detach  DetachCmd  `cmd:"" help:"Disconnect a container: remove its veth, rules, namespace and address."`
+	Ls      LsCmd      `cmd:"" help:"List attached containers with their addresses and ports."`
+	Show    ShowCmd    `cmd:"" help:"Draw the topology (bridges, veths, namespaces, addresses, NAT rules) from the live kernel."`
+	Doctor  DoctorCmd  `cmd:"" help:"Check forwarding, FORWARD policy, br_netfilter, the firewall backend and routes."`
+	Rm      RmCmd      `cmd:"" help:"Remove a bridge or overlay network that no container uses any more."`
+	Overlay OverlayCmd `cmd:"" help:"Overlay networks (VXLAN across hosts): their peers."`
 }
 
 // Stdio are the streams a command reads and writes: stdin may carry the

@@ -59,6 +59,8 @@ func header(v network.View) string {
 		return fmt.Sprintf("%s  bridge %s  %s  (subnet %s)", v.Link, v.State, strings.Join(v.Addrs, ","), v.Subnet)
 	case ipam.Macvlan:
 		return fmt.Sprintf("%s  macvlan parent %s  (subnet %s, gateway %s)", v.Name, v.Link, v.Subnet, v.Gateway)
+	case ipam.Overlay:
+		return fmt.Sprintf("%s  overlay bridge %s  mtu %d  (subnet %s, this host's range %s)", v.Link, v.State, v.MTU, v.Subnet, v.Range)
 	}
 	return "none  (only lo)"
 }
@@ -68,6 +70,9 @@ func members(v network.View) []string {
 	var rows []string
 	if v.Missing {
 		rows = append(rows, fmt.Sprintf("!! bridge %s is missing from the kernel", v.Link))
+	}
+	if v.Driver == ipam.Overlay {
+		rows = append(rows, overlayRows(v)...)
 	}
 	for _, m := range v.Members {
 		switch {
@@ -142,4 +147,25 @@ func printRules(out io.Writer, t *network.Topology) {
 			}
 		}
 	}
+}
+
+// overlayRows draw an overlay's VXLAN device: what it is, where it sends,
+// and its forwarding entries.
+func overlayRows(v network.View) []string {
+	rows := []string{fmt.Sprintf("%s  vxlan id %d local %s dstport %d nolearning  %s  (tx %d rx %d packets)",
+		v.VXLAN, v.VNI, v.Underlay, netcfg.VXLANPort, v.VXLANState, v.Tx, v.Rx)}
+	for _, h := range v.Hosts {
+		if h.Self {
+			continue
+		}
+		rows = append(rows, fmt.Sprintf("══ udp %d ══ peer %s  (its containers get %s)", netcfg.VXLANPort, h.Underlay, h.Range))
+	}
+	for _, e := range v.FDB {
+		what := "flood: broadcast and unknown unicast go to " + e.Dst
+		if e.Master {
+			what = "learned by the bridge: this MAC is behind " + v.VXLAN + ", on another host"
+		}
+		rows = append(rows, fmt.Sprintf("fdb %s  (%s)", e, what))
+	}
+	return rows
 }

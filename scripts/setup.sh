@@ -15,6 +15,7 @@ packages=(
 	runc crun                               # cross-checks and benchmarks
 	iproute2 util-linux procps              # ip, unshare/nsenter/findmnt, ps
 	nftables                                # nft, to cross-check net-bridge's rules
+	iperf3                                  # make bench: overlay vs bridge throughput
 	shellcheck jq hyperfine time python3    # lint, spec editing, bench, free ports
 	libcap2-bin                             # capsh, to replay ns-enter --explain
 	strace                                  # bats/74-hosts: which netlink sockets net-bridge opens

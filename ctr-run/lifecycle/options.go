@@ -26,7 +26,8 @@ type Options struct {
 	Workdir     string
 	User        string
 	Hostname    string
-	Network     string
+	Network     string // bridge, host, none, macvlan or a network's name: net-bridge attach --network
+	Parent      string // --network macvlan: the parent interface
 	Publish     []string
 	Volume      []string
 	Tmpfs       []string
@@ -57,6 +58,9 @@ func (o Options) Pipeline(id string) Pipeline {
 	net := Stage{"net-bridge", []string{"attach", "--id", id}}
 	if o.Network != "" {
 		net.Args = append(net.Args, "--network", o.Network)
+	}
+	if o.Parent != "" {
+		net.Args = append(net.Args, "--parent", o.Parent)
 	}
 	for _, p := range o.Publish {
 		net.Args = append(net.Args, "-p", p)

@@ -16,3 +16,19 @@ func TestPipelineSeedsTheID(t *testing.T) {
 		t.Errorf("first stage = %q, want %q", got, "img-pull --pull missing busybox")
 	}
 }
+
+func TestPipelineNetwork(t *testing.T) {
+	for _, tt := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{Network: "bridge"}, "net-bridge attach --id abc --network bridge"},
+		{Options{Network: "ov"}, "net-bridge attach --id abc --network ov"},
+		{Options{Network: "macvlan", Parent: "eth0"}, "net-bridge attach --id abc --network macvlan --parent eth0"},
+	} {
+		p := tt.o.Pipeline("abc")
+		if got := p.Stages[len(p.Stages)-1].String(); got != tt.want {
+			t.Errorf("Pipeline(%+v) net stage = %q, want %q", tt.o, got, tt.want)
+		}
+	}
+}

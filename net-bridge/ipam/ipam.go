@@ -11,7 +11,9 @@
 //
 // An address is the lowest one free in the subnet, never the network
 // address, the broadcast address, the gateway or an address reserved for the
-// host (a macvlan parent's own address). Detach releases it.
+// host (a macvlan parent's own address). Detach releases it. An overlay
+// network spans hosts that never ask each other, so each hands out only its
+// own Range of the subnet (the rule: net-bridge/network/overlay.go).
 package ipam
 
 import (
@@ -32,6 +34,7 @@ import (
 const (
 	Bridge  = "bridge"  // a veth pair per container, one end on a Linux bridge
 	Macvlan = "macvlan" // a macvlan link of a host interface, moved into the container
+	Overlay = "overlay" // a bridge per host, joined to the other hosts' by a VXLAN device
 )
 
 // Network is one network net-bridge created.
@@ -43,7 +46,20 @@ type Network struct {
 	Gateway   string               `json:"gateway"`
 	Reserved  []string             `json:"reserved,omitempty"`
 	Endpoints map[string]*Endpoint `json:"endpoints"`
+
+	// An overlay network only (see net-bridge/network/overlay.go).
+	Range    string   `json:"range,omitempty"`    // this host's share of Subnet: addresses come from here
+	VNI      int      `json:"vni,omitempty"`      // the VXLAN network identifier, 1 to 16777215
+	Underlay string   `json:"underlay,omitempty"` // this host's address on the underlay, the VXLAN source
+	VXLAN    string   `json:"vxlan,omitempty"`    // the VXLAN device plugged into the bridge, vx-NAME
+	MTU      int      `json:"mtu,omitempty"`      // the underlay's MTU less the 50 bytes VXLAN adds
+	Peers    []string `json:"peers,omitempty"`    // the other hosts' underlay addresses
 }
+
+// Bridged reports whether n's containers hang off a bridge of n's own by
+// a veth pair (bridge and overlay networks). Such a network stays when its
+// last container leaves; a macvlan or none record goes with it.
+func (n *Network) Bridged() bool { return n.Driver == Bridge || n.Driver == Overlay }
 
 // Endpoint is one container attached to a network.
 type Endpoint struct {
@@ -210,7 +226,13 @@ func (n *Network) Allocate(id string) (net.IP, error) {
 	for _, ep := range n.Endpoints {
 		used[ep.IP] = true
 	}
-	ip, err := NextFree(subnet, used)
+	pool := subnet
+	if n.Range != "" {
+		if _, pool, err = net.ParseCIDR(n.Range); err != nil {
+			return nil, fmt.Errorf("network %q: range %q: %w", n.Name, n.Range, err)
+		}
+	}
+	ip, err := NextFree(pool, used)
 	if err != nil {
 		return nil, fmt.Errorf("network %q: %w (detach a container, or create a network with a larger --subnet)", n.Name, err)
 	}

@@ -231,3 +231,16 @@ func TestPortConflicts(t *testing.T) {
 		t.Errorf("%v.Conflicts(%v) = true, want false (different host addresses)", b, c)
 	}
 }
+
+func TestAllocateFromRange(t *testing.T) {
+	n := &Network{Name: "ov", Driver: Overlay, Subnet: "10.220.0.0/16", Range: "10.220.2.0/24"}
+	for _, want := range []string{"10.220.2.1", "10.220.2.2"} {
+		ip, err := n.Allocate("c" + want)
+		if err != nil || ip.String() != want {
+			t.Errorf("Allocate() = %v, %v, want %s (the host's range, not the subnet's start)", ip, err, want)
+		}
+	}
+	if !n.Bridged() || (&Network{Driver: Macvlan}).Bridged() {
+		t.Errorf("Bridged(): overlay and bridge networks have a bridge of their own, macvlan not")
+	}
+}

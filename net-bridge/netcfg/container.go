@@ -40,10 +40,11 @@ func linkUp(log *explain.Log, h *netlink.Handle, path, name string) error {
 
 // Veth creates a veth pair: host on the host, plugged into bridge and up,
 // and eth0 created directly inside the namespace at path, so no name there
-// ever collides with one on the host.
+// ever collides with one on the host. mtu > 0 sets both ends' MTU (an
+// overlay's, smaller than the wire's); 0 leaves the kernel's 1500.
 //
-// Equivalent to: `ip link add HOST master BRIDGE type veth peer name eth0 netns NAME; ip link set HOST up`.
-func Veth(log *explain.Log, host, bridge, path string) error {
+// Equivalent to: `ip link add HOST [mtu MTU] master BRIDGE type veth peer name eth0 netns NAME; ip link set HOST up`.
+func Veth(log *explain.Log, host, bridge, path string, mtu int) error {
 	br, err := netlink.LinkByName(bridge)
 	if err != nil {
 		return fmt.Errorf("bridge %q: %w (create it: net-bridge create --name %s)", bridge, err, bridge)
@@ -54,12 +55,16 @@ func Veth(log *explain.Log, host, bridge, path string) error {
 	}
 	defer ns.Close()
 	veth := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: host, MasterIndex: br.Attrs().Index},
+		LinkAttrs:     netlink.LinkAttrs{Name: host, MasterIndex: br.Attrs().Index, MTU: mtu},
 		PeerName:      "eth0",
 		PeerNamespace: netlink.NsFd(ns),
 	}
-	log.Step(fmt.Sprintf("RTM_NEWLINK veth %q master %q peer \"eth0\" IFLA_NET_NS_FD %s", host, bridge, path),
-		fmt.Sprintf("ip link add %s master %s type veth peer name eth0 netns %s", host, bridge, nsName(path)))
+	call, cmd := fmt.Sprintf("RTM_NEWLINK veth %q", host), "ip link add "+host
+	if mtu > 0 {
+		call, cmd = call+fmt.Sprintf(" IFLA_MTU %d", mtu), cmd+fmt.Sprintf(" mtu %d", mtu)
+	}
+	log.Step(fmt.Sprintf("%s master %q peer \"eth0\" IFLA_NET_NS_FD %s", call, bridge, path),
+		fmt.Sprintf("%s master %s type veth peer name eth0 netns %s", cmd, bridge, nsName(path)))
 	if err := netlink.LinkAdd(veth); err != nil {
 		if errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("create veth %q: a link of that name exists already", host)

@@ -209,7 +209,7 @@ func TestVethAddress(t *testing.T) {
 	if _, err := NewNetns(nil, name); err == nil || !strings.Contains(err.Error(), "exists already") {
 		t.Errorf("NewNetns(%q) a second time = %v, want \"exists already\"", name, err)
 	}
-	if err := Veth(log, "ck-vtest", "ckbr0", path); err != nil {
+	if err := Veth(log, "ck-vtest", "ckbr0", path, 0); err != nil {
 		t.Fatalf("Veth(ck-vtest, ckbr0, %s) = %v", path, err)
 	}
 	addr := &net.IPNet{IP: net.IPv4(10, 97, 0, 2).To4(), Mask: net.CIDRMask(24, 32)}
@@ -240,13 +240,13 @@ func TestVethAddress(t *testing.T) {
 	// The container reaches its gateway through the bridge.
 	nettest.Run(t, "ip", "netns", "exec", name, "busybox", "ping", "-c", "1", "-W", "2", "10.97.0.1")
 
-	if err := Veth(nil, "ck-vtest", "ckbr0", path); err == nil || !strings.Contains(err.Error(), "exists already") {
+	if err := Veth(nil, "ck-vtest", "ckbr0", path, 0); err == nil || !strings.Contains(err.Error(), "exists already") {
 		t.Errorf("Veth(ck-vtest) a second time = %v, want \"exists already\"", err)
 	}
-	if err := Veth(nil, "ck-vtest2", "nobridge", path); err == nil || !strings.Contains(err.Error(), "net-bridge create --name nobridge") {
+	if err := Veth(nil, "ck-vtest2", "nobridge", path, 0); err == nil || !strings.Contains(err.Error(), "net-bridge create --name nobridge") {
 		t.Errorf("Veth(… nobridge …) = %v, want a hint to create it", err)
 	}
-	if err := Veth(nil, "ck-vtest2", "ckbr0", "/nonexistent"); err == nil {
+	if err := Veth(nil, "ck-vtest2", "ckbr0", "/nonexistent", 0); err == nil {
 		t.Errorf("Veth(… /nonexistent) = nil, want an error")
 	}
 	if err := Address(nil, path, addr, gw.IP); err == nil {

@@ -97,3 +97,22 @@ func HostAddrs(name string) ([]net.IP, error) {
 	}
 	return out, nil
 }
+
+// HostNets lists the IPv4 subnets link name's addresses are in.
+//
+// Equivalent to: `ip -4 -o route show dev LINK proto kernel scope link`.
+func HostNets(name string) ([]*net.IPNet, error) {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("link %q: %w", name, err)
+	}
+	addrs, err := netlink.AddrList(l, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, err
+	}
+	var out []*net.IPNet
+	for _, a := range addrs {
+		out = append(out, &net.IPNet{IP: a.IP.Mask(a.Mask), Mask: a.Mask})
+	}
+	return out, nil
+}

@@ -35,6 +35,11 @@ func (m *Manager) Attach(doc *specs.Spec, o Options) (a *Attached, err error) {
 	if o.Network == "" {
 		o.Network = ipam.Bridge
 	}
+	switch o.Network {
+	case ipam.Bridge, ipam.Macvlan, "none", "host":
+	default: // a network by name, as docker run --network NAME
+		o.Name, o.Network = o.Network, ipam.Bridge
+	}
 	if o.Name == "" {
 		o.Name = DefaultBridge
 	}

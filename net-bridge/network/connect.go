@@ -21,8 +21,8 @@ func (m *Manager) connect(p *plan, n *ipam.Network, ip net.IP, u *undo) error {
 	switch n.Driver {
 	case "none":
 		return netcfg.LoopbackUp(m.Log, p.nsPath)
-	case ipam.Bridge:
-		if err := netcfg.Veth(m.Log, p.link, n.Link, p.nsPath); err != nil {
+	case ipam.Bridge, ipam.Overlay:
+		if err := netcfg.Veth(m.Log, p.link, n.Link, p.nsPath, n.MTU); err != nil {
 			return err
 		}
 		u.push(func() { netcfg.DeleteLink(nil, p.link) })
@@ -34,6 +34,8 @@ func (m *Manager) connect(p *plan, n *ipam.Network, ip net.IP, u *undo) error {
 		}
 	}
 	_, subnet, _ := net.ParseCIDR(n.Subnet)
+	// An overlay has no gateway (nil: no default route); its subnet's
+	// route comes with the address.
 	if err := netcfg.Address(m.Log, p.nsPath, &net.IPNet{IP: ip, Mask: subnet.Mask}, net.ParseIP(n.Gateway)); err != nil {
 		return err
 	}

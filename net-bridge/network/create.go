@@ -196,6 +196,18 @@ func (m *Manager) Remove(name string) error {
 		if len(n.Endpoints) > 0 {
 			return fmt.Errorf("network %q has %d container(s) attached: detach them first (net-bridge ls)", name, len(n.Endpoints))
 		}
+		if n.Driver == ipam.Overlay {
+			// The flood entries go with the VXLAN device; an overlay has
+			// no nftables rules.
+			if err := netcfg.DeleteLink(m.Log, n.VXLAN); err != nil {
+				return err
+			}
+			if err := netcfg.DeleteLink(m.Log, n.Link); err != nil {
+				return err
+			}
+			delete(nets, name)
+			return nil
+		}
 		if err := nat.RemoveNetwork(m.Log, n.Name); err != nil {
 			return err
 		}

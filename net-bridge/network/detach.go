@@ -41,7 +41,7 @@ func (m *Manager) Detach(id string) (found bool, err error) {
 			}
 		}
 		n.Release(id)
-		if n.Driver != ipam.Bridge && len(n.Endpoints) == 0 {
+		if !n.Bridged() && len(n.Endpoints) == 0 {
 			delete(nets, n.Name)
 		}
 		return nil

@@ -24,6 +24,11 @@
 //     document and in STATE/ID/resources.json, each undone by
 //     `net-bridge detach ID`.
 //
+// An overlay network (overlay.go, with the design at length) is a bridge
+// per host joined to the other hosts' by a VXLAN device; CreateOverlay and
+// the Peer functions make it, and attach treats it as a bridge without a
+// gateway, NAT or published ports.
+//
 // A Manager never prints: kernel steps go to its explain log, and what the
 // user should know (forwarding was turned on) to its Notice function.
 package network

@@ -13,7 +13,7 @@ import (
 // Options say how to attach a container, as net-bridge attach's flags do.
 type Options struct {
 	ID      string   // container id; "": the document's, or a new one
-	Network string   // bridge (""), none, host or macvlan
+	Network string   // bridge (""), none, host, macvlan, or a network's name (as Name)
 	Name    string   // the bridge network to attach to; "": DefaultBridge
 	Publish []string // ports, docker's -p syntax [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]
 	Netns   string   // an existing namespace file to use instead of making one

@@ -28,7 +28,7 @@ func (m *Manager) record(doc *specs.Spec, p *plan, n *ipam.Network, ip net.IP) e
 	if p.ownNetns {
 		rs = append(rs, spec.Resource{Stage: stage, Kind: "netns", Name: p.nsPath, Undo: detach})
 	}
-	if n.Driver == ipam.Bridge {
+	if n.Bridged() {
 		rs = append(rs, spec.Resource{Stage: stage, Kind: "link", Name: p.link, Undo: detach})
 	}
 	if n.Driver != "none" {

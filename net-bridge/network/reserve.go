@@ -30,7 +30,7 @@ func (m *Manager) reserve(p *plan, o Options) (n *ipam.Network, ip net.IP, err e
 		}
 		ep := n.Endpoints[p.id]
 		ep.Netns, ep.OwnNetns, ep.Ports = p.nsPath, p.ownNetns, p.ports
-		if n.Driver == ipam.Bridge {
+		if n.Bridged() {
 			ep.HostLink = p.link
 		}
 		return nil
@@ -44,7 +44,7 @@ func (m *Manager) release(netName, id string) error {
 	return m.Store().Update(func(nets map[string]*ipam.Network) error {
 		if n := nets[netName]; n != nil {
 			n.Release(id)
-			if n.Driver != ipam.Bridge && len(n.Endpoints) == 0 {
+			if !n.Bridged() && len(n.Endpoints) == 0 {
 				delete(nets, netName)
 			}
 		}
@@ -72,6 +72,12 @@ func portsFree(nets map[string]*ipam.Network, ports []ipam.Port) error {
 // to; it runs under the store's lock.
 func (m *Manager) findNetwork(nets map[string]*ipam.Network, name string, o Options) (*ipam.Network, error) {
 	if n, ok := nets[name]; ok {
+		if n.Driver == ipam.Overlay && len(o.Publish) > 0 {
+			return nil, fmt.Errorf("network %q is an overlay: publishing ports needs a bridge network (the host has no address on an overlay; Docker publishes through a second network, docker_gwbridge)", name)
+		}
+		if n.Driver == ipam.Overlay && (!netcfg.LinkExists(n.Link) || !netcfg.LinkExists(n.VXLAN)) {
+			return n, m.rewireOverlay(n)
+		}
 		if n.Driver == ipam.Bridge && !netcfg.LinkExists(n.Link) {
 			// The state outlived the bridge (a reboot, or the network
 			// namespace holding it was deleted): make it again.
@@ -92,7 +98,7 @@ func (m *Manager) findNetwork(nets map[string]*ipam.Network, name string, o Opti
 		nets[name] = n
 		return n, nil
 	case ipam.Macvlan:
-		n, err := newMacvlan(name, o)
+		n, err := m.newMacvlan(name, o)
 		if err != nil {
 			return nil, err
 		}
@@ -107,9 +113,19 @@ func (m *Manager) findNetwork(nets map[string]*ipam.Network, name string, o Opti
 
 // newMacvlan is the record of a macvlan network on o.Parent's LAN, made by
 // its first container. The parent's own addresses are never handed out.
-func newMacvlan(name string, o Options) (*ipam.Network, error) {
+// Without --subnet, the LAN is the subnet of the parent's first address,
+// as a docker user expects of `-o parent=eth0` on a configured interface.
+func (m *Manager) newMacvlan(name string, o Options) (*ipam.Network, error) {
 	if o.Subnet == "" {
-		return nil, fmt.Errorf("--network macvlan: the first container on %q needs --subnet, the subnet of its LAN", o.Parent)
+		nets, err := netcfg.HostNets(o.Parent)
+		if err != nil {
+			return nil, fmt.Errorf("--parent: %w", err)
+		}
+		if len(nets) == 0 {
+			return nil, fmt.Errorf("--network macvlan: %q has no IPv4 address to take its LAN's subnet from: give --subnet", o.Parent)
+		}
+		o.Subnet = nets[0].String()
+		m.Log.Note("macvlan: the subnet of %s's address, %s", o.Parent, o.Subnet)
 	}
 	ipnet, sn, err := net.ParseCIDR(o.Subnet)
 	if err != nil || ipnet.To4() == nil {

@@ -25,6 +25,13 @@ type View struct {
 	Missing bool             // the bridge is gone from the kernel
 	Members []Member         //
 	Lost    []*ipam.Endpoint // recorded on the bridge, not plugged into it
+
+	// An overlay's VXLAN device, live: its state, packets sent and
+	// received, its forwarding entries; and the hosts with their ranges.
+	VXLANState string
+	Tx, Rx     uint64
+	FDB        []netcfg.FDBEntry
+	Hosts      []Peer
 }
 
 // Member is one container's link (or, for none, its namespace).
@@ -41,7 +48,8 @@ type Member struct {
 // ip ctrkit.
 //
 // Equivalent to: `ip -o link show master BRIDGE`, `ip -n ck-ID addr show
-// dev eth0` for each container, and `nft list table ip ctrkit`.
+// dev eth0` for each container, and `nft list table ip ctrkit`; for an
+// overlay also `ip -s link show vx-NET` and `bridge fdb show dev vx-NET`.
 func (m *Manager) Show() (*Topology, error) {
 	nets, err := m.List()
 	if err != nil {
@@ -62,11 +70,17 @@ func (m *Manager) Show() (*Topology, error) {
 
 func view(n *ipam.Network) View {
 	v := View{Network: n}
-	if n.Driver != ipam.Bridge {
+	if !n.Bridged() {
 		for _, id := range SortedIDs(n) {
 			v.Members = append(v.Members, member(n.Endpoints[id], ""))
 		}
 		return v
+	}
+	if n.Driver == ipam.Overlay {
+		v.VXLANState = netcfg.LinkState(n.VXLAN)
+		v.Tx, v.Rx, _ = netcfg.LinkStats(n.VXLAN)
+		v.FDB, _ = netcfg.FDB(n.VXLAN)
+		v.Hosts = PeersOf(n)
 	}
 	v.State = netcfg.LinkState(n.Link)
 	v.Addrs, _ = netcfg.AddrOf("", n.Link)
@@ -79,6 +93,9 @@ func view(n *ipam.Network) View {
 	ports, err := netcfg.Ports(n.Link)
 	v.Missing = err != nil
 	for _, p := range ports {
+		if p == n.VXLAN && n.VXLAN != "" {
+			continue // drawn on its own
+		}
 		ep := byLink[p]
 		delete(byLink, p)
 		if ep == nil {

@@ -239,10 +239,10 @@ func TestNewMacvlanErrors(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{Parent: "eth0"}, "needs --subnet"},
+		{Options{Parent: "ck-nosuchlink"}, "--parent: link \"ck-nosuchlink\""},
 		{Options{Parent: "eth0", Subnet: "fd00::/64"}, "not an IPv4 address/prefix"},
 	} {
-		if _, err := newMacvlan("macvlan-eth0", tt.o); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, err := (&Manager{}).newMacvlan("macvlan-eth0", tt.o); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("newMacvlan(%+v) = %v, want %q", tt.o, err, tt.want)
 		}
 	}
@@ -257,5 +257,49 @@ func TestUndo(t *testing.T) {
 	u.run()
 	if want := []int{2, 1, 0}; !cmp.Equal(got, want) {
 		t.Errorf("undo ran %v, want %v (newest first)", got, want)
+	}
+}
+
+func TestHostRange(t *testing.T) {
+	for _, tt := range []struct{ subnet, underlay, want string }{
+		{"10.220.0.0/16", "198.51.100.1", "10.220.1.0/24"},
+		{"10.220.0.0/16", "198.51.100.2", "10.220.2.0/24"},
+		{"10.220.0.0/16", "192.0.2.255", "10.220.255.0/24"},
+		{"10.0.0.0/8", "198.51.100.3", "10.3.0.0/16"},
+		{"10.220.4.0/22", "198.51.100.1", "10.220.4.4/30"},
+	} {
+		_, sn, _ := net.ParseCIDR(tt.subnet)
+		r, err := hostRange(sn, net.ParseIP(tt.underlay))
+		if err != nil || r.String() != tt.want {
+			t.Errorf("hostRange(%s, %s) = %v, %v, want %s", tt.subnet, tt.underlay, r, err, tt.want)
+		}
+	}
+	_, sn, _ := net.ParseCIDR("10.220.0.0/24")
+	if r, err := hostRange(sn, net.ParseIP("198.51.100.1")); err == nil {
+		t.Errorf("hostRange(/24) = %v, want an error (256 ranges of 1 address)", r)
+	}
+}
+
+func TestCreateOverlayRefuses(t *testing.T) {
+	m := &Manager{State: t.TempDir()}
+	nets := map[string]*ipam.Network{"other": {Name: "other", Driver: ipam.Overlay, Subnet: "10.99.0.0/16", VNI: 42}}
+	for _, tt := range []struct {
+		name string
+		o    OverlayOptions
+		want string
+	}{
+		{"averyverylongname", OverlayOptions{Subnet: "10.220.0.0/16", VNI: 1, Underlay: "198.51.100.1"}, "at most 12 bytes"},
+		{"ov", OverlayOptions{VNI: 1, Underlay: "198.51.100.1"}, "needs --subnet"},
+		{"ov", OverlayOptions{Subnet: "10.220.0.0/24", VNI: 1, Underlay: "198.51.100.1"}, "needs a /22 or larger"},
+		{"ov", OverlayOptions{Subnet: "10.220.0.0/16", VNI: 0, Underlay: "198.51.100.1"}, "--vni 0"},
+		{"ov", OverlayOptions{Subnet: "10.220.0.0/16", VNI: 1 << 24, Underlay: "198.51.100.1"}, "1 to 16777215"},
+		{"ov", OverlayOptions{Subnet: "10.220.0.0/16", VNI: 1, Underlay: "fd00::1"}, "IPv4 address"},
+		{"ov", OverlayOptions{Subnet: "10.220.0.0/16", VNI: 1, Underlay: "198.51.100.1", Peers: []string{"x"}}, "peer \"x\""},
+		{"ov", OverlayOptions{Subnet: "10.220.0.0/16", VNI: 42, Underlay: "198.51.100.1"}, "vni 42 is in use by ctrkit network \"other\""},
+		{"other", OverlayOptions{Subnet: "10.220.0.0/16", VNI: 42, Underlay: "198.51.100.1"}, "exists"},
+	} {
+		if _, err := m.createOverlay(nets, tt.name, tt.o); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("createOverlay(%q, %+v) = %v, want %q", tt.name, tt.o, err, tt.want)
+		}
 	}
 }
