@@ -6,10 +6,11 @@
 # The chapter's ```sh blocks are joined into one bash script (so variables
 # and the working directory carry from block to block) that stops at the
 # first failing command; a block fenced as ```sh fails must exit non-zero
-# instead.  ```text blocks show output and are not run.  The script starts in
-# the repository root with bin/ and scripts/ on PATH, as a reader following
-# the README would, and runs in a process group of its own, so whatever it
-# leaves running is ended when it finishes.
+# instead.  ```text blocks show output and are not run.  The script runs as a
+# reader would: in a fresh shell, in the repository root, with only what the
+# README's setup gives (bin/ built, no ctrkit command on PATH: a chapter puts
+# them there itself, as it tells the reader to).  It runs in a process group
+# of its own, so whatever it leaves running is ended when it finishes.
 set -euo pipefail
 
 doc=${1:?usage: doc-test.sh docs/NN-chapter.md}
@@ -43,7 +44,9 @@ work=$(mktemp -d /tmp/ck-doc.XXXXXX)
 chmod 755 "$work"
 
 cd "$repo"
-export PATH="$repo/bin:$repo/scripts:$PATH" TMPDIR=$work
+# A reader's root shell: the system PATH, none of the suite's directories.
+PATH=$(printf '%s\n' "${PATH//:/$'\n'}" | grep -vxF -e "$repo/bin" -e "$repo/scripts" | paste -sd:)
+export PATH TMPDIR=$work
 status=0
 setsid --wait bash -x "$script" || status=$?
 # The chapter ran in a session of its own: end whatever it left running.
