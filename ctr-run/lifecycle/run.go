@@ -51,7 +51,9 @@ func Create(state string, o Options, env []string, stderr io.Writer) (*Container
 		return nil, &ExitError{125, err}
 	}
 	p := o.Pipeline(id)
-	logFor(env, stderr).Step("pipe(); fork(); execve() ×4", strings.ReplaceAll(p.Shell(c.Path("config.json")), " \\\n  ", " "))
+	// A note, not a step: each stage explains its own steps, and those are
+	// what a transcript replays (the pipeline again would redo them).
+	logFor(env, stderr).Note("pipe(); fork(); execve() ×4: %s", strings.ReplaceAll(p.Shell(c.Path("config.json")), " \\\n  ", " "))
 	doc, err := p.Run(env, stderr)
 	if err == nil {
 		err = fsutil.WriteFile(c.Path("config.json"), doc, 0o600)
@@ -81,14 +83,18 @@ func (c *Container) Start(env []string, stderr io.Writer) (int, error) {
 	}
 	cmd := exec.Command(Bin("ns-enter"), c.NsEnter...)
 	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, os.Stdin, os.Stdout, stderr
-	logFor(env, stderr).Step(fmt.Sprintf("fork(); execve(%q)", cmd.Path), explain.Join(append([]string{"ns-enter"}, c.NsEnter...)))
+	logFor(env, stderr).Note("fork(); execve(%q): %s", cmd.Path, explain.Join(append([]string{"ns-enter"}, c.NsEnter...)))
 	return c.supervise(cmd, env, stderr)
 }
 
 // supervise runs ns-enter to its end, records the exit status, and removes
 // the container when it was made with --rm.
 func (c *Container) supervise(cmd *exec.Cmd, env []string, stderr io.Writer) (int, error) {
-	if err := cmd.Start(); err != nil {
+	err := cmd.Start()
+	for _, f := range cmd.ExtraFiles {
+		f.Close() // ns-enter has its copy (Supervise's explain descriptor)
+	}
+	if err != nil {
 		return 125, fmt.Errorf("start ns-enter: %w", err)
 	}
 	// Ctrl-C and Ctrl-\ reach ns-enter from the terminal itself (same
@@ -101,7 +107,7 @@ func (c *Container) supervise(cmd *exec.Cmd, env []string, stderr io.Writer) (in
 			cmd.Process.Signal(s)
 		}
 	}()
-	err := cmd.Wait()
+	err = cmd.Wait()
 	signal.Stop(sigs)
 	status := 0
 	if err != nil {
@@ -127,8 +133,10 @@ func (c *Container) supervise(cmd *exec.Cmd, env []string, stderr io.Writer) (in
 // so it outlives ctr-run, and waits until the container runs (or failed).
 // The supervisor is `ctr-run supervise ID`: like containerd-shim or conmon,
 // it keeps the container's output in STATE/ID/log, reaps it and records
-// its exit status.
-func (c *Container) Detach(self string, args []string, env []string) error {
+// its exit status. With --explain, the supervisor's and ns-enter's steps
+// come back through a pipe (CTRKIT_EXPLAIN_FD) and are copied to stderr,
+// so the whole transcript is where the command was typed, not in the log.
+func (c *Container) Detach(self string, args []string, env []string, stderr io.Writer) error {
 	log, err := os.OpenFile(c.Path("log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
@@ -142,7 +150,32 @@ func (c *Container) Detach(self string, args []string, env []string) error {
 	cmd := exec.Command(self, args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	copied := make(chan struct{})
+	close(copied)
+	if slices.Contains(env, "CTRKIT_EXPLAIN=1") {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		cmd.ExtraFiles = []*os.File{w}
+		cmd.Env = append(explain.WithoutFD(env), explain.FDEnv+"=3")
+		copied = make(chan struct{})
+		go func() { io.Copy(stderr, r); close(copied) }()
+		defer func() {
+			// EOF once ns-enter's container runs (or failed); a little
+			// grace for the last lines after the container's PID shows.
+			select {
+			case <-copied:
+			case <-time.After(5 * time.Second):
+			}
+		}()
+	}
+	err = cmd.Start()
+	for _, f := range cmd.ExtraFiles {
+		f.Close()
+	}
+	if err != nil {
 		return fmt.Errorf("start the supervisor: %w", err)
 	}
 	if err := fsutil.WriteFile(c.Path("supervisor"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err != nil {
@@ -165,7 +198,13 @@ func (c *Container) Detach(self string, args []string, env []string) error {
 // are the container's log.
 func (c *Container) Supervise(env []string) (int, error) {
 	cmd := exec.Command(Bin("ns-enter"), c.NsEnter...)
+	env = explain.WithoutFD(env)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, os.Stdout, os.Stderr
+	if f := explain.FD(); f != nil { // ctr-run -d --explain reads it (Detach)
+		logFor(env, f).Note("fork(); execve(%q): %s", cmd.Path, explain.Join(append([]string{"ns-enter"}, c.NsEnter...)))
+		cmd.ExtraFiles = []*os.File{f}
+		cmd.Env = append(env, explain.FDEnv+"=3")
+	}
 	return c.supervise(cmd, env, os.Stderr)
 }
 

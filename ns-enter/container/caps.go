@@ -108,7 +108,7 @@ func dropBounding(log *explain.Log, keep capSet) error {
 			drop = append(drop, strings.ToLower(capNames[i]))
 		}
 	}
-	log.Step(fmt.Sprintf("prctl(PR_CAPBSET_DROP, …) for every capability but %s", keep), "capsh --drop="+strings.Join(drop, ",")+" --")
+	log.Step(fmt.Sprintf("prctl(PR_CAPBSET_DROP, …) for every capability but %s", keep), "# at the exec, with util-linux: setpriv --bounding-set=-all,+"+strings.ReplaceAll(keep.String(), ",", ",+")+" PROGRAM (no busybox tool drops it)")
 	for i := 0; i <= last; i++ {
 		if keep&(1<<i) != 0 {
 			continue
@@ -139,7 +139,7 @@ func applyCaps(log *explain.Log, cs capsets) error {
 		}
 	}
 	log.Step(fmt.Sprintf("capset(effective=%s, permitted=%s, inheritable=%s)", cs.effective, cs.permitted, cs.inheritable),
-		fmt.Sprintf("setpriv --inh-caps=%s …", cs.inheritable))
+		fmt.Sprintf("# at the exec, with util-linux: setpriv --inh-caps=%s PROGRAM", cs.inheritable))
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset(effective=%s, permitted=%s): %w", cs.effective, cs.permitted, err)
 	}
@@ -159,7 +159,7 @@ func applyCaps(log *explain.Log, cs capsets) error {
 		}
 	}
 	if cs.ambient != 0 {
-		log.Step(fmt.Sprintf("prctl(PR_CAP_AMBIENT_RAISE, %s)", cs.ambient), fmt.Sprintf("setpriv --ambient-caps=+%s …", strings.ReplaceAll(cs.ambient.String(), ",", ",+")))
+		log.Step(fmt.Sprintf("prctl(PR_CAP_AMBIENT_RAISE, %s)", cs.ambient), fmt.Sprintf("# at the exec, with util-linux: setpriv --ambient-caps=+%s PROGRAM", strings.ReplaceAll(cs.ambient.String(), ",", ",+")))
 	}
 	return nil
 }

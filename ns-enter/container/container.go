@@ -82,6 +82,10 @@ type Options struct {
 	ConsoleSocket string
 	Explain       bool
 	Log           *explain.Log
+	// ExplainTo, when set, receives stage 1's explain lines instead of
+	// Stderr (Log should write there too); Start closes it once the
+	// container runs or failed, so whoever reads it sees EOF then.
+	ExplainTo *os.File
 }
 
 // initConfig is what stage 0 sends stage 1 over fd 3.
@@ -154,6 +158,9 @@ type Process struct {
 // keeps nothing open: Wait must not be called then.
 func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 	log := o.Log
+	if o.ExplainTo != nil {
+		defer o.ExplainTo.Close()
+	}
 	// Nothing ns-enter inherited goes further than it must: not to hooks,
 	// not to stage 1, not to the container (see hygiene.go).
 	if err := closeOnExec(nil, 3+o.PassFDs); err != nil {
@@ -399,7 +406,11 @@ func exitCode(err error) int {
 // stderr for explain lines, the terminal socket, the namespaces to join,
 // the exec fifo (for create) and exe itself.
 func initCommand(s *specs.Spec, o Options, p *runPlan, passed []*os.File, exe, fifo, cfgR, errW *os.File) *exec.Cmd {
-	files := append(append(passed, cfgR, errW, o.Stderr, nil), p.nsFiles...)
+	explainTo := o.Stderr
+	if o.ExplainTo != nil {
+		explainTo = o.ExplainTo
+	}
+	files := append(append(passed, cfgR, errW, explainTo, nil), p.nsFiles...)
 	if fifo != nil {
 		files = append(files, fifo)
 	}
@@ -637,7 +648,10 @@ func idMaps(ms []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 }
 
 // explainStart prints the clone and setns steps with the unshare(1) or
-// nsenter(1) line that does the same.
+// nsenter(1) line that does the same. Each starts a shell in the new (or
+// joined) namespaces, which the steps that follow are typed into, as they
+// are run in the container's process: replayed as a script (bash <
+// script), that shell reads the rest of the script.
 func explainStart(log *explain.Log, s *specs.Spec, p *runPlan) {
 	if !log.Enabled() {
 		return
@@ -649,11 +663,14 @@ func explainStart(log *explain.Log, s *specs.Spec, p *runPlan) {
 		}
 	}
 	if p.clone != 0 {
-		log.Step(fmt.Sprintf("clone(%s|SIGCHLD)", namespace.FlagNames(p.clone)), explain.Join(shell)+" …")
+		log.Step(fmt.Sprintf("clone(%s|SIGCHLD)", namespace.FlagNames(p.clone)), explain.Join(shell)+" bash")
 	}
 	for _, j := range p.joined {
-		log.Step(fmt.Sprintf("setns(open(%q), %s), in C before the Go runtime starts", j.path, namespace.FlagNames(j.kind.Flag)),
-			fmt.Sprintf("nsenter %s=%s …", j.kind.Option, j.path))
+		enter := fmt.Sprintf("nsenter %s=%s bash", j.kind.Option, j.path)
+		if p.clone != 0 {
+			enter = "exec " + enter // the unshare'd shell becomes the one in the namespace: still PID 1
+		}
+		log.Step(fmt.Sprintf("setns(open(%q), %s), in C before the Go runtime starts", j.path, namespace.FlagNames(j.kind.Flag)), enter)
 		if j.kind.Flag == unix.CLONE_NEWPID {
 			log.Note("a joined pid namespace takes effect for children only: fork once more")
 		}
