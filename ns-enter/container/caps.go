@@ -102,13 +102,13 @@ func parseCapsets(c *specs.LinuxCapabilities) (capsets, error) {
 // set-user-id-root program. Needs CAP_SETPCAP, so it runs before setuid.
 func dropBounding(log *explain.Log, keep capSet) error {
 	last := lastCap()
-	var drop []string // as capsh names them: cap_sys_admin
-	for i := 0; i <= last && i < len(capNames); i++ {
-		if keep&(1<<i) == 0 {
-			drop = append(drop, strings.ToLower(capNames[i]))
-		}
+	bset := "-all" // setpriv(1)'s words: -all,+chown,+kill
+	if keep != 0 {
+		bset += ",+" + strings.ReplaceAll(keep.String(), ",", ",+")
 	}
-	log.Step(fmt.Sprintf("prctl(PR_CAPBSET_DROP, …) for every capability but %s", keep), "# at the exec, with util-linux: setpriv --bounding-set=-all,+"+strings.ReplaceAll(keep.String(), ",", ",+")+" PROGRAM (no busybox tool drops it)")
+	// A shell cannot do this step where ns-enter does: after pivot_root
+	// only the container's tools are left, and busybox has none for it.
+	log.Step(fmt.Sprintf("prctl(PR_CAPBSET_DROP, …) for every capability but %s", keep), "# at the exec, with util-linux: setpriv --bounding-set="+bset+" PROGRAM (no busybox tool drops it)")
 	for i := 0; i <= last; i++ {
 		if keep&(1<<i) != 0 {
 			continue
