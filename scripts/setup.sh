@@ -16,7 +16,7 @@ packages=(
 	iproute2 util-linux procps              # ip, unshare/nsenter/findmnt, ps
 	nftables                                # nft, to cross-check net-bridge's rules
 	shellcheck jq hyperfine time python3    # lint, spec editing, bench, free ports
-	libcap2-bin                             # capsh, to replay ns-enter --explain
+	libcap2-bin                             # capsh, to decode capability masks (chapter 8)
 	qemu-system-x86 cpio xz-utils           # make test-cgroups (scripts/cgroup-vm.sh)
 	cgroup-tools                            # cgexec, cg-limit's bench baseline
 	docker-registry skopeo umoci curl       # img-pull: a local registry, cross-checks
