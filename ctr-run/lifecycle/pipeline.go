@@ -114,7 +114,7 @@ func (p Pipeline) Run(env []string, stderr io.Writer) ([]byte, error) {
 	failed := -1
 	for i, c := range cmds {
 		if err := c.Wait(); err != nil && firstErr == nil {
-			firstErr, failed = fmt.Errorf("%s failed (%w): see its message above", p.Stages[i].Command, err), i
+			firstErr, failed = fmt.Errorf("%s failed (%w): see its message above", p.Stages[i], err), i
 		}
 	}
 	copying.Wait()
