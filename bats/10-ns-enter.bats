@@ -231,7 +231,7 @@ load ns-enter
 	assert_output ''
 	assert_stderr_contains '[ns-enter] clone(CLONE_NEWUTS|SIGCHLD)  $ unshare --fork --uts'
 	assert_stderr_contains '[ns-enter] sethostname("box")  $ hostname box'
-	assert_stderr_contains '[ns-enter] execve("/usr/bin/true", ["true"])  $ true'
+	assert_stderr_contains '[ns-enter] execve("/usr/bin/true", ["true"])  $ exec true'
 	local line
 	for line in "${stderr_lines[@]}"; do
 		[[ $line =~ ^\[ns-enter\]\ (.+\ \ \$\ .+|#\ .+)$ ]] ||
