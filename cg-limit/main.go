@@ -51,6 +51,6 @@ func main() {
 	var c CLI
 	ctx := kong.Parse(&c, kong.Name("cg-limit"),
 		kong.Description("Limit what processes may use with control groups: the resource half of every container."),
-		kong.UsageOnError())
+		kong.ShortUsageOnError())
 	cli.Exit(ctx, ctx.Run(&c.Globals))
 }

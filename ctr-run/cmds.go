@@ -182,7 +182,7 @@ func (c *RunCmd) Run(g *cli.Globals) error {
 		return err
 	}
 	if c.Detach {
-		if err := ctr.Detach(self(), []string{"supervise", ctr.ID}, env); err != nil {
+		if err := ctr.Detach(self(), []string{"supervise", ctr.ID}, env, os.Stderr); err != nil {
 			return &cli.ExitError{Code: 125, Err: err}
 		}
 		fmt.Println(ctr.ID)
@@ -268,7 +268,7 @@ func (c *StartCmd) Run(g *cli.Globals) error {
 	if c.Attach {
 		return exit(ctr.Start(env, os.Stderr))
 	}
-	if err := ctr.Detach(self(), []string{"supervise", ctr.ID}, env); err != nil {
+	if err := ctr.Detach(self(), []string{"supervise", ctr.ID}, env, os.Stderr); err != nil {
 		return &cli.ExitError{Code: 125, Err: err}
 	}
 	fmt.Println(ctr.ID)

@@ -48,6 +48,6 @@ func main() {
 	var c CLI
 	ctx := kong.Parse(&c, kong.Name("ctr-run"),
 		kong.Description("Run containers by running the ctrkit pipeline: img-pull | fs-layer | cg-limit | net-bridge | ns-enter."),
-		kong.UsageOnError())
+		kong.ShortUsageOnError())
 	cli.Exit(ctx, ctx.Run(&c.Globals))
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -114,6 +115,9 @@ func (c *PullCmd) Run(g *cli.Globals) error {
 		p.Wait()
 	}
 	if err != nil {
+		if _, rerr := st.Resolve(c.Ref); errors.Is(rerr, store.ErrNotFound) {
+			return notPulled(c.Ref, g.Root, err)
+		}
 		return err
 	}
 	if !c.Quiet {
@@ -344,4 +348,22 @@ func human(n int64) string {
 		return fmt.Sprintf("%.1fkB", float64(n)/1e3)
 	}
 	return fmt.Sprintf("%dB", n)
+}
+
+// notPulled is the one message for an image the store lacks and the pull
+// could not fetch (a mistyped name, no network): the cause in a few words,
+// and what to do next, instead of the registry's whole error chain.
+func notPulled(ref, root string, err error) error {
+	cause := err
+	var dns *net.DNSError
+	var op *net.OpError
+	switch {
+	case errors.As(err, &dns):
+		cause = dns
+	case errors.As(err, &op):
+		cause = op
+	}
+	return fmt.Errorf("image %q is not in the store (%s) and could not be pulled: %w\n"+
+		"next: scripts/mk-image.sh makes the offline busybox image; img-pull ls lists the store (a typo?); "+
+		"img-pull %s pulls it once the registry is in reach; --pull never runs from the store only", ref, root, cause, ref)
 }

@@ -49,6 +49,6 @@ func main() {
 	var c CLI
 	ctx := kong.Parse(&c, kong.Name("img-pull"),
 		kong.Description("Pull container images from a registry into a local OCI image layout: manifests, configs and layers, each checked by its digest."),
-		kong.UsageOnError())
+		kong.ShortUsageOnError())
 	cli.Exit(ctx, ctx.Run(&c.Globals))
 }

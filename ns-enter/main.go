@@ -57,6 +57,6 @@ func main() {
 	var c CLI
 	ctx := kong.Parse(&c, kong.Name("ns-enter"),
 		kong.Description("Run a command in its own Linux namespaces: the isolation every container is made of."),
-		kong.UsageOnError())
+		kong.ShortUsageOnError())
 	cli.Exit(ctx, ctx.Run(&c.Globals))
 }

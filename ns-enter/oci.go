@@ -73,7 +73,7 @@ func ociMain(args []string) {
 	var o OCI
 	parser := kong.Must(&o, kong.Name(ociName),
 		kong.Description("ns-enter as an OCI runtime: runc's command line, for containerd, dockerd and the runtime-tools validation suite."),
-		kong.UsageOnError(),
+		kong.ShortUsageOnError(),
 		kong.Vars{"version": ociName + " version ns-enter (ctrkit)\nspec: " + specs.Version})
 	ctx, err := parser.Parse(args)
 	if err == nil {

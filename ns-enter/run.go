@@ -3,12 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"ctrkit/internal/cli"
+	"ctrkit/internal/explain"
 	"ctrkit/internal/spec"
 	"ctrkit/ns-enter/container"
 	"ctrkit/ns-enter/namespace"
@@ -399,9 +401,17 @@ func (c *RunCmd) Run(g *cli.Globals) error {
 	if bundle == "" {
 		bundle, _ = os.Getwd()
 	}
+	// Explain lines go to stderr, or where CTRKIT_EXPLAIN_FD says until
+	// the container runs (ctr-run -d: its stderr is the container's log).
+	var explainOut io.Writer = os.Stderr
+	explainTo := explain.FD()
+	if explainTo != nil {
+		explainOut = explainTo
+	}
 	status, err := container.Run(s, container.Options{
 		Bundle: bundle, Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Init: c.Init, PIDFile: c.PIDFile, PassFDs: listen + c.PreserveFDs, NoNewKeyring: c.NoNewKeyring, Explain: g.Explain, Log: g.Log("ns-enter", os.Stderr),
+		Init: c.Init, PIDFile: c.PIDFile, PassFDs: listen + c.PreserveFDs, NoNewKeyring: c.NoNewKeyring, Explain: g.Explain,
+		Log: g.Log("ns-enter", explainOut), ExplainTo: explainTo,
 	})
 	if err != nil {
 		return &cli.ExitError{Code: status, Err: err}

@@ -17,7 +17,7 @@ packages=(
 	nftables                                # nft, to cross-check net-bridge's rules
 	iperf3                                  # make bench: overlay vs bridge throughput
 	shellcheck jq hyperfine time python3    # lint, spec editing, bench, free ports
-	libcap2-bin                             # capsh, to replay ns-enter --explain
+	libcap2-bin                             # capsh, to decode capability masks (chapter 8)
 	strace                                  # bats/74-hosts: which netlink sockets net-bridge opens
 	qemu-system-x86 cpio xz-utils           # make test-cgroups (scripts/cgroup-vm.sh)
 	cgroup-tools                            # cgexec, cg-limit's bench baseline

@@ -56,7 +56,9 @@ func Create(state string, o Options, env []string, stderr io.Writer) (*Container
 		return nil, &exitcode.Error{Code: 125, Err: err}
 	}
 	p := o.Pipeline(id)
-	logFor(env, stderr).Step("pipe(); fork(); execve() ×4", strings.ReplaceAll(p.Shell(c.Path("config.json")), " \\\n  ", " "))
+	// A note, not a step: each stage explains its own steps, and those are
+	// what a transcript replays (the pipeline again would redo them).
+	logFor(env, stderr).Note("pipe(); fork(); execve() ×4: %s", strings.ReplaceAll(p.Shell(c.Path("config.json")), " \\\n  ", " "))
 	doc, err := p.Run(env, stderr)
 	if err == nil {
 		err = fsutil.WriteFile(c.Path("config.json"), doc, 0o600)
@@ -87,7 +89,7 @@ func (c *Container) Start(env []string, stderr io.Writer) (int, error) {
 	if err := fsutil.WriteFile(c.Path("supervisor"), []byte(proc.Self().String()+"\n"), 0o600); err != nil {
 		return 125, err
 	}
-	logFor(env, stderr).Step(fmt.Sprintf("fork(); execve(%q)", Bin("ns-enter")), explain.Join(append([]string{"ns-enter"}, c.NsEnter...)))
+	logFor(env, stderr).Note("fork(); execve(%q): %s", Bin("ns-enter"), explain.Join(append([]string{"ns-enter"}, c.NsEnter...)))
 	return c.supervise(func() *exec.Cmd {
 		cmd := exec.Command(Bin("ns-enter"), c.NsEnter...)
 		cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, os.Stdin, os.Stdout, stderr
@@ -124,7 +126,11 @@ func (c *Container) supervise(newCmd func() *exec.Cmd, env []string, stderr io.W
 	for restarts, delay := 0, restartDelay; ; restarts++ {
 		cmd := newCmd()
 		started := time.Now()
-		if err := cmd.Start(); err != nil {
+		err := cmd.Start()
+		for _, f := range cmd.ExtraFiles {
+			f.Close() // ns-enter has its copy (Supervise's explain descriptor)
+		}
+		if err != nil {
 			return 125, fmt.Errorf("start ns-enter: %w", err)
 		}
 		mu.Lock()
@@ -187,8 +193,11 @@ func waitStatus(err error) int {
 // so it outlives ctr-run, and waits until the container runs (or failed).
 // The supervisor is `ctr-run supervise ID`: like containerd-shim or conmon,
 // it keeps the container's output in STATE/ID/log, reaps it, records its
-// exit status and restarts it as --restart says.
-func (c *Container) Detach(self string, args []string, env []string) error {
+// exit status and restarts it as --restart says. With --explain, the
+// supervisor's and ns-enter's steps come back through a pipe
+// (CTRKIT_EXPLAIN_FD) and are copied to stderr, so the whole transcript is
+// where the command was typed, not in the log.
+func (c *Container) Detach(self string, args []string, env []string, stderr io.Writer) error {
 	log, err := os.OpenFile(c.Path("supervisor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
@@ -202,7 +211,30 @@ func (c *Container) Detach(self string, args []string, env []string) error {
 	cmd := exec.Command(self, args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	if slices.Contains(env, "CTRKIT_EXPLAIN=1") {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		cmd.ExtraFiles = []*os.File{w}
+		cmd.Env = append(explain.WithoutFD(env), explain.FDEnv+"=3")
+		copied := make(chan struct{})
+		go func() { io.Copy(stderr, r); close(copied) }()
+		defer func() {
+			// EOF once ns-enter's container runs (or failed); a little
+			// grace for the last lines after the container's PID shows.
+			select {
+			case <-copied:
+			case <-time.After(5 * time.Second):
+			}
+		}()
+	}
+	err = cmd.Start()
+	for _, f := range cmd.ExtraFiles {
+		f.Close()
+	}
+	if err != nil {
 		return fmt.Errorf("start the supervisor: %w", err)
 	}
 	id, err := proc.Of(cmd.Process.Pid)
@@ -239,9 +271,17 @@ func (c *Container) Supervise(env []string) (int, error) {
 		return 125, err
 	}
 	defer w.Close()
+	env = explain.WithoutFD(env)
+	explainFD := explain.FD() // ctr-run -d --explain reads it (Detach), until the first start
 	return c.supervise(func() *exec.Cmd {
 		cmd := exec.Command(Bin("ns-enter"), c.NsEnter...)
 		cmd.Env, cmd.Stdout, cmd.Stderr = env, w, w
+		if explainFD != nil {
+			logFor(env, explainFD).Note("fork(); execve(%q): %s", cmd.Path, explain.Join(append([]string{"ns-enter"}, c.NsEnter...)))
+			cmd.ExtraFiles = []*os.File{explainFD}
+			cmd.Env = append(env, explain.FDEnv+"=3")
+			explainFD = nil // supervise closes it once ns-enter holds it
+		}
 		return cmd
 	}, env, os.Stderr)
 }

@@ -222,8 +222,11 @@ func (s *Store) unpack(images *store.Store, l *Layer, opt Options, lease *lease.
 		}
 	}
 	link := filepath.Join(s.Dir, Short(l.ChainID))
+	// The short name keeps overlay's mount options under a page (overlay.go).
 	if err := os.Symlink("../"+l.ChainID.Hex+"/diff", link); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("layer %d: %w", l.Index, err)
+	} else if err == nil {
+		s.Log.Step(fmt.Sprintf("symlink(%q, %q)", "../"+l.ChainID.Hex+"/diff", link), "ln -s "+explain.Quote("../"+l.ChainID.Hex+"/diff")+" "+explain.Quote(link))
 	}
 	return nil
 }

@@ -64,6 +64,7 @@ func New(s Setup) (*Container, error) {
 		return nil, err
 	}
 	for _, d := range []string{c.Upper(), c.Work(), mp} {
+		s.Log.Step(fmt.Sprintf("mkdir(%q, 0755)", d), "mkdir -p "+explain.Quote(d))
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}

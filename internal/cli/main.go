@@ -21,7 +21,7 @@ type kongExit int
 // own exits come back as an *ExitError without a message (kong printed it;
 // a 0 after --help is nil).
 func Main(name, description string, grammar any, args []string, stdout, stderr io.Writer, binds ...any) (err error) {
-	k, err := kong.New(grammar, kong.Name(name), kong.Description(description), kong.UsageOnError(),
+	k, err := kong.New(grammar, kong.Name(name), kong.Description(description), kong.ShortUsageOnError(),
 		kong.Writers(stdout, stderr), kong.Exit(func(code int) { panic(kongExit(code)) }))
 	if err != nil {
 		return err

@@ -50,8 +50,12 @@ func TestMain(t *testing.T) {
 		t.Errorf("Main(--help) = %v, stdout %q, want nil and the usage", err, stdout.String())
 	}
 	var e *ExitError
+	stdout.Reset()
 	if err := Main("tool", "d", &g, []string{"--bogus"}, &stdout, &stderr, &out); !errors.As(err, &e) || e.Code != 80 || e.Err != nil || !strings.Contains(stderr.String(), "unknown flag --bogus") {
 		t.Errorf("Main(--bogus) = %v, stderr %q, want a silent exit 80 after kong's message", err, stderr.String())
+	}
+	if strings.Contains(stdout.String(), "Commands:") || !strings.Contains(stdout.String(), "Usage: tool") {
+		t.Errorf("Main(--bogus) printed %q, want the one usage line, not the whole usage", stdout.String())
 	}
 	if err := Main("tool", "d", &g, []string{"say", "fail"}, &stdout, &stderr, &out); err == nil || err.Error() != "failed" {
 		t.Errorf("Main(say fail) = %v, want the verb's error", err)

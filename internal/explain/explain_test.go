@@ -2,6 +2,10 @@ package explain
 
 import (
 	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -46,6 +50,33 @@ func TestQuote(t *testing.T) {
 	for in, want := range tests {
 		if got := Quote(in); got != want {
 			t.Errorf("Quote(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestFileReplays checks that a File step, put through the sed of the
+// package doc and run by sh, writes the same bytes.
+func TestFileReplays(t *testing.T) {
+	for _, content := range []string{"nameserver 10.0.0.1\nsearch lan\n", "", "no newline", "$HOME `x` 'q'\n\n"} {
+		path := filepath.Join(t.TempDir(), "f")
+		var b bytes.Buffer
+		New("t", &b, true).File(`write("f")`, path, []byte(content))
+		sed := exec.Command("sed", "-n", "-e", `s/^\[[a-z-]*\] > //p`, "-e", `s/^\[[a-z-]*\] \(.*  \)\{0,1\}\$ //p`)
+		sed.Stdin = &b
+		script, err := sed.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("sh", "-c", string(script)).CombinedOutput(); err != nil {
+			t.Fatalf("sh -c %q: %v: %s", script, err, out)
+		}
+		got, _ := os.ReadFile(path)
+		want := strings.TrimSuffix(content, "\n") + "\n"
+		if content == "" {
+			want = ""
+		}
+		if string(got) != want {
+			t.Errorf("File(%q) replayed to %q, want %q", content, got, want)
 		}
 	}
 }

@@ -33,7 +33,7 @@ func (m *Manager) writeFiles(id, hostname string, ip net.IP) ([]string, error) {
 	var out []string
 	for _, name := range ctrFiles {
 		path := filepath.Join(dir, name)
-		m.Log.Step(fmt.Sprintf("write(%q)", path), fmt.Sprintf("printf … > %s", path))
+		m.Log.File(fmt.Sprintf("write(%q)", path), path, []byte(content[name]))
 		if err := os.WriteFile(path, []byte(content[name]), 0o644); err != nil {
 			return nil, fmt.Errorf("write %s: %w", path, err)
 		}

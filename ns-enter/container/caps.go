@@ -102,13 +102,13 @@ func parseCapsets(c *specs.LinuxCapabilities) (capsets, error) {
 // set-user-id-root program. Needs CAP_SETPCAP, so it runs before setuid.
 func dropBounding(log *explain.Log, keep capSet) error {
 	last := lastCap()
-	var drop []string // as capsh names them: cap_sys_admin
-	for i := 0; i <= last && i < len(capNames); i++ {
-		if keep&(1<<i) == 0 {
-			drop = append(drop, strings.ToLower(capNames[i]))
-		}
+	bset := "-all" // setpriv(1)'s words: -all,+chown,+kill
+	if keep != 0 {
+		bset += ",+" + strings.ReplaceAll(keep.String(), ",", ",+")
 	}
-	log.Step(fmt.Sprintf("prctl(PR_CAPBSET_DROP, …) for every capability but %s", keep), "capsh --drop="+strings.Join(drop, ",")+" --")
+	// A shell cannot do this step where ns-enter does: after pivot_root
+	// only the container's tools are left, and busybox has none for it.
+	log.Step(fmt.Sprintf("prctl(PR_CAPBSET_DROP, …) for every capability but %s", keep), "# at the exec, with util-linux: setpriv --bounding-set="+bset+" PROGRAM (no busybox tool drops it)")
 	for i := 0; i <= last; i++ {
 		if keep&(1<<i) != 0 {
 			continue
@@ -139,7 +139,7 @@ func applyCaps(log *explain.Log, cs capsets) error {
 		}
 	}
 	log.Step(fmt.Sprintf("capset(effective=%s, permitted=%s, inheritable=%s)", cs.effective, cs.permitted, cs.inheritable),
-		fmt.Sprintf("setpriv --inh-caps=%s …", cs.inheritable))
+		fmt.Sprintf("# at the exec, with util-linux: setpriv --inh-caps=%s PROGRAM", cs.inheritable))
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset(effective=%s, permitted=%s): %w", cs.effective, cs.permitted, err)
 	}
@@ -159,7 +159,7 @@ func applyCaps(log *explain.Log, cs capsets) error {
 		}
 	}
 	if cs.ambient != 0 {
-		log.Step(fmt.Sprintf("prctl(PR_CAP_AMBIENT_RAISE, %s)", cs.ambient), fmt.Sprintf("setpriv --ambient-caps=+%s …", strings.ReplaceAll(cs.ambient.String(), ",", ",+")))
+		log.Step(fmt.Sprintf("prctl(PR_CAP_AMBIENT_RAISE, %s)", cs.ambient), fmt.Sprintf("# at the exec, with util-linux: setpriv --ambient-caps=+%s PROGRAM", strings.ReplaceAll(cs.ambient.String(), ",", ",+")))
 	}
 	return nil
 }

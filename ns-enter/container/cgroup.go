@@ -23,7 +23,10 @@ func joinCgroup(log *explain.Log, path string, pid int) error {
 	}
 	for _, dir := range dirs {
 		procs := filepath.Join(dir, "cgroup.procs")
-		log.Step(fmt.Sprintf("write(%q, \"%d\")", procs, pid), fmt.Sprintf("echo %d > %s", pid, explain.Quote(procs)))
+		// The shell half moves the shell that will exec the program: $$
+		// is its PID, and the kernel reads a PID written here in the
+		// writer's own pid namespace.
+		log.Step(fmt.Sprintf("write(%q, \"%d\")", procs, pid), "echo $$ > "+explain.Quote(procs))
 		if err := os.WriteFile(procs, []byte(strconv.Itoa(pid)), 0); err != nil {
 			return fmt.Errorf("join cgroup: write %d to %s: %w", pid, procs, err)
 		}

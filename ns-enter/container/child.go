@@ -37,7 +37,11 @@ func exitCode(err error) int {
 // stderr for explain lines, the terminal socket, the namespaces to join,
 // the exec fifo (for create) and exe itself.
 func initCommand(s *specs.Spec, o Options, p *runPlan, passed []*os.File, exe, fifo, cfgR, errW *os.File) *exec.Cmd {
-	files := append(append(passed, cfgR, errW, o.Stderr, nil), p.nsFiles...)
+	explainTo := o.Stderr
+	if o.ExplainTo != nil {
+		explainTo = o.ExplainTo
+	}
+	files := append(append(passed, cfgR, errW, explainTo, nil), p.nsFiles...)
 	if fifo != nil {
 		files = append(files, fifo)
 	}

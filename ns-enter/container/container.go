@@ -79,6 +79,10 @@ type Options struct {
 	ConsoleSocket string
 	Explain       bool
 	Log           *explain.Log
+	// ExplainTo, when set, receives stage 1's explain lines instead of
+	// Stderr (Log should write there too); Start closes it once the
+	// container runs or failed, so whoever reads it sees EOF then.
+	ExplainTo *os.File
 }
 
 // initConfig is what stage 0 sends stage 1 over fd 3.
@@ -152,6 +156,9 @@ type Process struct {
 // keeps nothing open: Wait must not be called then.
 func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 	log := o.Log
+	if o.ExplainTo != nil {
+		defer o.ExplainTo.Close()
+	}
 	// Nothing ns-enter inherited goes further than it must: not to hooks,
 	// not to stage 1, not to the container (see hygiene.go).
 	if err := closeOnExec(nil, 3+o.PassFDs); err != nil {

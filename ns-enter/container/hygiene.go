@@ -130,7 +130,7 @@ func passedFiles(n int) ([]*os.File, error) {
 // next execve (the container's) drops them all.
 func closeOnExec(log *explain.Log, first int) error {
 	log.Step(fmt.Sprintf("close_range(%d, ~0, CLOSE_RANGE_CLOEXEC)", first),
-		fmt.Sprintf("for fd in $(ls /proc/self/fd); do [ $fd -ge %d ] && eval \"exec $fd>&-\"; done", first))
+		fmt.Sprintf("for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ \"$fd\" -lt %d ] || eval \"exec $fd>&-\"; done", first))
 	return fds.CloseOnExec(first)
 }
 
@@ -177,7 +177,7 @@ func overlaySelf(log *explain.Log) (*os.File, error) {
 	esc := func(p string) string { return strings.NewReplacer(`\`, `\\`, `:`, `\:`, `,`, `\,`).Replace(p) }
 	lower := esc(dir) + ":" + esc(empty)
 	log.Step(fmt.Sprintf("fsopen(\"overlay\"); fsconfig(\"lowerdir\", %q); fsmount(MOUNT_ATTR_RDONLY); openat(%q, O_PATH)", lower, name),
-		fmt.Sprintf("mount -t overlay -o ro,lowerdir=%s overlay /tmp/exe; exec 9</tmp/exe/%s; umount -l /tmp/exe", explain.Quote(lower), name))
+		"# ns-enter's own binary, read-only for the container; a shell runs no copy of itself")
 	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("fsopen(\"overlay\"): %w", err)
@@ -209,7 +209,7 @@ const memfdSeals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | un
 // memfdSelf copies /proc/self/exe into a memfd and seals it.
 func memfdSelf(log *explain.Log) (*os.File, error) {
 	log.Step("memfd_create(\"ns-enter\", MFD_ALLOW_SEALING); sendfile(/proc/self/exe); fcntl(F_ADD_SEALS, F_SEAL_SEAL|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE)",
-		"cp /proc/self/exe /dev/shm/ns-enter && chmod 0555 /dev/shm/ns-enter  # a tmpfs copy, without seals")
+		"# ns-enter's own binary, sealed for the container; a shell runs no copy of itself")
 	src, err := os.Open("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("open /proc/self/exe: %w", err)
@@ -243,7 +243,7 @@ func sessionKeyring(log *explain.Log, id string) error {
 	if id != "" {
 		name += "." + id
 	}
-	log.Step(fmt.Sprintf("keyctl(KEYCTL_JOIN_SESSION_KEYRING, %q)", name), "keyctl session "+explain.Quote(name)+" …")
+	log.Step(fmt.Sprintf("keyctl(KEYCTL_JOIN_SESSION_KEYRING, %q)", name), "# keyutils (not a stock tool): keyctl session "+explain.Quote(name)+" bash")
 	var ring int
 	var err error
 	if id != "" {
@@ -282,7 +282,7 @@ func sessionKeyring(log *explain.Log, id string) error {
 	if err != nil {
 		return fmt.Errorf("keyring %d has permissions %q: %w", ring, parts[3], err)
 	}
-	log.Step(fmt.Sprintf("keyctl(KEYCTL_SETPERM, %d, %#08x)", ring, perm|0x080000), fmt.Sprintf("keyctl setperm %d %#08x", ring, perm|0x080000))
+	log.Step(fmt.Sprintf("keyctl(KEYCTL_SETPERM, %d, %#08x)", ring, perm|0x080000), fmt.Sprintf("# keyutils: keyctl setperm %d %#08x", ring, perm|0x080000))
 	if err := unix.KeyctlSetperm(ring, uint32(perm)|0x080000); err != nil {
 		return fmt.Errorf("keyctl(KEYCTL_SETPERM, %d): %w", ring, err)
 	}

@@ -90,7 +90,7 @@ func Init() int {
 		}
 	}
 	if !cfg.Fork {
-		log.Step(fmt.Sprintf("execve(%q, %q)", path, p.Args), explain.Join(p.Args))
+		log.Step(fmt.Sprintf("execve(%q, %q)", path, p.Args), "exec "+explain.Join(p.Args))
 		err := syscall.Exec(path, p.Args, p.Env)
 		return report(errPipe, &exitcode.Error{Code: 126, Err: fmt.Errorf("execve %s: %w", path, err)})
 	}

@@ -194,7 +194,10 @@ func idMaps(ms []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 }
 
 // explainStart prints the clone and setns steps with the unshare(1) or
-// nsenter(1) line that does the same.
+// nsenter(1) line that does the same. Each starts a shell in the new (or
+// joined) namespaces, which the steps that follow are typed into, as they
+// are run in the container's process: replayed as a script (bash <
+// script), that shell reads the rest of the script.
 func explainStart(log *explain.Log, s *specs.Spec, p *runPlan) {
 	if !log.Enabled() {
 		return
@@ -206,11 +209,14 @@ func explainStart(log *explain.Log, s *specs.Spec, p *runPlan) {
 		}
 	}
 	if p.clone != 0 {
-		log.Step(fmt.Sprintf("clone(%s|SIGCHLD)", namespace.FlagNames(p.clone)), explain.Join(shell)+" …")
+		log.Step(fmt.Sprintf("clone(%s|SIGCHLD)", namespace.FlagNames(p.clone)), explain.Join(shell)+" bash")
 	}
 	for _, j := range p.joined {
-		log.Step(fmt.Sprintf("setns(open(%q), %s), in C before the Go runtime starts", j.path, namespace.FlagNames(j.kind.Flag)),
-			fmt.Sprintf("nsenter %s=%s …", j.kind.Option, j.path))
+		enter := fmt.Sprintf("nsenter %s=%s bash", j.kind.Option, j.path)
+		if p.clone != 0 {
+			enter = "exec " + enter // the unshare'd shell becomes the one in the namespace: still PID 1
+		}
+		log.Step(fmt.Sprintf("setns(open(%q), %s), in C before the Go runtime starts", j.path, namespace.FlagNames(j.kind.Flag)), enter)
 		if j.kind.Flag == unix.CLONE_NEWPID {
 			log.Note("a joined pid namespace takes effect for children only: fork once more")
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -35,7 +36,7 @@ func setRlimits(log *explain.Log, rls []specs.POSIXRlimit) error {
 			return fmt.Errorf("unknown rlimit %q: use one of RLIMIT_NOFILE, RLIMIT_NPROC, … (getrlimit(2))", rl.Type)
 		}
 		log.Step(fmt.Sprintf("setrlimit(%s, {cur=%d, max=%d})", rl.Type, rl.Soft, rl.Hard),
-			fmt.Sprintf("prlimit --%s=%d:%d --pid $$", strings.ToLower(strings.TrimPrefix(rl.Type, "RLIMIT_")), rl.Soft, rl.Hard))
+			ulimitCommand(rl))
 		if err := syscall.Setrlimit(res, &syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}); err != nil {
 			return fmt.Errorf("setrlimit(%s, soft %d, hard %d): %w", rl.Type, rl.Soft, rl.Hard, err)
 		}
@@ -94,7 +95,7 @@ func setupProcess(log *explain.Log, p *specs.Process, newRoot bool) error {
 		}
 	}
 	if p.NoNewPrivileges {
-		log.Step("prctl(PR_SET_NO_NEW_PRIVS, 1)", "setpriv --no-new-privs …")
+		log.Step("prctl(PR_SET_NO_NEW_PRIVS, 1)", "# at the exec, with util-linux: setpriv --no-new-privs PROGRAM (busybox: setpriv --nnp)")
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
 		}
@@ -130,7 +131,7 @@ func setUser(log *explain.Log, u specs.User) error {
 		groups[i] = int(g)
 	}
 	log.Step(fmt.Sprintf("setgroups(%v); setgid(%d); setuid(%d)", groups, u.GID, u.UID),
-		fmt.Sprintf("setpriv --reuid=%d --regid=%d --groups=%s …", u.UID, u.GID, strings.Trim(strings.ReplaceAll(fmt.Sprint(groups), " ", ","), "[]")))
+		fmt.Sprintf("# at the exec, with util-linux: setpriv --reuid=%d --regid=%d --groups=%s PROGRAM", u.UID, u.GID, strings.Trim(strings.ReplaceAll(fmt.Sprint(groups), " ", ","), "[]")))
 	if err := syscall.Setgroups(groups); err != nil && !(errors.Is(err, syscall.EPERM) && len(groups) == 0) {
 		return fmt.Errorf("setgroups(%v): %w (in a user namespace, /proc/PID/setgroups must say allow)", groups, err)
 	}
@@ -179,4 +180,38 @@ func lookPath(name string, env []string) (string, error) {
 		return "", denied
 	}
 	return "", &exitcode.Error{Code: 127, Err: fmt.Errorf("exec %q: executable file not found in $PATH (%s)", name, path)}
+}
+
+// ulimits maps an rlimit to bash's ulimit option and the unit ulimit
+// counts it in (bash's ulimit.def: 1024-byte blocks for sizes).
+var ulimits = map[string]struct {
+	opt  string
+	unit uint64
+}{
+	"RLIMIT_AS": {"v", 1024}, "RLIMIT_CORE": {"c", 1024}, "RLIMIT_CPU": {"t", 1}, "RLIMIT_DATA": {"d", 1024},
+	"RLIMIT_FSIZE": {"f", 1024}, "RLIMIT_LOCKS": {"x", 1}, "RLIMIT_MEMLOCK": {"l", 1024}, "RLIMIT_MSGQUEUE": {"q", 1},
+	"RLIMIT_NICE": {"e", 1}, "RLIMIT_NOFILE": {"n", 1}, "RLIMIT_NPROC": {"u", 1}, "RLIMIT_RSS": {"m", 1024},
+	"RLIMIT_RTPRIO": {"r", 1}, "RLIMIT_RTTIME": {"R", 1}, "RLIMIT_SIGPENDING": {"i", 1}, "RLIMIT_STACK": {"s", 1024},
+}
+
+// ulimitCommand is the shell's own way to set rl: the ulimit builtin,
+// which needs no tool in the container (prlimit(1) is not in busybox).
+// A limit ulimit cannot state in its units falls back to prlimit.
+func ulimitCommand(rl specs.POSIXRlimit) string {
+	u, ok := ulimits[rl.Type]
+	value := func(v uint64) (string, bool) {
+		if v == unix.RLIM_INFINITY {
+			return "unlimited", true
+		}
+		return strconv.FormatUint(v/u.unit, 10), v%u.unit == 0
+	}
+	soft, okS := value(rl.Soft)
+	hard, okH := value(rl.Hard)
+	if !ok || !okS || !okH {
+		return fmt.Sprintf("prlimit --%s=%d:%d --pid $$", strings.ToLower(strings.TrimPrefix(rl.Type, "RLIMIT_")), rl.Soft, rl.Hard)
+	}
+	if soft == hard {
+		return fmt.Sprintf("ulimit -%s %s", u.opt, soft)
+	}
+	return fmt.Sprintf("ulimit -H%s %s && ulimit -S%s %s", u.opt, hard, u.opt, soft)
 }

@@ -102,8 +102,8 @@ func mountOne(log *explain.Log, root string, m specs.Mount, userns bool) error {
 	if m.Type == "bind" || flags&unix.MS_BIND != 0 {
 		return bindMount(log, m.Source, dest, flags, prop)
 	}
-	if err := os.MkdirAll(dest, 0o755); err != nil {
-		return fmt.Errorf("create mount point %s: %w", dest, err)
+	if err := makeMountPoint(log, dest, true); err != nil {
+		return err
 	}
 	if m.Type == "cgroup" && !unifiedCgroup() {
 		// A v1 hierarchy per controller would each need their own bind
@@ -165,7 +165,7 @@ func bindMount(log *explain.Log, source, dest string, flags, prop uintptr) error
 	if err != nil {
 		return fmt.Errorf("bind mount source: %w", err)
 	}
-	if err := makeMountPoint(dest, fi.IsDir()); err != nil {
+	if err := makeMountPoint(log, dest, fi.IsDir()); err != nil {
 		return err
 	}
 	if err := mount(log, source, dest, "", unix.MS_BIND|flags&unix.MS_REC, ""); err != nil {
@@ -182,16 +182,27 @@ func bindMount(log *explain.Log, source, dest string, flags, prop uintptr) error
 	return nil
 }
 
-func makeMountPoint(dest string, dir bool) error {
+// makeMountPoint creates what dest must be before a mount: a directory, or
+// an empty file for a file's bind mount (mount(2) needs one of the same
+// kind), with the shell command that does the same when it was missing.
+func makeMountPoint(log *explain.Log, dest string, dir bool) error {
+	if _, err := os.Lstat(dest); err == nil {
+		return nil
+	}
 	if dir {
+		log.Step(fmt.Sprintf("mkdir(%q, 0755)", dest), "mkdir -p "+explain.Quote(dest))
 		if err := os.MkdirAll(dest, 0o755); err != nil {
 			return fmt.Errorf("create mount point %s: %w", dest, err)
 		}
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return fmt.Errorf("create mount point %s: %w", dest, err)
+	if _, err := os.Lstat(filepath.Dir(dest)); err != nil {
+		log.Step(fmt.Sprintf("mkdir(%q, 0755)", filepath.Dir(dest)), "mkdir -p "+explain.Quote(filepath.Dir(dest)))
+		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+			return fmt.Errorf("create mount point %s: %w", dest, err)
+		}
 	}
+	log.Step(fmt.Sprintf("open(%q, O_CREAT, 0644)", dest), "touch "+explain.Quote(dest))
 	f, err := os.OpenFile(dest, os.O_CREATE|os.O_RDONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("create mount point %s: %w", dest, err)
@@ -229,7 +240,9 @@ func pivotRoot(log *explain.Log, root string) error {
 	if err := unix.Chdir(root); err != nil {
 		return fmt.Errorf("chdir %s: %w", root, err)
 	}
-	log.Step(`pivot_root(".", ".")`, "pivot_root . .")
+	// hash -r: a shell remembers where it found each command, and those
+	// were the host's paths; from here on, commands are the container's.
+	log.Step(`pivot_root(".", ".")`, "pivot_root . . && hash -r")
 	if err := unix.PivotRoot(".", "."); err != nil {
 		hint := "needs CAP_SYS_ADMIN in the mount namespace's user namespace"
 		if errors.Is(err, unix.EINVAL) {
