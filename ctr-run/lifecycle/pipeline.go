@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
 	"ctrkit/internal/explain"
 	"ctrkit/internal/sibling"
@@ -70,6 +71,7 @@ func (p Pipeline) Run(env []string, stderr io.Writer) ([]byte, error) {
 		}
 		cmds[i] = c
 	}
+	start := time.Now()
 	for i, c := range cmds {
 		if err := c.Start(); err != nil {
 			for _, started := range cmds[:i] {
@@ -84,7 +86,9 @@ func (p Pipeline) Run(env []string, stderr io.Writer) ([]byte, error) {
 	}
 	var firstErr error
 	for i, c := range cmds {
-		if err := c.Wait(); err != nil && firstErr == nil {
+		err := c.Wait()
+		Times.Add(stepName("  | ", append([]string{p.Stages[i].Command}, p.Stages[i].Args...)), start)
+		if err != nil && firstErr == nil {
 			firstErr = fmt.Errorf("%s failed (%w): see its message above", p.Stages[i], err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -52,7 +53,9 @@ func Create(state string, o Options, env []string, stderr io.Writer) (*Container
 	}
 	p := o.Pipeline(id)
 	logFor(env, stderr).Step("pipe(); fork(); execve() ×4", strings.ReplaceAll(p.Shell(c.Path("config.json")), " \\\n  ", " "))
+	t0 := time.Now()
 	doc, err := p.Run(env, stderr)
+	Times.Add("pipeline (every stage started at once)", t0)
 	if err == nil {
 		err = fsutil.WriteFile(c.Path("config.json"), doc, 0o600)
 	}
@@ -70,7 +73,9 @@ func Create(state string, o Options, env []string, stderr io.Writer) (*Container
 		c.Command = s.Process.Args
 	}
 	c.NsEnter = o.NsEnter(c, Entrypoint(s)).Args
-	return c, c.Save()
+	err = c.Save()
+	Times.Add("create: state saved", t0)
+	return c, err
 }
 
 // Start runs the container in the foreground: ns-enter with our stdin,
@@ -88,6 +93,7 @@ func (c *Container) Start(env []string, stderr io.Writer) (int, error) {
 // supervise runs ns-enter to its end, records the exit status, and removes
 // the container when it was made with --rm.
 func (c *Container) supervise(cmd *exec.Cmd, env []string, stderr io.Writer) (int, error) {
+	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
 		return 125, fmt.Errorf("start ns-enter: %w", err)
 	}
@@ -102,6 +108,7 @@ func (c *Container) supervise(cmd *exec.Cmd, env []string, stderr io.Writer) (in
 		}
 	}()
 	err := cmd.Wait()
+	Times.Add("ns-enter (start to exit)", t0)
 	signal.Stop(sigs)
 	status := 0
 	if err != nil {
@@ -235,7 +242,11 @@ func (c *Container) Remove(env []string, stderr io.Writer, force bool) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
+	// The steps undo independent things (a network attachment, a cgroup,
+	// a mount), so they run at once: three process starts in the time of
+	// one. They are still explained newest first, each as the command that
+	// does it alone: one after the other, a shell gets the same result.
+	var undos [][]string
 	done := map[string]bool{}
 	for i := len(rs) - 1; i >= 0; i-- {
 		undo := rs[i].Undo
@@ -243,15 +254,27 @@ func (c *Container) Remove(env []string, stderr io.Writer, force bool) error {
 			continue
 		}
 		done[fmt.Sprint(undo)] = true
+		undos = append(undos, undo)
+	}
+	errs := make([]error, len(undos))
+	var wg sync.WaitGroup
+	for i, undo := range undos {
 		cmd := exec.Command(Bin(undo[0]), undo[1:]...)
 		cmd.Env, cmd.Stdout, cmd.Stderr = env, stderr, stderr
 		logFor(env, stderr).Step(fmt.Sprintf("fork(); execve(%q)", cmd.Path), explain.Join(undo))
-		if err := cmd.Run(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", explain.Join(undo), err))
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t0 := time.Now()
+			if err := cmd.Run(); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", explain.Join(undo), err)
+			}
+			Times.Add(stepName("rm: ", undo), t0)
+		}()
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("remove container %s: %w (its state stays in %s; ctr-run gc tries again)", c.Name, errors.Join(errs...), c.Dir)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("remove container %s: %w (its state stays in %s; ctr-run gc tries again)", c.Name, err, c.Dir)
 	}
 	// rm -rf would walk into a mount and delete what is mounted there.
 	if m, _ := mountinfo.Below(c.Dir); m != "" {
