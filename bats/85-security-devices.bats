@@ -66,7 +66,7 @@ attack() {
 	assert_line --regexp '^ +\\0$'
 	assert_line 4
 	refute_output --partial ctrkit-loop-secret
-	# the cgroup ns-enter made with cg-limit is gone, and so is its state
+	# the cgroup ns-enter made with cg-limit's package is gone, and so is its state
 	run_tool cg-limit ls
 	assert_output ""
 	assert_equal "$(find "$CTRKIT_STATE" -mindepth 1 2>/dev/null)" ""
@@ -91,11 +91,12 @@ attack() {
 	assert_output --partial "Operation not permitted"
 }
 
-@test "ns-enter --explain --rootfs DIR true [the cg-limit command that makes and removes the cgroup]" {
+@test "ns-enter --explain --rootfs DIR true [cg-limit's steps that make and remove the cgroup, in-process]" {
 	run_tool --separate-stderr ns-enter --explain --rootfs "$rootfs" -- true
-	assert_stderr_contains "$ cg-limit --name "
-	assert_stderr_contains "$ cg-limit rm -f "
-	# cg-limit's own explain lines show the device rules being written
+	assert_stderr_contains "as cg-limit --name "
+	assert_stderr_contains "$ mkdir /sys/fs/cgroup/"
+	assert_stderr_contains "$ rmdir /sys/fs/cgroup/"
+	# cg-limit's package explains the device rules being written
 	if [ -d /sys/fs/cgroup/devices ]; then
 		run_tool --separate-stderr env CTRKIT_EXPLAIN=1 ns-enter --rootfs "$rootfs" -- true
 		assert_stderr_contains "$ echo a > /sys/fs/cgroup/devices/ctrkit/"

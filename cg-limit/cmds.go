@@ -59,7 +59,7 @@ func (c *ApplyCmd) Run(g *cli.Globals) error {
 	if res.Devices, err = c.devices(res.Devices); err != nil {
 		return err
 	}
-	res.Devices = allowNodes(res.Devices, doc.Linux.Devices)
+	res.Devices = cgroup.AllowNodes(res.Devices, doc.Linux.Devices)
 	for _, what := range ignored(res) {
 		log.Note("linux.resources.%s is left to the runtime: cg-limit does not apply it", what)
 	}

@@ -55,28 +55,6 @@ func (f *DeviceFlags) devices(base []specs.LinuxDeviceCgroup) ([]specs.LinuxDevi
 	return out, nil
 }
 
-// allowNodes adds an allow rule for each device node the spec asks the
-// runtime to create (linux.devices), as runc does: a node the container
-// was given must also be usable. Only when there is a device list at all:
-// a spec without one leaves the devices cgroup alone.
-func allowNodes(rules []specs.LinuxDeviceCgroup, nodes []specs.LinuxDevice) []specs.LinuxDeviceCgroup {
-	if len(rules) == 0 {
-		return rules
-	}
-	for _, n := range nodes {
-		if n.Type != "c" && n.Type != "b" && n.Type != "u" {
-			continue // a fifo (p) is no device to the cgroup
-		}
-		t := n.Type
-		if t == "u" {
-			t = "c" // unbuffered character device
-		}
-		maj, min := n.Major, n.Minor
-		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: t, Major: &maj, Minor: &min, Access: "rwm"})
-	}
-	return rules
-}
-
 // Resources parses the flags into OCI resources, nil fields for flags not
 // given. Every error names its flag.
 func (l *Limits) Resources() (*specs.LinuxResources, error) {

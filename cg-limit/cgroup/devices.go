@@ -383,3 +383,26 @@ func (c *Cgroup) Devices() []string {
 	}
 	return out
 }
+
+// AllowNodes adds an allow rule for each device node the spec asks the
+// runtime to create (linux.devices), as runc does: a node the container
+// was given must also be usable. Only when there is a device list at all:
+// a spec without one leaves the devices cgroup alone. cg-limit applies it
+// to the document it reads; ns-enter to the spec it makes a cgroup for.
+func AllowNodes(rules []specs.LinuxDeviceCgroup, nodes []specs.LinuxDevice) []specs.LinuxDeviceCgroup {
+	if len(rules) == 0 {
+		return rules
+	}
+	for _, n := range nodes {
+		if n.Type != "c" && n.Type != "b" && n.Type != "u" {
+			continue // a fifo (p) is no device to the cgroup
+		}
+		t := n.Type
+		if t == "u" {
+			t = "c" // unbuffered character device
+		}
+		maj, min := n.Major, n.Minor
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: t, Major: &maj, Minor: &min, Access: "rwm"})
+	}
+	return rules
+}

@@ -15,31 +15,34 @@ package container
 // protect nothing (mknod of the host's disk, then reading it).
 //
 // ns-enter follows the rule without learning cgroups: the mechanism stays
-// in cg-limit, and ns-enter runs it exactly as ctr-run does, with the spec
-// on stdin:
+// in cg-limit's package (ctrkit/cg-limit/cgroup), which ns-enter calls the
+// way `cg-limit --name NAME < config.json` would:
 //
 //	cg-limit --name NAME < config.json     # makes /ctrkit/NAME, prints the spec with linux.cgroupsPath
 //	… the container runs in /ctrkit/NAME …
 //	cg-limit rm -f NAME                    # after it ends, or when it fails to start
 //
+// It used to run exactly those two commands; that cost two process starts
+// per container, most of `ns-enter run`'s time next to crun (which makes its
+// cgroup in-process too). The package is still the one owner of how a
+// cgroup is made, limited, recorded and removed; only the exec went.
+//
 // NAME is the document's ctrkit.id when it has one (an img-build RUN step
-// is ckb-…), else a fresh id. The cost is two short-lived cg-limit
-// processes per container.
+// is ckb-…), else a fresh id.
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os/exec"
+	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
+	"syscall"
 
+	"ctrkit/cg-limit/cgroup"
 	"ctrkit/internal/explain"
-	"ctrkit/internal/sibling"
 	"ctrkit/internal/spec"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -96,40 +99,39 @@ func makeCgroup(log *explain.Log, s *specs.Spec, stderr io.Writer) (remove func(
 			doc.Annotations[spec.IDAnnotation] = spec.NewID()
 		}
 	}
-	var in, out, said bytes.Buffer
-	if err := spec.Write(&in, &doc); err != nil {
+	state := os.Getenv("CTRKIT_STATE")
+	if state == "" {
+		state = "/run/ctrkit" // cg-limit's default, as the exec'd cg-limit had
+	}
+	res.Devices = cgroup.AllowNodes(slices.Clone(res.Devices), s.Linux.Devices)
+	h, err := cgroup.Detect()
+	if err != nil {
 		return nothing, "", err
 	}
-	cgLimit := sibling.Path("cg-limit")
-	cmd := exec.Command(cgLimit, "--name", name)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = &in, &out, io.MultiWriter(stderr, &said)
-	log.Step(fmt.Sprintf("fork(); execve(%q, [\"cg-limit\", \"--name\", %q]) with the spec on stdin", cgLimit, name),
-		fmt.Sprintf("cg-limit --name %s < config.json    # linux.resources and no cgroup yet: make it", explain.Quote(name)))
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return nothing, "", fmt.Errorf("the spec has linux.resources, so ns-enter made its cgroup with cg-limit --name %s, which failed: %w: %s", name, err, bytes.TrimSpace(said.Bytes()))
-		}
-		return nothing, "", fmt.Errorf("the spec has linux.resources and no cgroup yet, so ns-enter runs cg-limit to make one: %w (build it next to ns-enter with make build, or remove linux.resources from the spec)", err)
+	log.Note("linux.resources and no cgroup yet: making it as cg-limit --name %s < config.json would", name)
+	cg, err := h.Create(log, name, &res)
+	if err != nil {
+		return nothing, "", fmt.Errorf("the spec has linux.resources, so ns-enter makes its cgroup (as cg-limit --name %s would): %w", name, err)
 	}
-	var made struct {
-		Linux struct {
-			CgroupsPath string `json:"cgroupsPath"`
-		} `json:"linux"`
+	id := doc.Annotations[spec.IDAnnotation]
+	if err := spec.Record(&doc, state, spec.Resource{Stage: "cg-limit", Kind: "cgroup", Name: cg.Path(), Undo: []string{"cg-limit", "rm", name}}); err != nil {
+		cg.Remove()
+		return nothing, "", err
 	}
 	remove = func() {
-		rm := exec.Command(cgLimit, "rm", "-f", name)
-		rm.Stdout, rm.Stderr = io.Discard, stderr
-		log.Step(fmt.Sprintf("fork(); execve(%q, [\"cg-limit\", \"rm\", \"-f\", %q])", cgLimit, name), "cg-limit rm -f "+explain.Quote(name))
-		if err := rm.Run(); err != nil {
-			fmt.Fprintf(stderr, "ns-enter: cg-limit rm -f %s: %v (remove it by hand: cg-limit rm -f %s)\n", name, err, name)
+		err := cg.Kill(syscall.SIGKILL)
+		if err == nil {
+			err = cg.Remove()
+		}
+		if err == nil {
+			err = spec.Forget(state, id, "cg-limit", cg.Path())
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "ns-enter: remove cgroup %s: %v (remove it by hand: cg-limit rm -f %s)\n", cg.Path(), err, name)
 		}
 	}
-	if err := json.Unmarshal(out.Bytes(), &made); err != nil || made.Linux.CgroupsPath == "" {
-		remove()
-		return nothing, "", fmt.Errorf("cg-limit --name %s printed no spec with linux.cgroupsPath: %v", name, err)
-	}
-	s.Linux.CgroupsPath = made.Linux.CgroupsPath
+	s.Linux.Resources = &res
+	s.Linux.CgroupsPath = cg.Path()
 	return remove, name, nil
 }
 
