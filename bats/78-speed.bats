@@ -35,6 +35,7 @@ setup() {
 	bad=$(grep -v '^ *step' <<<"$stderr" | grep -cvE '[0-9]+\.[0-9]$' || true)
 	assert_equal "$bad" 0
 	# the undo steps, run at once, each did its part: no state, no mount
-	assert_equal "$(find "$CTRKIT_STATE" -mindepth 1 -maxdepth 1 -type d | wc -l)" 0
+	assert_equal "$(find "$CTRKIT_STATE" -mindepth 2 -maxdepth 2 -name meta.json | wc -l)" 0
+	assert_equal "$(find "$CTRKIT_STATE" -mindepth 2 -maxdepth 2 -name resources.json | wc -l)" 0
 	assert_equal "$(grep -cE " ($CTRKIT_ROOT|$CTRKIT_STATE)/" /proc/self/mountinfo || true)" 0
 }
