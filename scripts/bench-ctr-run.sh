@@ -15,7 +15,10 @@ PATH=$repo/bin:$repo/scripts:$PATH
 [ "$(id -u)" -eq 0 ] || { echo "bench-ctr-run: needs root" >&2; exit 1; }
 command -v hyperfine >/dev/null || { echo "bench-ctr-run: needs hyperfine (apt-get install hyperfine)" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/ck-bench-run.XXXXXX)
+# A lower-case path: podman names an image copied from an OCI layout
+# after the layout's path, and an image name must be lower case.
+work=/tmp/ck-bench-run.$$
+mkdir "$work"
 chmod 755 "$work"
 ns=ck-bench-$$
 in_ns="nsenter --net=/run/netns/$ns"
@@ -88,7 +91,10 @@ kb=0 who=
 for p in $sup $(pgrep -P "$sup" || true); do
 	comm=$(cat "/proc/$p/comm" 2>/dev/null) || continue
 	case $comm in
-	ctr-run | ns-enter) kb=$((kb + $(rss "$p"))) who+=" $comm $(rss "$p")" ;;
+	ctr-run | ns-enter)
+		kb=$((kb + $(rss "$p")))
+		who+=" $comm $(rss "$p") ($(awk '/^Rss(Anon|File)/ { printf "%s%s ", $1, $2 }' "/proc/$p/status"))"
+		;;
 	esac
 done
 ctr-run rm -f "$cid" >/dev/null && cid=
