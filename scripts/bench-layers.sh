@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench-layers.sh — how fast does fs-layer unpack and mount an image?
 #
-# Usage: sudo scripts/bench-layers.sh       BENCH_RUNS=3, BENCH_MB=230 by default
+# Usage: sudo scripts/bench-layers.sh       BENCH_RUNS=5, BENCH_MB=230 by default
 #
 # Makes two images, offline: bench-big:1, a busybox root filesystem, four
 # layers of random data (BENCH_MB in all) and one layer of 20,000 small
@@ -18,7 +18,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 repo=$PWD
-runs=${BENCH_RUNS:-3}
+runs=${BENCH_RUNS:-5}
 mb=${BENCH_MB:-230}
 
 if [ "$(id -u)" -ne 0 ]; then
