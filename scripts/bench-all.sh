@@ -33,10 +33,11 @@ echo "== make bench: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 
 echo
 echo "| figure | ctrkit | peer | peer's | ratio | target |"
 echo "|---|---:|---|---:|---:|---|"
+round() { case $1 in *.*) printf '%.1f' "$1" ;; *) printf '%s' "$1" ;; esac; }
 while IFS='|' read -r figure ours peer theirs target; do
 	ratio=-
 	if [ -n "$theirs" ] && [ -n "$ours" ]; then
 		ratio=$(awk -v a="$ours" -v b="$theirs" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "-" }')
 	fi
-	printf '| %s | %s | %s | %s | %s | %s |\n' "$figure" "$ours" "$peer" "${theirs:-(not here)}" "$ratio" "$target"
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$figure" "$(round "$ours")" "$peer" "$(round "${theirs:-(not here)}")" "$ratio" "$target"
 done <"$table"

@@ -24,6 +24,9 @@ ns=ck-bench-$$
 in_ns="nsenter --net=/run/netns/$ns"
 podman=(podman --root "$work/podman" --runroot "$work/podman-run" --runtime runc
 	--cgroup-manager cgroupfs --events-backend none --storage-driver overlay)
+# podman's default RLIMIT_NOFILE (1048576) can be above what this host
+# allows: keep the host's, as ctr-run does.
+prun=(run --ulimit host)
 cleanup() {
 	if [ -d "$work/podman" ]; then
 		$in_ns "${podman[@]}" rm -af -t 0 >/dev/null 2>&1 || true
@@ -69,8 +72,8 @@ pimg=
 if command -v podman >/dev/null &&
 	"${podman[@]}" pull -q "oci:$CTRKIT_ROOT/oci:docker.io/library/busybox:latest" >"$work/pimg" 2>"$work/perr"; then
 	pimg=$(cat "$work/pimg")
-	bench "podman bridge" "$in_ns ${podman[*]} run --rm -m 64m --cpus 1 $pimg true"
-	bench "podman none" "$in_ns ${podman[*]} run --rm --network none $pimg true"
+	bench "podman bridge" "$in_ns ${podman[*]} ${prun[*]} --rm -m 64m --cpus 1 $pimg true"
+	bench "podman none" "$in_ns ${podman[*]} ${prun[*]} --rm --network none $pimg true"
 else
 	echo "podman: not installed or the image copy failed: $(head -c 300 "$work/perr" 2>/dev/null)" >&2
 fi
@@ -100,10 +103,11 @@ done
 ctr-run rm -f "$cid" >/dev/null && cid=
 pkb=
 if [ -n "$pimg" ]; then
-	pid=$($in_ns "${podman[@]}" run -d --network none "$pimg" sleep 60)
-	conmon=$("${podman[@]}" inspect --format '{{.State.ConmonPid}}' "$pid")
-	pkb=$(rss "$conmon")
-	$in_ns "${podman[@]}" rm -f -t 0 "$pid" >/dev/null
+	if pid=$($in_ns "${podman[@]}" "${prun[@]}" -d --network none "$pimg" sleep 60); then
+		conmon=$("${podman[@]}" inspect --format '{{.State.ConmonPid}}' "$pid")
+		pkb=$(rss "$conmon")
+		$in_ns "${podman[@]}" rm -f -t 0 "$pid" >/dev/null || true
+	fi
 fi
 echo
 echo "resident per detached container: ctrkit $kb KiB ($who ), podman's conmon ${pkb:-?} KiB"
