@@ -33,7 +33,7 @@ echo "== make bench: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 
 echo
 echo "| figure | ctrkit | peer | peer's | ratio | target |"
 echo "|---|---:|---|---:|---:|---|"
-round() { case $1 in *.*) printf '%.1f' "$1" ;; *) printf '%s' "$1" ;; esac; }
+round() { case $1 in *.*) awk -v v="$1" 'BEGIN { printf (v < 10 ? "%.2f" : "%.1f"), v }' ;; *) printf '%s' "$1" ;; esac; }
 while IFS='|' read -r figure ours peer theirs target; do
 	ratio=-
 	if [ -n "$theirs" ] && [ -n "$ours" ]; then
