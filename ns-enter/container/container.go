@@ -40,7 +40,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -328,11 +327,6 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 func (p *Process) Wait() (int, error) {
 	defer p.release()
 	defer p.removeCgroup()
-	// From here on ns-enter only waits, maybe for days (a detached
-	// container's ns-enter lives as long as it): hand the heap that setting
-	// up took back to the kernel, on the side, so the wait costs as little
-	// resident memory as it can.
-	go debug.FreeOSMemory()
 	waitErr := attach(p.cmd, p.con, p.o.Stdout)
 	status := exitStatus(p.cmd.ProcessState, waitErr)
 	p.o.Log.Note("the container's process %d ended with status %d", p.Pid, status)
