@@ -127,15 +127,9 @@ clean:
 setup:
 	scripts/setup.sh
 
+# One table at the end (docs/bench.md); BENCH="layers ctr-run" runs a part.
 bench: build
-	scripts/bench.sh
-	scripts/bench-net.sh
-	scripts/bench-overlay.sh
-	scripts/bench-pull.sh
-	scripts/bench-cg-limit.sh
-	scripts/bench-build.sh
-	scripts/bench-ctr-run.sh
-	scripts/bench-oci.sh
+	scripts/bench-all.sh $(BENCH)
 
 demo: build
 	scripts/demo.sh

@@ -146,8 +146,9 @@ func needRoot() error {
 
 type RunCmd struct {
 	runFlags
-	Detach bool `short:"d" help:"Run in the background; print the container id."`
-	DryRun bool `help:"Print the pipeline of ctrkit commands instead of running it."`
+	Detach  bool `short:"d" help:"Run in the background; print the container id."`
+	DryRun  bool `help:"Print the pipeline of ctrkit commands instead of running it."`
+	Timings bool `help:"Print, on stderr at the end, how long each step took: every stage of the pipeline, ns-enter, each --rm step."`
 }
 
 func (c *RunCmd) Help() string {
@@ -163,6 +164,10 @@ command could not be executed, 127 it was not found.`
 }
 
 func (c *RunCmd) Run(g *cli.Globals) error {
+	if c.Timings {
+		lifecycle.StartTimings()
+		defer lifecycle.Times.Print(os.Stderr)
+	}
 	o, err := c.options()
 	if err != nil {
 		return &cli.ExitError{Code: 125, Err: err}

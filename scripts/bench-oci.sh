@@ -35,11 +35,16 @@ jq '.ociVersion = "1.0.2" | .process.terminal = false | .process.args = ["/bin/t
     | .linux.resources.memory = {"limit": 67108864} | .linux.resources.pids = {"limit": 100}' \
 	"$work/bundle/config.json" >"$work/c.json" && mv "$work/c.json" "$work/bundle/config.json"
 
+# row FIGURE CTRKIT PEER PEER-VALUE TARGET: one line of make bench's table.
+row() { [ -z "${BENCH_TABLE:-}" ] || printf '%s|%s|%s|%s|%s\n' "$@" >>"$BENCH_TABLE"; }
+
 runs=${RUNS:-30}
+declare -A ms
 median() { jq -r '.results[0].median * 1000' "$1"; }
 bench() { # NAME COMMAND
 	hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/$1.json" "$2" >/dev/null 2>&1 &&
-		printf '%-44s %8.1f\n' "$1" "$(median "$work/$1.json")" ||
+		ms[$1]=$(median "$work/$1.json") &&
+		printf '%-44s %8.1f\n' "$1" "${ms[$1]}" ||
 		printf '%-44s %8s\n' "$1" "(failed)"
 }
 cycle() { # RUNTIME: create, start, delete as the shim does
@@ -55,3 +60,5 @@ for rt in ctrkit-runc runc crun; do
 done
 rmdir /sys/fs/cgroup/*/ck-bench-oci 2>/dev/null || true
 echo "target: ctrkit-runc ≤ 1.0× crun, cgroup included"
+[ -z "${ms[ctrkit-runc run]:-}" ] || row "ctrkit-runc run, /bin/true in a new cgroup (ms)" "${ms[ctrkit-runc run]}" "crun run" "${ms[crun run]:-}" "≤ 1.0×"
+[ -z "${ms[ctrkit-runc run]:-}" ] || row "ctrkit-runc run, /bin/true in a new cgroup (ms)" "${ms[ctrkit-runc run]}" "runc run" "${ms[runc run]:-}" "(runc for scale)"

@@ -142,5 +142,7 @@ echo "(runc and crun create and remove a cgroup per run; ns-enter joins none)"
 echo "target: ns-enter ≤ 0.7× runc time, peak memory ≤ runc's"
 
 # fs-layer: unpack of a ~250 MB image against tar and umoci, and mount time.
-echo
-"$repo/scripts/bench-layers.sh"
+if [ -z "${BENCH_NO_LAYERS:-}" ]; then
+	echo
+	"$repo/scripts/bench-layers.sh"
+fi

@@ -25,6 +25,7 @@ packages=(
 	oci-image-tool                          # img-pull: validates the OCI layout
 	attr tar zstd                           # fs-layer: setfattr/getfattr, test layers
 	containerd docker.io                    # bats/9x-oci-*: engines driving the runtime
+	podman buildah                          # make bench: the peers of ctr-run and img-build
 )
 
 if ! command -v go >/dev/null && ! [ -x /usr/local/go/bin/go ]; then

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"time"
 
 	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
@@ -96,6 +97,7 @@ func (p Pipeline) Run(env []string, stderr io.Writer) ([]byte, error) {
 		}
 		cmds[i] = c
 	}
+	start := time.Now()
 	for i, c := range cmds {
 		if err := c.Start(); err != nil {
 			for _, started := range cmds[:i] {
@@ -114,7 +116,9 @@ func (p Pipeline) Run(env []string, stderr io.Writer) ([]byte, error) {
 	var firstErr error
 	failed := -1
 	for i, c := range cmds {
-		if err := c.Wait(); err != nil && firstErr == nil {
+		err := c.Wait()
+		Times.Add(stepName("  | ", append([]string{p.Stages[i].Command}, p.Stages[i].Args...)), start)
+		if err != nil && firstErr == nil {
 			firstErr, failed = fmt.Errorf("%s failed (%w): see its message above", p.Stages[i], err), i
 		}
 	}

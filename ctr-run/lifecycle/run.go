@@ -59,7 +59,9 @@ func Create(state string, o Options, env []string, stderr io.Writer) (*Container
 	// A note, not a step: each stage explains its own steps, and those are
 	// what a transcript replays (the pipeline again would redo them).
 	logFor(env, stderr).Note("pipe(); fork(); execve() ×4: %s", strings.ReplaceAll(p.Shell(c.Path("config.json")), " \\\n  ", " "))
+	t0 := time.Now()
 	doc, err := p.Run(env, stderr)
+	Times.Add("pipeline (every stage started at once)", t0)
 	if err == nil {
 		err = fsutil.WriteFile(c.Path("config.json"), doc, 0o600)
 	}
@@ -80,6 +82,7 @@ func Create(state string, o Options, env []string, stderr io.Writer) (*Container
 	if err := c.Save(); err != nil {
 		return nil, err
 	}
+	Times.Add("create: state saved", t0)
 	return c, os.Remove(c.Path("creator")) // create is done: the lease ends
 }
 
@@ -126,6 +129,7 @@ func (c *Container) supervise(newCmd func() *exec.Cmd, env []string, stderr io.W
 	for restarts, delay := 0, restartDelay; ; restarts++ {
 		cmd := newCmd()
 		started := time.Now()
+		t0 := started
 		err := cmd.Start()
 		for _, f := range cmd.ExtraFiles {
 			f.Close() // ns-enter has its copy (Supervise's explain descriptor)
@@ -139,6 +143,7 @@ func (c *Container) supervise(newCmd func() *exec.Cmd, env []string, stderr io.W
 		done := make(chan struct{})
 		go c.recordProcess(done)
 		status = waitStatus(cmd.Wait())
+		Times.Add("ns-enter (start to exit)", t0)
 		close(done)
 		if err := c.RecordExit(status); err != nil {
 			return status, err
@@ -373,7 +378,11 @@ func (c *Container) Remove(env []string, stderr io.Writer, force bool) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
+	// The steps undo independent things (a network attachment, a cgroup,
+	// a mount), so they run at once: three process starts in the time of
+	// one. They are still explained newest first, each as the command that
+	// does it alone: one after the other, a shell gets the same result.
+	var undos [][]string
 	done := map[string]bool{}
 	for i := len(rs) - 1; i >= 0; i-- {
 		undo := rs[i].Undo
@@ -381,15 +390,27 @@ func (c *Container) Remove(env []string, stderr io.Writer, force bool) error {
 			continue
 		}
 		done[fmt.Sprint(undo)] = true
+		undos = append(undos, undo)
+	}
+	errs := make([]error, len(undos))
+	var wg sync.WaitGroup
+	for i, undo := range undos {
 		cmd := exec.Command(Bin(undo[0]), undo[1:]...)
 		cmd.Env, cmd.Stdout, cmd.Stderr = env, stderr, stderr
 		logFor(env, stderr).Step(fmt.Sprintf("fork(); execve(%q)", cmd.Path), explain.Join(undo))
-		if err := cmd.Run(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", explain.Join(undo), err))
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t0 := time.Now()
+			if err := cmd.Run(); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", explain.Join(undo), err)
+			}
+			Times.Add(stepName("rm: ", undo), t0)
+		}()
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("remove container %s: %w (its state stays in %s; ctr-run gc tries again)", c.Name, errors.Join(errs...), c.Dir)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("remove container %s: %w (its state stays in %s; ctr-run gc tries again)", c.Name, err, c.Dir)
 	}
 	// rm -rf would walk into a mount and delete what is mounted there.
 	if m, _ := mountinfo.Below(c.Dir); m != "" {

@@ -114,6 +114,13 @@ type Stats struct {
 // by their magic numbers (1f 8b, 28 b5 2f fd) and anything else as a plain
 // tar. The name of the format is returned for messages.
 func Decompress(r io.Reader) (io.ReadCloser, string, error) {
+	return decompress(r, nil)
+}
+
+// decompress is Decompress that also writes every byte of the tar to h (if
+// not nil), on the read-ahead goroutine: the digest is computed while the
+// extractor writes files, not in its way.
+func decompress(r io.Reader, h hash.Hash) (io.ReadCloser, string, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	magic, err := br.Peek(4)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -125,37 +132,47 @@ func Decompress(r io.Reader) (io.ReadCloser, string, error) {
 		if err != nil {
 			return nil, "gzip", fmt.Errorf("gzip: %w", err)
 		}
-		return readAhead(zr), "gzip", nil
+		return readAhead(zr, h), "gzip", nil
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return nil, "zstd", fmt.Errorf("zstd: %w", err)
 		}
-		return readAhead(zr.IOReadCloser()), "zstd", nil
+		return readAhead(zr.IOReadCloser(), h), "zstd", nil
 	}
-	return io.NopCloser(br), "tar", nil
+	return readAhead(io.NopCloser(br), h), "tar", nil
 }
 
-// readAhead decompresses on a goroutine of its own, a few MiB ahead of the
-// reader, so decompression and the writes of files overlap (tar -xzf gets
-// the same from running gzip as a separate process).
-func readAhead(rc io.ReadCloser) io.ReadCloser {
-	type chunk struct {
-		b   []byte
-		err error
+// readAhead decompresses (and hashes) on a goroutine of its own, a few MiB
+// ahead of the reader, so decompression, the digest and the writes of files
+// overlap (tar -xzf gets part of that from running gzip as a separate
+// process). The chunks go round between two channels: no garbage per MiB.
+func readAhead(rc io.ReadCloser, h hash.Hash) io.ReadCloser {
+	const chunks, size = 4, 1 << 20
+	full := make(chan chunk, chunks)
+	free := make(chan []byte, chunks+1)
+	for range chunks + 1 {
+		free <- make([]byte, size)
 	}
-	ch := make(chan chunk, 4)
 	done := make(chan struct{})
 	go func() {
-		defer close(ch)
+		defer close(full)
 		for {
-			b := make([]byte, 1<<20)
+			var b []byte
+			select {
+			case b = <-free:
+			case <-done:
+				return
+			}
 			n, err := io.ReadFull(rc, b)
 			if err == io.ErrUnexpectedEOF {
 				err = io.EOF
 			}
+			if h != nil {
+				h.Write(b[:n])
+			}
 			select {
-			case ch <- chunk{b[:n], err}:
+			case full <- chunk{b[:n], err}:
 			case <-done:
 				return
 			}
@@ -164,31 +181,42 @@ func readAhead(rc io.ReadCloser) io.ReadCloser {
 			}
 		}
 	}()
-	return &aheadReader{ch: func() ([]byte, error, bool) { c, ok := <-ch; return c.b, c.err, ok }, close: func() error {
+	return &aheadReader{full: full, free: free, close: func() error {
 		close(done)
-		for range ch {
+		for range full {
 		}
 		return rc.Close()
 	}}
 }
 
+type chunk struct {
+	b   []byte
+	err error
+}
+
 type aheadReader struct {
-	ch    func() ([]byte, error, bool)
-	buf   []byte
+	full  chan chunk
+	free  chan []byte
+	cur   []byte // the chunk being read, handed back when read
+	buf   []byte // what is left of it
 	err   error
 	close func() error
 }
 
 func (r *aheadReader) Read(p []byte) (int, error) {
 	for len(r.buf) == 0 {
+		if r.cur != nil {
+			r.free <- r.cur[:cap(r.cur)]
+			r.cur = nil
+		}
 		if r.err != nil {
 			return 0, r.err
 		}
-		b, err, ok := r.ch()
+		c, ok := <-r.full
 		if !ok {
 			return 0, io.EOF
 		}
-		r.buf, r.err = b, err
+		r.cur, r.buf, r.err = c.b, c.b, c.err
 	}
 	n := copy(p, r.buf)
 	r.buf = r.buf[n:]
@@ -202,17 +230,15 @@ func (r *aheadReader) Close() error { return r.close() }
 // dir holds part of the layer: the caller removes it (Store does).
 func Apply(dir string, r io.Reader, opt Options) (Stats, error) {
 	var st Stats
-	tr0, format, err := Decompress(r)
+	var h hash.Hash
+	if opt.DiffID.Hex != "" {
+		h = sha256.New()
+	}
+	src, format, err := decompress(r, h)
 	if err != nil {
 		return st, err
 	}
-	defer tr0.Close()
-	var h hash.Hash
-	var src io.Reader = tr0
-	if opt.DiffID.Hex != "" {
-		h = sha256.New()
-		src = io.TeeReader(tr0, h)
-	}
+	defer src.Close()
 	cr := &countReader{r: src}
 	x, err := newExtractor(dir, opt)
 	if err != nil {
@@ -243,6 +269,8 @@ func Apply(dir string, r io.Reader, opt Options) (Stats, error) {
 		return st, err
 	}
 	if h != nil {
+		// The reader saw EOF: the goroutine wrote its last bytes to h
+		// before it sent the chunk that carried EOF.
 		got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 		if got != opt.DiffID {
 			return st, fmt.Errorf("layer content does not match its diff id: the uncompressed tar hashes to %s, the image config says %s", got, opt.DiffID)

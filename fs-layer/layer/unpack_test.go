@@ -350,3 +350,40 @@ func giantPAX(t *testing.T) []byte {
 	copy(raw[148:156], fmt.Sprintf("%06o\x00 ", sum))
 	return raw
 }
+
+// TestApplyOwnerShortcuts checks what the fast path for regular files
+// skips: a root-owned file gets no fchown, unless a set-gid directory above
+// it would have handed down its group; a mode the umask would narrow, or
+// without write permission, still ends exact; mtimes are set on the fd.
+func TestApplyOwnerShortcuts(t *testing.T) {
+	needRoot(t)
+	sg := dir("shared/", 0o2775)
+	sg.hdr.Gid = 1001
+	inSG := file("shared/root-file", "r", 0o664)
+	ro := file("ro", "read only", 0o444)
+	wide := file("wide", "w", 0o666)
+	raw := mkTar(t, ro, wide, sg, inSG)
+	d := t.TempDir()
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	if _, err := Apply(d, bytes.NewReader(gz(t, raw)), Options{DiffID: digest(raw)}); err != nil {
+		t.Fatalf("Apply = %v", err)
+	}
+	for _, c := range []struct {
+		path     string
+		mode     uint32
+		uid, gid uint32
+	}{{"ro", 0o444, 0, 0}, {"wide", 0o666, 0, 0}, {"shared", 0o2775, 0, 1001}, {"shared/root-file", 0o664, 0, 0}} {
+		fi, err := os.Lstat(filepath.Join(d, c.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := fi.Sys().(*syscall.Stat_t)
+		if s.Mode&0o7777 != c.mode || s.Uid != c.uid || s.Gid != c.gid {
+			t.Errorf("%s = mode %04o uid %d gid %d, want %04o %d %d", c.path, s.Mode&0o7777, s.Uid, s.Gid, c.mode, c.uid, c.gid)
+		}
+		if c.path != "shared" && !fi.ModTime().Equal(mtime) {
+			t.Errorf("%s mtime = %v, want %v", c.path, fi.ModTime(), mtime)
+		}
+	}
+}
