@@ -37,6 +37,7 @@ type CLI struct {
 	Inspect   InspectCmd   `cmd:"" help:"Print a container's state, spec and resources as JSON."`
 	Stats     StatsCmd     `cmd:"" help:"Show a container's resource use (cg-limit stats)."`
 	Gc        GcCmd        `cmd:"" help:"Remove what crashed runs left behind."`
+	Serve     ServeCmd     `cmd:"" help:"Answer the Docker Engine API on a Unix socket, so the docker CLI drives ctrkit (plays dockerd)."`
 	Supervise SuperviseCmd `cmd:"" hidden:"" help:"Run a detached container (started by ctr-run -d)."`
 }
 
