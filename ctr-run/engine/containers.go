@@ -232,7 +232,12 @@ func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) error 
 		if !strings.Contains(p, "/") {
 			p += "/tcp"
 		}
-		ports[p] = bs
+		for _, b := range bs {
+			if b.HostIp == "" {
+				b.HostIp = "0.0.0.0"
+			}
+			ports[p] = append(ports[p], b)
+		}
 	}
 	hc := cfg.HostConfig
 	hc.NetworkMode = network(cfg)

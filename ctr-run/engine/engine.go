@@ -163,6 +163,7 @@ func (s *Server) Handler() http.Handler {
 	route("POST /exec/{id}/start", s.execStart)
 	route("POST /exec/{id}/resize", s.execResize)
 	route("GET /exec/{id}/json", s.execInspect)
+	route("POST /build", s.imageBuild)
 	route("GET /networks", s.networkList)
 	route("GET /volumes", s.volumeList)
 	route("/", func(w http.ResponseWriter, r *http.Request) error {
