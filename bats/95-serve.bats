@@ -20,7 +20,12 @@ setup_file() {
 	img-pull import --cmd=sh "$BATS_FILE_TMPDIR/busybox.tar" busybox:latest >/dev/null 2>&1
 	# `docker` is Debian's client (API 1.41), whatever else is on PATH.
 	printf '#!/bin/sh\nexec /usr/bin/docker "$@"\n' >"$BATS_FILE_TMPDIR/bin/docker"
-	chmod +x "$BATS_FILE_TMPDIR/bin/docker"
+	# api METHOD PATH [BODY]: the raw request, as the docs' curl examples.
+	cat >"$BATS_FILE_TMPDIR/bin/api" <<-'EOF'
+		#!/bin/sh
+		exec curl -sS --unix-socket "$SOCK" -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} -w '\n%{http_code}\n' "http://x$2"
+	EOF
+	chmod +x "$BATS_FILE_TMPDIR/bin/docker" "$BATS_FILE_TMPDIR/bin/api"
 	export SOCK=$BATS_FILE_TMPDIR/docker.sock DOCKER_HOST=unix://$BATS_FILE_TMPDIR/docker.sock
 	"$BATS_FILE_TMPDIR/bin/host" "$BIN/ctr-run" serve --explain --socket "$SOCK" \
 		>"$BATS_FILE_TMPDIR/serve.log" 2>&1 3>&- &
@@ -61,12 +66,6 @@ teardown() {
 	for id in $(ctr-run ps -a 2>/dev/null | awk 'NR > 1 {print $1}'); do
 		host ctr-run rm -f "$id" >/dev/null 2>&1 || true
 	done
-}
-
-# api METHOD PATH [BODY]: the raw request, as the docs' curl examples.
-api() {
-	curl -sS --unix-socket "$SOCK" -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} \
-		-w '\n%{http_code}\n' "http://x$2"
 }
 
 @test "docker version/info/_ping; errors as the Engine API gives them (404, 400, 409)" {
@@ -116,7 +115,7 @@ api() {
 	run_tool docker run --rm --network none -u 1000:1000 -w /tmp -e FOO=bar --entrypoint sh busybox -c 'id -u; pwd; echo $FOO'
 	assert_output $'1000\n/tmp\nbar'
 	# -t: the container gets a terminal; script(1) gives docker one.
-	run_tool script -qec "/usr/bin/docker run --rm -it --network none busybox sh -c 'tty; exit 5'" /dev/null
+	run_tool --status 5 script -qec "/usr/bin/docker run --rm -it --network none busybox sh -c 'tty; exit 5'" /dev/null
 	assert_output --partial /dev/pts/0
 	run_tool ctr-run ps -a
 	assert_equal "${#lines[@]}" 1 # --rm removed them all
@@ -195,14 +194,17 @@ api() {
 }
 
 @test "10 parallel docker run --rm all succeed and leave nothing" {
-	local i
+	local i st pids=()
 	for i in $(seq 10); do
-		/usr/bin/docker run --rm busybox sh -c "exit $i" >/dev/null 2>&1 &
-		eval "p$i=\$!"
+		/usr/bin/docker run --rm busybox sh -c "echo $i; exit $i" >"$BATS_TEST_TMPDIR/out$i" 2>&1 3>&- &
+		pids[i]=$!
 	done
 	for i in $(seq 10); do
-		eval "run wait \$p$i"
-		assert_equal "$status" "$i"
+		st=0
+		wait "${pids[i]}" || st=$?
+		cat "$BATS_TEST_TMPDIR/out$i"
+		assert_equal "$st" "$i"
+		assert_equal "$(cat "$BATS_TEST_TMPDIR/out$i")" "$i"
 	done
 	run_tool ctr-run ps -a
 	assert_equal "${#lines[@]}" 1

@@ -61,6 +61,9 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(r, &cfg); err != nil {
 		return err
 	}
+	if _, err := s.image(cfg.Image); err != nil && cfg.Image != "" {
+		return err // a 404 makes docker run pull it, then create again
+	}
 	o, err := cfg.options(name)
 	if err != nil {
 		return err
@@ -69,9 +72,6 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		if other, err := lifecycle.Find(s.State, name); err == nil && other.Name == name {
 			return errf(http.StatusConflict, "conflict: the container name \"/%s\" is already in use by container %s: remove it (docker rm %s) or choose another --name", name, other.ID, name)
 		}
-	}
-	if _, err := s.image(cfg.Image); err != nil {
-		return err // a 404 makes docker run pull it, then create again
 	}
 	var stderr bytes.Buffer
 	c, err := lifecycle.Create(s.State, o, s.env(), io.MultiWriter(&stderr, s.Stderr))
@@ -241,6 +241,7 @@ func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) error 
 	}
 	hc := cfg.HostConfig
 	hc.NetworkMode = network(cfg)
+	hc.LogConfig.Type, hc.LogConfig.Config = "json-file", map[string]string{} // a file all the same: STATE/ID/log
 	return writeJSON(w, http.StatusOK, map[string]any{
 		"Id": c.ID, "Created": c.Created.UTC().Format(time.RFC3339Nano), "Path": path, "Args": args,
 		"State": map[string]any{"Status": st, "Running": st == "running", "Paused": false, "Restarting": false,
@@ -282,7 +283,7 @@ func (s *Server) containerStart(w http.ResponseWriter, r *http.Request) error {
 	if len(atts) == 0 && !cfg.OpenStdin && !cfg.Tty {
 		// Nobody listens: the supervisor keeps it, as for ctr-run -d.
 		s.log.Step("fork(); setsid(); execve(\"ctr-run\")", "ctr-run supervise "+c.ID+" >>"+explain.Quote(c.Path("log"))+" 2>&1 &")
-		if err := c.Detach(s.Self, []string{"supervise", c.ID}, s.env()); err != nil && !c.Exited() {
+		if err := c.Detach(s.Self, []string{"supervise", c.ID}, s.runEnv()); err != nil && !c.Exited() {
 			return err
 		}
 	} else if err := s.startSession(c, cfg, atts); err != nil {

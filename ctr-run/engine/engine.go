@@ -95,6 +95,18 @@ func New(root, state, self string, explainOn bool, stderr io.Writer) *Server {
 
 func (s *Server) env() []string { return lifecycle.Env(s.Root, s.State, s.explainOn) }
 
+// runEnv is the environment of ns-enter running a container or an exec:
+// never in explain mode, whose lines would go into the container's output.
+func (s *Server) runEnv() []string {
+	var env []string
+	for _, e := range lifecycle.Env(s.Root, s.State, false) {
+		if !strings.HasPrefix(e, "CTRKIT_EXPLAIN=") {
+			env = append(env, e)
+		}
+	}
+	return env
+}
+
 // lock serialises start, rm and a session's end for one container.
 func (s *Server) lock(id string) func() {
 	s.mu.Lock()

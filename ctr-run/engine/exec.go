@@ -89,7 +89,7 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 	e.mu.Unlock()
 	cfg := e.cfg
 	st, env, err := e.container.Exec(cfg.Cmd, lifecycle.ExecOptions{Interactive: cfg.AttachStdin, TTY: cfg.Tty,
-		Privileged: cfg.Privileged, Env: cfg.Env, Workdir: cfg.WorkingDir, User: cfg.User}, s.env())
+		Privileged: cfg.Privileged, Env: cfg.Env, Workdir: cfg.WorkingDir, User: cfg.User}, s.runEnv())
 	if err != nil {
 		return errf(http.StatusConflict, "%v", err)
 	}

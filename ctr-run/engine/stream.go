@@ -165,7 +165,7 @@ func (s *Server) startSession(c *lifecycle.Container, cfg *containerConfig, atts
 	}
 	se := &session{log: log, exited: make(chan struct{}), done: make(chan struct{}), closeIn: cfg.StdinOnce}
 	cmd := exec.Command(lifecycle.Bin("ns-enter"), c.NsEnter...)
-	cmd.Env = s.env()
+	cmd.Env = s.runEnv()
 	var childEnds []*os.File
 	var outputs []func()
 	if cfg.Tty {

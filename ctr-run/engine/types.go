@@ -18,6 +18,10 @@ import (
 type strSlice []string
 
 func (s *strSlice) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*s = nil
+		return nil
+	}
 	var one string
 	if err := json.Unmarshal(b, &one); err == nil {
 		*s = []string{one}
@@ -69,6 +73,10 @@ type hostConfig struct {
 	Tmpfs          map[string]string
 	Init           *bool
 	SecurityOpt    []string
+	LogConfig      struct {
+		Type   string
+		Config map[string]string
+	}
 }
 
 // options turns a create request into ctr-run's flags, the same
@@ -98,7 +106,7 @@ func (c *containerConfig) options(name string) (lifecycle.Options, error) {
 	case "host", "none":
 		o.Network = h.NetworkMode
 	default:
-		return o, errf(http.StatusNotFound, "network %s not found: ctrkit serves bridge, host and none", h.NetworkMode)
+		return o, errf(http.StatusBadRequest, "network %s not found: ctrkit serves bridge, host and none", h.NetworkMode)
 	}
 	for port, bs := range h.PortBindings {
 		for _, b := range bs {
