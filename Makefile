@@ -133,6 +133,7 @@ bench: build
 	scripts/bench-build.sh
 	scripts/bench-ctr-run.sh
 	scripts/bench-oci.sh
+	scripts/bench-serve.sh
 
 demo: build
 	scripts/demo.sh
