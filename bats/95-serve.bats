@@ -91,7 +91,7 @@ teardown() {
 	run_tool api DELETE /v1.41/images/nosuch
 	assert_line --index 1 404
 	run_tool --status 1 /usr/bin/docker rm nosuch
-	assert_output --partial 'no such container'
+	assert_output --partial 'No such container'
 	# The newer client negotiates down to the daemon's version.
 	if [ -x /usr/local/bin/docker ]; then
 		run_tool /usr/local/bin/docker version --format '{{.Client.APIVersion}}'
