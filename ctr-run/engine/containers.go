@@ -455,7 +455,3 @@ func (s *Server) networkList(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
-
-func (s *Server) volumeList(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, map[string]any{"Volumes": []any{}, "Warnings": []string{}})
-}

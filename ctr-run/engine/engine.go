@@ -178,6 +178,8 @@ func (s *Server) Handler() http.Handler {
 	route("POST /build", s.imageBuild)
 	route("GET /networks", s.networkList)
 	route("GET /volumes", s.volumeList)
+	route("POST /volumes/create", s.volumeCreate)
+	route("DELETE /volumes/{name}", s.volumeRemove)
 	route("/", func(w http.ResponseWriter, r *http.Request) error {
 		return errf(http.StatusNotFound, "page not found: %s %s is not an endpoint ctrkit serves (docs/10-daemon.md lists them)", r.Method, r.URL.Path)
 	})

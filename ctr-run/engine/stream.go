@@ -450,7 +450,3 @@ func (s *Server) containerTop(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"Titles": []string{"PID", "CMD"}, "Processes": procs})
 }
-
-func (s *Server) containerStats(w http.ResponseWriter, r *http.Request) error {
-	return errf(http.StatusNotImplemented, "stats: not served yet; ctr-run stats ID prints cg-limit's")
-}
