@@ -101,7 +101,7 @@ teardown() {
 	fi
 }
 
-@test "docker run: output, stdin, -e -w -u --entrypoint, exit codes 0/3/125/126/127" {
+@test "docker run: output, stdin, -e -w -u --entrypoint, -v, exit codes 0/3/125/126/127" {
 	run_tool --separate-stderr --status 3 docker run --rm --network none busybox sh -c 'echo out; echo err >&2; exit 3'
 	assert_output out
 	assert_stderr_contains err
@@ -114,6 +114,13 @@ teardown() {
 	assert_output piped
 	run_tool docker run --rm --network none -u 1000:1000 -w /tmp -e FOO=bar --entrypoint sh busybox -c 'id -u; pwd; echo $FOO'
 	assert_output $'1000\n/tmp\nbar'
+	run_tool docker volume create ck-vol
+	run_tool docker run --rm --network none -v ck-vol:/data busybox sh -c 'echo kept >/data/f'
+	run_tool docker run --rm --network none -v ck-vol:/data busybox cat /data/f
+	assert_output kept
+	run_tool docker volume ls --format '{{.Name}}'
+	assert_output ck-vol
+	run_tool docker volume rm ck-vol
 	# -t: the container gets a terminal; script(1) gives docker one.
 	run_tool --status 5 script -qec "/usr/bin/docker run --rm -it --network none busybox sh -c 'tty; exit 5'" /dev/null
 	assert_output --partial /dev/pts/0
@@ -121,7 +128,7 @@ teardown() {
 	assert_equal "${#lines[@]}" 1 # --rm removed them all
 }
 
-@test "docker run -d --name web -m 64m -p 8080:80; ps; exec; logs; port; top; stop; rm (409 while running)" {
+@test "docker run -d --name web -m 64m -p 8080:80; ps; exec; logs; port; top; stats; stop; rm (409 while running)" {
 	run_tool docker run -d --name web -m 64m -p 8080:80 busybox httpd -f -v -p 80 -h /etc
 	local id=$output
 	run_tool docker ps --format '{{.ID}} {{.Names}} {{.Ports}}'
@@ -140,6 +147,8 @@ teardown() {
 	assert_output "80/tcp -> 0.0.0.0:8080"
 	run_tool docker top web
 	assert_output --partial 'httpd -f'
+	run_tool docker stats --no-stream --format '{{.Name}} {{.MemUsage}}' web
+	assert_output --regexp '^web .* / 64MiB$'
 	run_tool --status 125 docker run --name web busybox true
 	assert_output --partial 'already in use'
 	run_tool --status 1 docker rm web
