@@ -185,6 +185,8 @@ func (s *Server) Handler() http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.log.Step("read(): "+r.Method+" "+r.URL.RequestURI(), "")
+		w.Header().Set("Api-Version", APIVersion)
+		w.Header().Set("Server", "ctrkit/"+Version)
 		if m := versioned.FindStringSubmatch(r.URL.Path); m != nil {
 			if apiLess(APIVersion, m[1]) {
 				writeError(w, errf(http.StatusBadRequest, "client version %s is too new: the maximum supported API version is %s (set DOCKER_API_VERSION=%s)", m[1], APIVersion, APIVersion))
@@ -197,8 +199,6 @@ func (s *Server) Handler() http.Handler {
 			r.URL.Path, r.URL.RawPath = m[2], ""
 			r.Header.Set("X-Api-Version", m[1])
 		}
-		w.Header().Set("Api-Version", APIVersion)
-		w.Header().Set("Server", "ctrkit/"+Version)
 		mux.ServeHTTP(w, r)
 	})
 }
