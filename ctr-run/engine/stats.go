@@ -80,11 +80,11 @@ func (s *Server) containerStats(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(flushWriter{w})
 	prev := sample()
-	for {
+	for wait := 500 * time.Millisecond; ; wait = time.Second {
 		select {
 		case <-r.Context().Done():
 			return nil
-		case <-time.After(time.Second):
+		case <-time.After(wait):
 		}
 		cur := sample()
 		cur["precpu_stats"], cur["preread"] = prev["cpu_stats"], prev["read"]
