@@ -60,13 +60,16 @@ func (s *Server) containerStats(w http.ResponseWriter, r *http.Request) error {
 		if out, err := s.run("cg-limit", "stats", "--format", "json", c.ID); err == nil {
 			json.Unmarshal(out, &st)
 		}
+		// docker's fields are unsigned: "unlimited" is 0 for pids, the
+		// host's memory for memory (cg-limit says -1).
 		limit := st.Memory.Limit
+		pids := max(st.Pids.Limit, 0)
 		if limit <= 0 {
 			limit = hostMemory()
 		}
 		return map[string]any{
 			"read": time.Now().UTC().Format(time.RFC3339Nano), "id": c.ID, "name": "/" + c.Name,
-			"pids_stats": map[string]int64{"current": st.Pids.Current, "limit": st.Pids.Limit},
+			"pids_stats": map[string]int64{"current": st.Pids.Current, "limit": pids},
 			"cpu_stats": map[string]any{
 				"cpu_usage":        map[string]any{"total_usage": st.CPU.UsageUsec * 1000, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
 				"system_cpu_usage": systemCPU(), "online_cpus": runtime.NumCPU(),
