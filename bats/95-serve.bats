@@ -128,7 +128,7 @@ teardown() {
 	assert_equal "${#lines[@]}" 1 # --rm removed them all
 }
 
-@test "docker run -d --name web -m 64m -p 8080:80; ps; exec; logs; port; top; stats; stop; rm (409 while running)" {
+@test "docker run -d --name web -m 64m -p 8080:80; ps; exec; logs; port; top; stats; pause; stop; rm (409 while running)" {
 	run_tool docker run -d --name web -m 64m -p 8080:80 busybox httpd -f -v -p 80 -h /etc
 	local id=$output
 	run_tool docker ps --format '{{.ID}} {{.Names}} {{.Ports}}'
@@ -149,6 +149,10 @@ teardown() {
 	assert_output --partial 'httpd -f'
 	run_tool docker stats --no-stream --format '{{.Name}} {{.MemUsage}}' web
 	assert_output --regexp '^web .* / 64MiB$'
+	run_tool docker pause web
+	run_tool docker inspect --format '{{.State.Status}} {{.State.Paused}}' web
+	assert_output "paused true"
+	run_tool docker unpause web
 	run_tool --status 125 docker run --name web busybox true
 	assert_output --partial 'already in use'
 	run_tool --status 1 docker rm web

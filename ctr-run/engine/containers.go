@@ -238,10 +238,14 @@ func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) error 
 	}
 	hc := cfg.HostConfig
 	hc.NetworkMode = network(cfg)
+	paused := st == "running" && s.paused(c)
+	if paused {
+		st = "paused"
+	}
 	hc.LogConfig.Type, hc.LogConfig.Config = "json-file", map[string]string{} // a file all the same: STATE/ID/log
 	return writeJSON(w, http.StatusOK, map[string]any{
 		"Id": c.ID, "Created": c.Created.UTC().Format(time.RFC3339Nano), "Path": path, "Args": args,
-		"State": map[string]any{"Status": st, "Running": st == "running", "Paused": false, "Restarting": false,
+		"State": map[string]any{"Status": st, "Running": st == "running" || paused, "Paused": paused, "Restarting": false,
 			"OOMKilled": false, "Dead": false, "Pid": c.PID(), "ExitCode": c.ExitCode(), "Error": "",
 			"StartedAt": stamp(started), "FinishedAt": stamp(finished)},
 		"Image": c.Image, "Name": "/" + c.Name, "RestartCount": 0, "Driver": "overlay", "Platform": "linux",

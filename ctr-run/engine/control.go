@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -140,4 +141,37 @@ func (s *Server) networkList(w http.ResponseWriter, r *http.Request) error {
 			"Scope": "local", "Created": s.started.UTC().Format(time.RFC3339Nano), "Labels": map[string]string{}, "Options": map[string]string{}})
 	}
 	return writeJSON(w, http.StatusOK, out)
+}
+
+// containerPause is POST /containers/ID/pause and /unpause: the cgroup
+// freezer, through cg-limit freeze and thaw (what docker pause asks runc
+// to do).
+func (s *Server) containerPause(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.find(r)
+	if err != nil {
+		return err
+	}
+	if c.PID() == 0 {
+		return errf(http.StatusConflict, "container %s is not running", c.Name)
+	}
+	verb := "freeze"
+	if strings.HasSuffix(r.URL.Path, "/unpause") {
+		verb = "thaw"
+	}
+	if _, err := s.run("cg-limit", verb, c.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// paused reads the freezer's state, as cg-limit stats reports it.
+func (s *Server) paused(c *lifecycle.Container) bool {
+	out, err := s.run("cg-limit", "stats", "--format", "json", c.ID)
+	if err != nil {
+		return false
+	}
+	var st struct{ Frozen bool }
+	json.Unmarshal(out, &st)
+	return st.Frozen
 }

@@ -167,6 +167,8 @@ func (s *Server) Handler() http.Handler {
 	route("POST /containers/{id}/stop", s.containerStop)
 	route("POST /containers/{id}/restart", s.containerRestart)
 	route("POST /containers/{id}/kill", s.containerKill)
+	route("POST /containers/{id}/pause", s.containerPause)
+	route("POST /containers/{id}/unpause", s.containerPause)
 	route("DELETE /containers/{id}", s.containerRemove)
 	route("GET /containers/{id}/logs", s.containerLogs)
 	route("GET /containers/{id}/top", s.containerTop)
