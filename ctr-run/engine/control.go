@@ -130,6 +130,7 @@ func (s *Server) containerRemove(w http.ResponseWriter, r *http.Request) error {
 	if err := c.Remove(s.env(), io.MultiWriter(&stderr, s.Stderr), force); err != nil {
 		return errf(http.StatusInternalServerError, "%v: %s", err, strings.TrimSpace(stderr.String()))
 	}
+	s.forgetExecs(c.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

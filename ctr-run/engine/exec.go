@@ -215,3 +215,14 @@ func (s *Server) execInspect(w http.ResponseWriter, r *http.Request) error {
 		"ProcessConfig": map[string]any{"entrypoint": e.cfg.Cmd[0], "arguments": e.cfg.Cmd[1:], "tty": e.cfg.Tty, "privileged": e.cfg.Privileged, "user": e.cfg.User},
 	})
 }
+
+// forgetExecs drops the exec instances of a removed container.
+func (s *Server) forgetExecs(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, e := range s.execs {
+		if e.container.ID == id {
+			delete(s.execs, k)
+		}
+	}
+}

@@ -254,6 +254,7 @@ func (s *Server) startSession(c *lifecycle.Container, cfg *containerConfig, atts
 			if err := c.Remove(s.env(), s.Stderr, false); err != nil {
 				fmt.Fprintf(s.Stderr, "ctr-run serve: %s: --rm: %v\n", c.ID, err)
 			}
+			s.forgetExecs(c.ID)
 		}
 		close(se.done)
 	}()
