@@ -92,6 +92,9 @@ teardown() {
 	assert_line --index 1 404
 	run_tool --status 1 /usr/bin/docker rm nosuch
 	assert_output --partial 'No such container'
+	# TCP only on a loopback address: the API has no TLS and no login.
+	run_tool ! host ctr-run serve --tcp 0.0.0.0:2375 --socket "$BATS_TEST_TMPDIR/tcp.sock"
+	assert_output --partial 'only a loopback address'
 	# The newer client negotiates down to the daemon's version.
 	if [ -x /usr/local/bin/docker ]; then
 		run_tool /usr/local/bin/docker version --format '{{.Client.APIVersion}}'

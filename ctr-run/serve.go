@@ -22,6 +22,7 @@ import (
 type ServeCmd struct {
 	Socket string `help:"The Unix socket to listen on (default: STATE/docker.sock)." placeholder:"PATH"`
 	Group  string `default:"ctrkit" help:"Group that may use the socket (mode 0660), when it exists; else only root may." placeholder:"NAME"`
+	TCP    string `name:"tcp" help:"Also listen on TCP, on a loopback address only (127.0.0.1:2375): no TLS, no login, so every local user becomes root." placeholder:"ADDR:PORT"`
 }
 
 func (c *ServeCmd) Help() string {
@@ -63,6 +64,14 @@ func (c *ServeCmd) Run(g *cli.Globals) error {
 		ln.Close()
 		return err
 	}
+	var tcp net.Listener
+	if c.TCP != "" {
+		if tcp, err = loopback(c.TCP); err != nil {
+			ln.Close()
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "ctr-run serve: warning: --tcp %s: any local user who connects can run a privileged container, that is, is root\n", c.TCP)
+	}
 	srv := engine.New(g.Root, g.State, self(), g.Explain, os.Stderr)
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -73,6 +82,9 @@ func (c *ServeCmd) Run(g *cli.Globals) error {
 		defer cancel()
 		hs.Shutdown(shut)
 	}()
+	if tcp != nil {
+		go hs.Serve(tcp)
+	}
 	fmt.Fprintf(os.Stderr, "ctr-run serve: listening on %s (export DOCKER_HOST=unix://%s)\n", sock, sock)
 	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -93,4 +105,17 @@ func socketAccess(sock, group string) error {
 		return err
 	}
 	return os.Chmod(sock, 0o660)
+}
+
+// loopback listens on addr, which must be a loopback address: the API has
+// no authentication, so it must not be reachable from other machines.
+func loopback(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--tcp %q: %w (give 127.0.0.1:PORT)", addr, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("--tcp %q: only a loopback address (127.0.0.1:PORT) is served: the API has no TLS and no login", addr)
+	}
+	return net.Listen("tcp", addr)
 }
