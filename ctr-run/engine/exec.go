@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/creack/pty"
+	"golang.org/x/term"
 
 	"ctrkit/ctr-run/lifecycle"
 	"ctrkit/internal/explain"
@@ -135,6 +136,7 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 		defer master.Close()
+		term.MakeRaw(int(slave.Fd())) // see startSession
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 		e.master = master

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/term"
 
 	"ctrkit/ctr-run/lifecycle"
 	"ctrkit/internal/explain"
@@ -172,6 +173,15 @@ func (s *Server) startSession(c *lifecycle.Container, cfg *containerConfig, atts
 		if err != nil {
 			log.Close()
 			return fmt.Errorf("open a terminal for the container: %w", err)
+		}
+		// Raw, as a terminal emulator leaves it to the program: no echo
+		// here and no \n → \r\n here (the container's own terminal, which
+		// ns-enter makes, does both).
+		if _, err := term.MakeRaw(int(slave.Fd())); err != nil {
+			master.Close()
+			slave.Close()
+			log.Close()
+			return fmt.Errorf("raw mode for the container's terminal: %w", err)
 		}
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 		// Its own session with the terminal as controlling one: a resize
