@@ -309,6 +309,9 @@ func (s *Server) containerWait(w http.ResponseWriter, r *http.Request) error {
 		f.Flush()
 	}
 	code := -1
+	if st, _, _ := state(c); (cond == "" || cond == "not-running") && st == "created" {
+		return json.NewEncoder(w).Encode(map[string]any{"StatusCode": 0, "Error": nil}) // not running: at once
+	}
 	for {
 		if _, err := os.Stat(c.Dir); err != nil {
 			break // removed
