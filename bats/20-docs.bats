@@ -61,6 +61,12 @@ load helpers
 	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/09-oci-runtime.md"
 }
 
+@test "docs/10-daemon.md [every command in the chapter runs]" {
+	requires root overlay busybox
+	[ -x /usr/bin/docker ] || skip "needs the docker client (apt-get install docker.io)"
+	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/10-daemon.md"
+}
+
 @test "docs/ [every chapter has a test above]" {
 	local chapter
 	for chapter in "$REPO"/docs/[0-9]*.md; do

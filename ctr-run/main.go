@@ -41,6 +41,7 @@ type CLI struct {
 	Pause     PauseCmd     `cmd:"" help:"Freeze every process of containers."`
 	Unpause   UnpauseCmd   `cmd:"" help:"Thaw paused containers."`
 	Gc        GcCmd        `cmd:"" help:"Remove what crashed runs left behind (never a running container)."`
+	Serve     ServeCmd     `cmd:"" help:"Answer the Docker Engine API on a Unix socket, so the docker CLI drives ctrkit (plays dockerd)."`
 	Supervise SuperviseCmd `cmd:"" hidden:"" help:"Run a detached container (started by ctr-run -d)."`
 }
 

@@ -11,6 +11,7 @@ packages=(
 	make gcc libc6-dev                      # the build (ns-enter uses cgo)
 	libseccomp-dev pkg-config               # ns-enter: seccomp filters (libseccomp-golang)
 	bats bats-assert bats-support bats-file # the test suite
+	python3-docker                          # bats/95-serve: docker-py against ctr-run serve
 	busybox-static                          # the offline rootfs and image
 	runc crun                               # cross-checks and benchmarks
 	iproute2 util-linux procps              # ip, unshare/nsenter/findmnt, ps
