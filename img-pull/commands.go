@@ -288,7 +288,7 @@ func (c *GcCmd) Run(g *cli.Globals) error {
 		for _, t := range tags {
 			gone[t] = true
 		}
-		blobs, size, err := unreferenced(st, gone)
+		blobs, size, err := st.Unreferenced(gone)
 		if err != nil {
 			return err
 		}

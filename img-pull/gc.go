@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -57,73 +55,6 @@ func staleBuildTags(st *store.Store, root string, dryRun bool) ([]string, error)
 		}
 	}
 	return out, nil
-}
-
-// unreferenced lists the blobs gc would delete (for --dry-run): those no
-// image in index.json reaches.
-func unreferenced(st *store.Store, gone map[string]bool) ([]v1.Hash, int64, error) {
-	idx, err := st.Index()
-	if err != nil {
-		return nil, 0, err
-	}
-	live := map[v1.Hash]bool{}
-	var mark func(d v1.Descriptor) error
-	mark = func(d v1.Descriptor) error {
-		if live[d.Digest] {
-			return nil
-		}
-		live[d.Digest] = true
-		data, err := st.ReadBlob(d.Digest)
-		if err != nil || !(d.MediaType.IsIndex() || d.MediaType.IsImage()) {
-			return nil
-		}
-		if d.MediaType.IsIndex() {
-			im, err := v1.ParseIndexManifest(bytes.NewReader(data))
-			if err != nil {
-				return err
-			}
-			for _, m := range im.Manifests {
-				if err := mark(m); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		m, err := v1.ParseManifest(bytes.NewReader(data))
-		if err != nil {
-			return err
-		}
-		live[m.Config.Digest] = true
-		for _, l := range m.Layers {
-			live[l.Digest] = true
-		}
-		return nil
-	}
-	for _, m := range idx.Manifests {
-		if gone[m.Annotations[store.RefNameAnnotation]] {
-			continue
-		}
-		if err := mark(m); err != nil {
-			return nil, 0, err
-		}
-	}
-	dir := filepath.Join(st.Dir, "blobs", "sha256")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, 0, err
-	}
-	var out []v1.Hash
-	var size int64
-	for _, e := range ents {
-		h := v1.Hash{Algorithm: "sha256", Hex: e.Name()}
-		if !live[h] {
-			out = append(out, h)
-			if fi, err := e.Info(); err == nil {
-				size += fi.Size()
-			}
-		}
-	}
-	return out, size, nil
 }
 
 // printGC prints what gc removed (or would).

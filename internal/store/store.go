@@ -367,6 +367,38 @@ func (s *Store) GC() (removed []v1.Hash, freed int64, err error) {
 		return nil, 0, err
 	}
 	defer unlock()
+	dead, _, err := s.Unreferenced(nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("gc: %w (nothing was removed)", err)
+	}
+	dir := filepath.Join(s.Dir, "blobs", "sha256")
+	for _, h := range dead {
+		p := filepath.Join(dir, h.Hex)
+		if fi, err := os.Stat(p); err == nil {
+			freed += fi.Size()
+		}
+		if err := os.Remove(p); err != nil {
+			return removed, freed, fmt.Errorf("gc: %w", err)
+		}
+		removed = append(removed, h)
+	}
+	// No writer runs while we hold oci.lock exclusively: every temporary
+	// file is a leftover.
+	tmps, _ := os.ReadDir(s.tmpDir())
+	for _, de := range tmps {
+		if fi, err := de.Info(); err == nil {
+			freed += fi.Size()
+		}
+		os.Remove(filepath.Join(s.tmpDir(), de.Name()))
+	}
+	return removed, freed, nil
+}
+
+// Unreferenced lists the blobs, and their total size, that no image in
+// index.json reaches (directly, or through a manifest list or a
+// manifest): what GC removes. gone names images (by ref.name) to count as
+// removed already, for a dry run; nil counts every one.
+func (s *Store) Unreferenced(gone map[string]bool) ([]v1.Hash, int64, error) {
 	idx, err := s.Index()
 	if err != nil {
 		return nil, 0, err
@@ -412,38 +444,30 @@ func (s *Store) GC() (removed []v1.Hash, freed int64, err error) {
 		return nil
 	}
 	for _, m := range idx.Manifests {
+		if gone[m.Annotations[RefNameAnnotation]] {
+			continue
+		}
 		if err := mark(m); err != nil {
-			return nil, 0, fmt.Errorf("gc: %w (nothing was removed)", err)
+			return nil, 0, err
 		}
 	}
-	dir := filepath.Join(s.Dir, "blobs", "sha256")
-	ents, err := os.ReadDir(dir)
+	ents, err := os.ReadDir(filepath.Join(s.Dir, "blobs", "sha256"))
 	if err != nil {
-		return nil, 0, fmt.Errorf("gc: %w", err)
+		return nil, 0, err
 	}
+	var dead []v1.Hash
+	var size int64
 	for _, de := range ents {
 		h := v1.Hash{Algorithm: "sha256", Hex: de.Name()}
 		if live[h] {
 			continue
 		}
+		dead = append(dead, h)
 		if fi, err := de.Info(); err == nil {
-			freed += fi.Size()
+			size += fi.Size()
 		}
-		if err := os.Remove(filepath.Join(dir, de.Name())); err != nil {
-			return removed, freed, fmt.Errorf("gc: %w", err)
-		}
-		removed = append(removed, h)
 	}
-	// No writer runs while we hold oci.lock exclusively: every temporary
-	// file is a leftover.
-	tmps, _ := os.ReadDir(s.tmpDir())
-	for _, de := range tmps {
-		if fi, err := de.Info(); err == nil {
-			freed += fi.Size()
-		}
-		os.Remove(filepath.Join(s.tmpDir(), de.Name()))
-	}
-	return removed, freed, nil
+	return dead, size, nil
 }
 
 // writeFileAtomic writes data to a temporary file in tmpDir, fsyncs it and
