@@ -91,6 +91,9 @@ type initConfig struct {
 	Mounts  bool         `json:"mounts"`           // set up the new mount namespace
 	UTS     bool         `json:"uts"`              // set the hostname
 	UserNS  bool         `json:"userns"`           // inside a user namespace: no mknod
+	// Unshare are the namespaces stage 1 makes itself, with unshare(2),
+	// before anything else (late.go): the cgroup and time namespaces.
+	Unshare uintptr `json:"unshare,omitempty"`
 	Fork    bool         `json:"fork"`             // fork the process and wait, instead of exec
 	Explain bool         `json:"explain"`
 	Console unix.Winsize `json:"console"` // the terminal's size, with -t
@@ -248,7 +251,7 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		if err := RunHooks(log, "createRuntime", hooksOf(s).CreateRuntime, state); err != nil {
 			return err
 		}
-		cfg := initConfig{Spec: s, Rootfs: p.rootfs, Mounts: p.ownMountNS(),
+		cfg := initConfig{Spec: s, Rootfs: p.rootfs, Mounts: p.ownMountNS(), Unshare: p.unshare,
 			UTS: s.Hostname != "" || s.Domainname != "", UserNS: p.userns, Fork: o.Init, Explain: o.Explain,
 			Console: consoleSize(s.Process, o.Stdin), PassFDs: o.PassFDs, ID: o.id(s),
 			State: state}
@@ -465,6 +468,7 @@ func attach(cmd *exec.Cmd, con *console, out io.Writer) error {
 // runPlan is what Run works out from the spec before it starts anything.
 type runPlan struct {
 	clone   uintptr    // namespaces to create
+	unshare uintptr    // namespaces stage 1 creates (late.go)
 	setns   string     // "FD:KIND,…" for the setns constructor
 	nsFiles []*os.File // the namespaces to join, open
 	rootfs  string     // absolute root.path
@@ -575,6 +579,9 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 				p.userns = true
 			}
 		}
+	}
+	if err := p.planLate(s); err != nil { // late.go
+		return nil, err
 	}
 	if p.clone&unix.CLONE_NEWUSER != 0 {
 		p.userns = true

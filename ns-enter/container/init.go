@@ -104,6 +104,9 @@ func setup(log *explain.Log, cfg *initConfig) (string, error) {
 	if err := closeOnExec(log, 3+cfg.PassFDs); err != nil {
 		return "", err
 	}
+	if err := unshareLate(log, cfg); err != nil { // late.go
+		return "", err
+	}
 	createContainer := func() error {
 		return RunHooks(log, "createContainer", hooksOf(s).CreateContainer, cfg.State)
 	}

@@ -97,7 +97,7 @@ static int nstype(const char *kind) {
 		const char *name;
 		int flag;
 	} kinds[] = {{"user", CLONE_NEWUSER}, {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC},
-		     {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET}, {"pid", CLONE_NEWPID},
+		     {"uts", CLONE_NEWUTS}, {"time", CLONE_NEWTIME}, {"net", CLONE_NEWNET}, {"pid", CLONE_NEWPID},
 		     {"mnt", CLONE_NEWNS}};
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
 		if (strcmp(kind, kinds[i].name) == 0)
