@@ -102,10 +102,7 @@ func mountOne(log *explain.Log, root string, m specs.Mount, userns bool) error {
 		return fmt.Errorf("create mount point %s: %w", dest, err)
 	}
 	if m.Type == "cgroup" && !unifiedCgroup() {
-		// A v1 hierarchy per controller would each need their own bind
-		// (runc does this); ctrkit keeps /sys/fs/cgroup an empty tmpfs there.
-		log.Note("cgroup v1 host: %s gets an empty read-only tmpfs instead of the cgroup hierarchies", m.Destination)
-		return mount(log, "tmpfs", dest, "tmpfs", flags|unix.MS_RDONLY, "mode=755")
+		return mountCgroupV1(log, dest, flags) // cgroupfs.go
 	}
 	fstype := m.Type
 	if fstype == "cgroup" {
