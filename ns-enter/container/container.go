@@ -86,15 +86,15 @@ type Options struct {
 
 // initConfig is what stage 0 sends stage 1 over fd 3.
 type initConfig struct {
-	Spec    *specs.Spec  `json:"spec"`
-	Rootfs  string       `json:"rootfs,omitempty"` // absolute; "" keeps the current root
-	Mounts  bool         `json:"mounts"`           // set up the new mount namespace
-	UTS     bool         `json:"uts"`              // set the hostname
-	UserNS  bool         `json:"userns"`           // inside a user namespace: no mknod
+	Spec   *specs.Spec `json:"spec"`
+	Rootfs string      `json:"rootfs,omitempty"` // absolute; "" keeps the current root
+	Mounts bool        `json:"mounts"`           // set up the new mount namespace
+	UTS    bool        `json:"uts"`              // set the hostname
+	UserNS bool        `json:"userns"`           // inside a user namespace: no mknod
 	// Unshare are the namespaces stage 1 makes itself, with unshare(2),
 	// before anything else (late.go): the cgroup and time namespaces.
-	Unshare uintptr `json:"unshare,omitempty"`
-	Fork    bool         `json:"fork"`             // fork the process and wait, instead of exec
+	Unshare uintptr      `json:"unshare,omitempty"`
+	Fork    bool         `json:"fork"` // fork the process and wait, instead of exec
 	Explain bool         `json:"explain"`
 	Console unix.Winsize `json:"console"` // the terminal's size, with -t
 	PassFDs int          `json:"passFDs"` // descriptors from 3 up for the container; ours follow them
