@@ -32,6 +32,11 @@ type Options struct {
 	Limits      []string // cg-limit flags, e.g. "--memory=64m"
 	Privileged  bool     // --privileged: every capability and device, no seccomp
 	Seccomp     string   // --security-opt seccomp=: "unconfined" or an absolute profile path
+	// HostCgroupns keeps the host's cgroup namespace (--cgroupns host).
+	HostCgroupns bool
+	// UsernsMap is the id map of --userns ("" without): fs-layer idmaps
+	// the layers, ns-enter makes the user namespace.
+	UsernsMap string
 }
 
 // Pipeline is the chain of stages that prepares container id.
@@ -46,6 +51,9 @@ func (o Options) Pipeline(id string) Pipeline {
 	}
 	if o.ReadOnly {
 		fs.Args = append(fs.Args, "--read-only")
+	}
+	if o.UsernsMap != "" {
+		fs.Args = append(fs.Args, "--userns", o.UsernsMap)
 	}
 	cg := Stage{"cg-limit", append([]string{"--name", id}, o.Limits...)}
 	if o.Privileged {
@@ -67,8 +75,9 @@ func (o Options) Pipeline(id string) Pipeline {
 }
 
 // NsEnter is the last stage: ns-enter running the document in new pid,
-// IPC and UTS namespaces (the mount namespace comes with root.path, the
-// network one from net-bridge), with docker run's process flags.
+// IPC, UTS and cgroup namespaces (the mount namespace comes with root.path,
+// the network one from net-bridge, the user namespace and its id maps from
+// fs-layer --userns), with docker run's process flags.
 // entrypoint is the image's ENTRYPOINT, which docker puts before a CMD
 // given on the command line.
 func (o Options) NsEnter(c *Container, entrypoint []string) Stage {
@@ -97,6 +106,9 @@ func (o Options) NsEnter(c *Container, entrypoint []string) Stage {
 	}
 	if o.Seccomp != "" {
 		args = append(args, "--seccomp", o.Seccomp)
+	}
+	if !o.HostCgroupns {
+		args = append(args, "--cgroup")
 	}
 	if cmd := o.command(entrypoint); len(cmd) > 0 {
 		args = append(append(args, "--"), cmd...)

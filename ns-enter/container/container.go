@@ -93,7 +93,10 @@ type initConfig struct {
 	UserNS bool        `json:"userns"`           // inside a user namespace: no mknod
 	// Unshare are the namespaces stage 1 makes itself, with unshare(2),
 	// before anything else (late.go): the cgroup and time namespaces.
-	Unshare uintptr      `json:"unshare,omitempty"`
+	Unshare uintptr `json:"unshare,omitempty"`
+	// BindFDs are descriptors of bind sources (index in mounts → fd),
+	// for a root inside that cannot reach them by path (userns.go).
+	BindFDs map[int]int  `json:"bindFDs,omitempty"`
 	Fork    bool         `json:"fork"` // fork the process and wait, instead of exec
 	Explain bool         `json:"explain"`
 	Console unix.Winsize `json:"console"` // the terminal's size, with -t
@@ -231,7 +234,14 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 	}
 	proc.cmd, proc.Pid = cmd, cmd.Process.Pid
 	kill := func() { cmd.Process.Kill(); cmd.Wait() }
-	explainMaps(log, proc.Pid, s)
+	if p.lateUser {
+		if err := writeLateMaps(log, errR, proc.Pid, s); err != nil { // userns.go
+			kill()
+			return nil, err
+		}
+	} else {
+		explainMaps(log, proc.Pid, s)
+	}
 
 	setupErr := func() error {
 		if s.Linux.CgroupsPath != "" {
@@ -251,7 +261,11 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		if err := RunHooks(log, "createRuntime", hooksOf(s).CreateRuntime, state); err != nil {
 			return err
 		}
-		cfg := initConfig{Spec: s, Rootfs: p.rootfs, Mounts: p.ownMountNS(), Unshare: p.unshare,
+		rootfs := p.rootfs
+		if p.rootCwd {
+			rootfs = "."
+		}
+		cfg := initConfig{Spec: s, Rootfs: rootfs, Mounts: p.ownMountNS(), Unshare: p.unshare, BindFDs: p.bindFDs,
 			UTS: s.Hostname != "" || s.Domainname != "", UserNS: p.userns, Fork: o.Init, Explain: o.Explain,
 			Console: consoleSize(s.Process, o.Stdin), PassFDs: o.PassFDs, ID: o.id(s),
 			State: state}
@@ -402,7 +416,7 @@ func exitCode(err error) int {
 // stderr for explain lines, the terminal socket, the namespaces to join,
 // the exec fifo (for create) and exe itself.
 func initCommand(s *specs.Spec, o Options, p *runPlan, passed []*os.File, exe, fifo, cfgR, errW *os.File) *exec.Cmd {
-	files := append(append(passed, cfgR, errW, o.Stderr, nil), p.nsFiles...)
+	files := append(append(append(passed, cfgR, errW, o.Stderr, nil), p.nsFiles...), p.bindFiles...)
 	if fifo != nil {
 		files = append(files, fifo)
 	}
@@ -429,6 +443,14 @@ func initCommand(s *specs.Spec, o Options, p *runPlan, passed []*os.File, exe, f
 		if o.Detach {
 			cmd.Env = append(cmd.Env, setns.DetachEnv+"=1")
 		}
+	}
+	if p.lateUser {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", setns.UsernsEnv, p.clone&^unix.CLONE_NEWUSER))
+		if p.rootCwd {
+			cmd.Env = append(cmd.Env, setns.ChdirEnv+"="+p.rootfs)
+		}
+		return cmd
 	}
 	if p.clone&unix.CLONE_NEWUSER != 0 {
 		// A new user namespace starts with our host ids, which its map may
@@ -473,6 +495,14 @@ type runPlan struct {
 	nsFiles []*os.File // the namespaces to join, open
 	rootfs  string     // absolute root.path
 	userns  bool       // the container is in a user namespace other than ours
+	// lateUser: the setns constructor makes the user namespace after the
+	// joins, and the clone flags inside it (userns.go).
+	lateUser bool
+	rootCwd  bool // lateUser: stage 1 starts in the root, set up as "."
+	// bindFiles are the sources of bind mounts, opened O_PATH for a root
+	// inside that could not reach them by path (userns.go).
+	bindFiles []*os.File
+	bindFDs   map[int]int // index in mounts → descriptor in stage 1
 	// callersMountNS: the mount namespace joined by path is ns-enter's own.
 	callersMountNS bool
 	joined         []joined
@@ -502,7 +532,7 @@ func (p *runPlan) ownMountNS() bool {
 }
 
 func (p *runPlan) Close() error {
-	for _, f := range p.nsFiles {
+	for _, f := range append(p.nsFiles, p.bindFiles...) {
 		f.Close()
 	}
 	return nil
@@ -585,8 +615,8 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 	}
 	if p.clone&unix.CLONE_NEWUSER != 0 {
 		p.userns = true
-		if len(join) > 0 {
-			return nil, errors.New("linux.namespaces: a new user namespace cannot be combined with joined namespaces: the joined ones would need privileges the new user namespace does not have")
+		if p.joins(unix.CLONE_NEWPID) {
+			return nil, errors.New("linux.namespaces: a new user namespace cannot be combined with a joined pid namespace: its processes would be born outside the new user namespace's pid namespace")
 		}
 		for _, m := range []struct {
 			what string
@@ -623,6 +653,10 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 	if (s.Hostname != "" || s.Domainname != "") && p.clone&unix.CLONE_NEWUTS == 0 && !p.joins(unix.CLONE_NEWUTS) {
 		return nil, errors.New("setting the hostname needs a UTS namespace of the container's own: add --uts, or it would rename the host")
 	}
+	planLateUser(p, len(join) > 0) // userns.go
+	if err := p.openBindSources(s, o); err != nil {
+		return nil, err
+	}
 	if err := checkSysctl(s, p); err != nil {
 		return nil, err
 	}
@@ -655,7 +689,7 @@ func explainStart(log *explain.Log, s *specs.Spec, p *runPlan) {
 			shell = append(shell, k.Option)
 		}
 	}
-	if p.clone != 0 {
+	if p.clone != 0 && !p.lateUser {
 		log.Step(fmt.Sprintf("clone(%s|SIGCHLD)", namespace.FlagNames(p.clone)), explain.Join(shell)+" …")
 	}
 	for _, j := range p.joined {
@@ -664,6 +698,9 @@ func explainStart(log *explain.Log, s *specs.Spec, p *runPlan) {
 		if j.kind.Flag == unix.CLONE_NEWPID {
 			log.Note("a joined pid namespace takes effect for children only: fork once more")
 		}
+	}
+	if p.lateUser {
+		explainLateUser(log, p) // userns.go
 	}
 }
 
