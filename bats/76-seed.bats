@@ -57,7 +57,7 @@ teardown() {
 
 @test "ctr-run --userns busybox [root inside is uid 100000 outside; the image is its own]" {
 	requires root overlay busybox userns
-	run_tool host ctr-run -d --name "$(safename)" --userns busybox sh -c 'id -u; stat -c %u /bin; touch /made-inside && echo wrote; sleep 30'
+	run_tool host ctr-run -d --name "$(safename)" --userns -v "$(safename)":/data busybox sh -c 'id -u; stat -c %u /bin; touch /made-inside /data/v && echo wrote; sleep 30'
 	local id=$output pid
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		grep -q wrote "$CTRKIT_STATE/$id/log" 2>/dev/null && break
@@ -74,4 +74,5 @@ teardown() {
 	run_tool stat -c %u "$CTRKIT_ROOT/containers/$id/upper/made-inside"
 	assert_output 100000
 	run_tool host ctr-run rm -f "$id"
+	run_tool fs-layer volume rm "$(safename)"
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"ctrkit/fs-layer/layer"
@@ -73,6 +74,11 @@ func (c *MountCmd) Run(g *cli.Globals, s *Stdio) error {
 	}
 	mounts, vols, err := volume.Mounts(g.Root, c.Volume, c.Tmpfs, func(dir string) {
 		log.Step(fmt.Sprintf("mkdir(%q)", dir), "mkdir -p "+dir)
+		if c.Userns != "" {
+			// A new volume belongs to the remapped root, as docker makes it.
+			log.Step(fmt.Sprintf("chown(%q, %d, %d)", dir, idmap.Outside, idmap.Outside), fmt.Sprintf("chown %d:%d %s", idmap.Outside, idmap.Outside, dir))
+			os.Chown(dir, int(idmap.Outside), int(idmap.Outside))
+		}
 	})
 	if err != nil {
 		return err
