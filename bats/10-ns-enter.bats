@@ -203,8 +203,8 @@ load ns-enter
 	pid=$(wait_child sleep)
 	run_tool --separate-stderr ns-enter show "$pid"
 	assert_line --index 0 --regexp '^NS +INODE +HOST +ISOLATES$'
-	assert_equal "${#lines[@]}" 8
-	for kind in uts net ipc pid mnt user cgroup; do
+	assert_equal "${#lines[@]}" 9
+	for kind in uts net ipc pid mnt user cgroup time; do
 		read -r inode host < <(awk -v k="$kind" '$1 == k {print $2, $3}' <<<"$output")
 		assert_equal "$inode" "$(ns_inode "$pid" "$kind")"
 		case $kind in

@@ -59,10 +59,12 @@ containers() {
 	# The published port answers on the host's own loopback.
 	run_tool host timeout 5 busybox wget -qO- http://127.0.0.1:8080/hostname
 	assert_output "$id" # net-bridge wrote the container's /etc/hostname
-	# exec joins its namespaces and its cgroup, whose limit the host sees.
+	# exec joins its namespaces (its cgroup namespace shows its cgroup as
+	# /) and its cgroup, whose limit the host sees.
 	run_tool host ctr-run exec web sh -c 'hostname; grep :memory: /proc/self/cgroup'
 	assert_line --index 0 "$id"
-	assert_line --index 1 --regexp ":memory:/ctrkit/$id\$"
+	assert_line --index 1 --regexp ":memory:/\$"
+	assert_equal "$(grep :memory: "/proc/$(cat "$CTRKIT_STATE/$id/pid")/cgroup" | cut -d: -f3)" "/ctrkit/$id"
 	assert_equal "$(cat /sys/fs/cgroup/memory/ctrkit/"$id"/memory.limit_in_bytes)" 67108864
 	# exec -t: a terminal made inside the container's own devpts.
 	run_tool host ctr-run exec -t web tty

@@ -68,10 +68,12 @@ status_lines='grep -E "^(Uid|Gid|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|S
 @test "ctr-run exec --privileged [every capability, no seccomp; the user and cgroup stay]" {
 	requires root overlay busybox
 	run_tool ctr-run -d --network none --name ex -m 32m user1000
-	run_tool ctr-run exec --privileged -u 0 ex sh -c "$status_lines /proc/self/status; cat /proc/self/cgroup"
+	run_tool ctr-run exec --privileged -u 0 ex sh -c "$status_lines /proc/self/status; cat /proc/self/cgroup; cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"
 	assert_line --regexp "^CapEff:\\s+$all_caps\$"
 	assert_line --regexp '^Seccomp:\s+0$'
-	assert_line --regexp ":memory:/ctrkit/[0-9a-f]{12}\$"
+	# In the container's cgroup (the root of its cgroup namespace), with its limit.
+	assert_line --regexp ":memory:/\$"
+	assert_line 33554432
 	run_tool ctr-run exec --privileged -u 0 ex mount -t tmpfs none /tmp
 }
 

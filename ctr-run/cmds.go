@@ -48,6 +48,9 @@ type runFlags struct {
 	SecurityOpt []string `help:"seccomp=unconfined, seccomp=PROFILE.json (docker's or the OCI format), or no-new-privileges (always on in ctrkit)." placeholder:"OPT"`
 	Restart     string   `default:"no" help:"Restart policy: no, on-failure[:N], always or unless-stopped (the supervisor restarts it; stop, kill and rm end that)." placeholder:"POLICY"`
 	LogOpt      []string `help:"Bound the log of a detached container: max-size=SIZE (default 20m), max-file=N (default 5); rotated as docker's json-file driver." placeholder:"KEY=VALUE"`
+	Cgroupns    string   `default:"private" enum:"private,host" help:"private: a cgroup namespace of its own, so /proc/self/cgroup reads / and the read-only /sys/fs/cgroup shows the container's own cgroup and limits (docker's default on cgroup v2); host: the host's tree."`
+	Userns      bool     `help:"Remap ids through a user namespace, like dockerd --userns-remap: root inside is uid 100000 on the host (--userns-map), and the image's files appear to it as its own through idmapped layers."`
+	UsernsMap   string   `default:"0 100000 65536" help:"The uid and gid map of --userns: INSIDE OUTSIDE COUNT, as in /proc/PID/uid_map." placeholder:"MAP"`
 
 	Image string   `arg:"" help:"Image to run (pulled if the store does not have it)."`
 	Cmd   []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the image's)."`
@@ -76,6 +79,7 @@ func (f *runFlags) options() (lifecycle.Options, error) {
 		Interactive: f.Interactive, TTY: f.TTY, Init: f.Init, ReadOnly: f.ReadOnly,
 		Env: env, Workdir: f.Workdir, User: f.User, Hostname: f.Hostname, Network: f.Network, Parent: f.Parent,
 		Publish: f.Publish, Volume: f.Volume, Tmpfs: f.Tmpfs, Privileged: f.Privileged, Restart: f.Restart,
+		HostCgroupns: f.Cgroupns == "host",
 	}
 	if _, err := lifecycle.ParseRestart(f.Restart); err != nil {
 		return o, err
@@ -89,6 +93,9 @@ func (f *runFlags) options() (lifecycle.Options, error) {
 	}
 	if f.Parent != "" && f.Network != "macvlan" {
 		return lifecycle.Options{}, fmt.Errorf("--parent %s is for --network macvlan, not %q", f.Parent, f.Network)
+	}
+	if f.Userns {
+		o.UsernsMap = f.UsernsMap
 	}
 	if f.Privileged {
 		fmt.Fprintln(os.Stderr, "ctr-run: warning: --privileged: every capability, every host device, no seccomp filter, no masked paths; the container's root is the host's root")

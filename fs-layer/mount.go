@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"ctrkit/fs-layer/layer"
@@ -22,6 +23,7 @@ type MountCmd struct {
 	Tmpfs    []string `help:"A tmpfs at PATH[:OPTIONS], into the spec's mounts." placeholder:"PATH"`
 	ReadOnly bool     `help:"Mount the root filesystem read-only (root.readonly in a pipe)."`
 	Driver   string   `enum:"auto,overlay,copy" default:"auto" help:"overlay, copy (every file copied), or auto: overlay, else copy with a notice."`
+	Userns   string   `help:"Remap ids for a user namespace, MAP as in /proc/PID/uid_map (e.g. \"0 100000 65536\"): the layers are mounted idmapped so root inside owns the image, the upper dir belongs to the outside id, and in a pipe the document gets a user namespace with MAP as its uid and gid map (like dockerd --userns-remap; Linux 5.19)." placeholder:"MAP"`
 }
 
 func (c *MountCmd) Help() string {
@@ -60,12 +62,23 @@ func (c *MountCmd) Run(g *cli.Globals, s *Stdio) error {
 	if ref == "" {
 		return errors.New("no image: give one (fs-layer mount busybox:latest), or pipe in a document from img-pull")
 	}
+	var idmap overlay.IDMap
+	if c.Userns != "" {
+		if idmap, err = overlay.ParseIDMap(c.Userns); err != nil {
+			return fmt.Errorf("--userns: %w", err)
+		}
+	}
 	id, err := containerID(doc, c.Name)
 	if err != nil {
 		return err
 	}
 	mounts, vols, err := volume.Mounts(g.Root, c.Volume, c.Tmpfs, func(dir string) {
 		log.Step(fmt.Sprintf("mkdir(%q)", dir), "mkdir -p "+dir)
+		if c.Userns != "" {
+			// A new volume belongs to the remapped root, as docker makes it.
+			log.Step(fmt.Sprintf("chown(%q, %d, %d)", dir, idmap.Outside, idmap.Outside), fmt.Sprintf("chown %d:%d %s", idmap.Outside, idmap.Outside, dir))
+			os.Chown(dir, int(idmap.Outside), int(idmap.Outside))
+		}
 	})
 	if err != nil {
 		return err
@@ -81,7 +94,7 @@ func (c *MountCmd) Run(g *cli.Globals, s *Stdio) error {
 	}
 	ctr, err := overlay.New(overlay.Setup{Root: g.Root, State: g.State, ID: id, Image: img.Name,
 		Manifest: img.Descriptor.Digest.String(), Layers: layers, Driver: driver,
-		ReadOnly: c.ReadOnly && doc == nil, Volumes: vols, Log: log,
+		ReadOnly: c.ReadOnly && doc == nil, Volumes: vols, Userns: c.Userns, Log: log,
 		Notice: func(msg string) { fmt.Fprintln(s.Stderr, "fs-layer: "+msg) }})
 	if err != nil {
 		return err
@@ -97,6 +110,9 @@ func (c *MountCmd) Run(g *cli.Globals, s *Stdio) error {
 		doc.Root = &specs.Root{}
 	}
 	doc.Root.Path = ctr.Mountpoint
+	if c.Userns != "" {
+		remap(doc, idmap)
+	}
 	doc.Root.Readonly = c.ReadOnly
 	for _, m := range mounts {
 		kept := doc.Mounts[:0]
@@ -148,4 +164,21 @@ func containerID(doc *specs.Spec, name string) (string, error) {
 		id = spec.NewID()
 	}
 	return id, overlay.CheckID(id)
+}
+
+// remap gives the document a new user namespace with m as its uid and gid
+// map: the runtime (ns-enter) makes it.
+func remap(doc *specs.Spec, m overlay.IDMap) {
+	if doc.Linux == nil {
+		doc.Linux = &specs.Linux{}
+	}
+	l := specs.LinuxIDMapping{ContainerID: m.Inside, HostID: m.Outside, Size: m.Count}
+	doc.Linux.UIDMappings = []specs.LinuxIDMapping{l}
+	doc.Linux.GIDMappings = []specs.LinuxIDMapping{l}
+	for _, ns := range doc.Linux.Namespaces {
+		if ns.Type == specs.UserNamespace {
+			return
+		}
+	}
+	doc.Linux.Namespaces = append(doc.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"ctrkit/internal/cli"
 	"ctrkit/internal/explain"
@@ -28,6 +29,7 @@ type specFlags struct {
 	UTS    bool `name:"uts" help:"New UTS namespace: its own host name."`
 	User   bool `help:"New user namespace: ids mapped by --map-root or --uid-map/--gid-map."`
 	Cgroup bool `help:"New cgroup namespace: /proc/self/cgroup shows the current cgroup as /."`
+	Time   bool `help:"New time namespace: the monotonic and boot-time clocks shifted by --time-offset (Linux 5.6)."`
 	All    bool `help:"All of the kinds above."`
 
 	Target     int      `help:"Join the namespaces of running process PID (of the kinds given, or all that differ from ours) instead of making new ones. With a container's spec (--spec), run like runc exec: as the container's user, with its capabilities, seccomp filter, environment and cgroup." placeholder:"PID"`
@@ -44,6 +46,7 @@ type specFlags struct {
 	Cgroups    string   `name:"cgroups-path" help:"Join the existing cgroup PATH (linux.cgroupsPath, made by cg-limit) in every hierarchy." placeholder:"PATH"`
 	Privileged bool     `help:"Give the container everything back, like docker run --privileged: all capabilities, no seccomp filter, no masked paths, a writable /sys, the host's devices."`
 	Seccomp    string   `help:"Seccomp PROFILE: \"unconfined\" removes linux.seccomp; else a file with an OCI linux.seccomp object or a docker profile (like docker run --security-opt seccomp=FILE)." placeholder:"PROFILE"`
+	TimeOffset string   `name:"time-offset" help:"Shift the new time namespace's clocks, e.g. monotonic=86400,boottime=24h: seconds or a duration, per clock (linux.timeOffsets; implies --time). uptime inside then reads the boot-time clock plus the offset." placeholder:"CLOCK=OFFSET,…"`
 	NoNewPriv  bool     `name:"no-new-privs" help:"Set process.noNewPrivileges: execve of a set-user-id or file-capability program grants nothing (prctl PR_SET_NO_NEW_PRIVS)."`
 
 	Args []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the spec's, or $SHELL)."`
@@ -137,6 +140,13 @@ func (f *specFlags) build(base *specs.Spec) (*specs.Spec, error) {
 	for _, k := range kinds {
 		addNamespace(s, specs.LinuxNamespace{Type: k.OCI})
 	}
+	if f.TimeOffset != "" {
+		offsets, err := parseTimeOffsets(f.TimeOffset)
+		if err != nil {
+			return nil, err
+		}
+		s.Linux.TimeOffsets = offsets
+	}
 	return s, f.idMaps(s)
 }
 
@@ -160,6 +170,31 @@ func (f *specFlags) seccomp(s *specs.Spec) error {
 	}
 	s.Linux.Seccomp = p
 	return nil
+}
+
+// parseTimeOffsets reads --time-offset: CLOCK=OFFSET pairs, the offset in
+// seconds or as a Go duration ("24h", "-90s").
+func parseTimeOffsets(v string) (map[string]specs.LinuxTimeOffset, error) {
+	m := map[string]specs.LinuxTimeOffset{}
+	for _, pair := range strings.Split(v, ",") {
+		clock, val, ok := strings.Cut(pair, "=")
+		if !ok || clock != "monotonic" && clock != "boottime" {
+			return nil, fmt.Errorf("--time-offset %q: want CLOCK=OFFSET pairs where CLOCK is monotonic or boottime, e.g. monotonic=86400,boottime=24h", v)
+		}
+		d, err := time.ParseDuration(val)
+		if secs, err2 := strconv.ParseInt(val, 10, 64); err2 == nil {
+			d, err = time.Duration(secs)*time.Second, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--time-offset %q: %q is neither seconds nor a duration like 24h", v, val)
+		}
+		secs, nsec := int64(d/time.Second), int64(d%time.Second)
+		if nsec < 0 { // the kernel wants 0 ≤ nanoseconds < 1e9
+			secs, nsec = secs-1, nsec+int64(time.Second)
+		}
+		m[clock] = specs.LinuxTimeOffset{Secs: secs, Nanosecs: uint32(nsec)}
+	}
+	return m, nil
 }
 
 // parseRunAs reads -u UID[:GID]: numbers, since names would need the
@@ -195,6 +230,7 @@ func (f *specFlags) kinds() []namespace.Kind {
 		"mnt":    f.Mount || f.MountProc || f.Rootfs != "",
 		"user":   f.User || f.MapRoot || len(f.UIDMap)+len(f.GIDMap) > 0,
 		"cgroup": f.Cgroup,
+		"time":   f.Time || f.TimeOffset != "",
 	}
 	var ks []namespace.Kind
 	for _, k := range namespace.Kinds {

@@ -36,6 +36,11 @@ type Options struct {
 	Seccomp     string   // --security-opt seccomp=: "unconfined" or an absolute profile path
 	Restart     string   // --restart: no, on-failure[:N], always, unless-stopped
 	Log         LogOpts  // --log-opt max-size, max-file
+	// HostCgroupns keeps the host's cgroup namespace (--cgroupns host).
+	HostCgroupns bool
+	// UsernsMap is the id map of --userns ("" without): fs-layer idmaps
+	// the layers, ns-enter makes the user namespace.
+	UsernsMap string
 }
 
 // Pipeline is the chain of stages that prepares container id.
@@ -50,6 +55,9 @@ func (o Options) Pipeline(id string) Pipeline {
 	}
 	if o.ReadOnly {
 		fs.Args = append(fs.Args, "--read-only")
+	}
+	if o.UsernsMap != "" {
+		fs.Args = append(fs.Args, "--userns", o.UsernsMap)
 	}
 	cg := Stage{"cg-limit", append([]string{"--name", id}, o.Limits...)}
 	if o.Privileged {
@@ -74,8 +82,9 @@ func (o Options) Pipeline(id string) Pipeline {
 }
 
 // NsEnter is the last stage: ns-enter running the document in new pid,
-// IPC and UTS namespaces (the mount namespace comes with root.path, the
-// network one from net-bridge), with docker run's process flags.
+// IPC, UTS and cgroup namespaces (the mount namespace comes with root.path,
+// the network one from net-bridge, the user namespace and its id maps from
+// fs-layer --userns), with docker run's process flags.
 // entrypoint is the image's ENTRYPOINT, which docker puts before a CMD
 // given on the command line.
 func (o Options) NsEnter(c *Container, entrypoint []string) Stage {
@@ -104,6 +113,9 @@ func (o Options) NsEnter(c *Container, entrypoint []string) Stage {
 	}
 	if o.Seccomp != "" {
 		args = append(args, "--seccomp", o.Seccomp)
+	}
+	if !o.HostCgroupns {
+		args = append(args, "--cgroup")
 	}
 	if cmd := imagespec.Command(entrypoint, o.Entrypoint, o.Cmd); len(cmd) > 0 {
 		args = append(append(args, "--"), cmd...)

@@ -25,6 +25,7 @@ type Setup struct {
 	Driver      string        // overlay, copy, or "" for overlay then copy
 	ReadOnly    bool
 	Volumes     []string
+	Userns      string // an id map: layers mounted idmapped (idmap.go)
 	Log         *explain.Log
 	// Notice receives one line when the copy driver is chosen for lack of
 	// overlayfs.
@@ -50,7 +51,7 @@ func New(s Setup) (*Container, error) {
 		c.ReadOnly = s.ReadOnly
 	default:
 		c = &Container{ID: s.ID, Image: s.Image, Manifest: s.Manifest, Dir: dir, Mountpoint: mp,
-			Created: time.Now().UTC(), Driver: s.Driver, Volumes: s.Volumes}
+			Created: time.Now().UTC(), Driver: s.Driver, Volumes: s.Volumes, Userns: s.Userns}
 		for _, l := range s.Layers {
 			c.Chain = append(c.Chain, l.ChainID.String())
 			c.DiffIDs = append(c.DiffIDs, l.DiffID.String())
@@ -106,6 +107,9 @@ func (c *Container) shorts() []string {
 func (c *Container) Mount(log *explain.Log) error { return c.mount(log, c.Driver, nil) }
 
 func (c *Container) mount(log *explain.Log, driver string, notice func(string)) error {
+	if c.Userns != "" {
+		return c.mountRemapped(log)
+	}
 	if driver != DriverCopy {
 		// A missing short link would fail the mount and, with the auto
 		// driver, silently turn it into a full copy: make it again.
@@ -160,12 +164,39 @@ func (c *Container) mount(log *explain.Log, driver string, notice func(string)) 
 // Umount unmounts c's root filesystem.
 func (c *Container) Umount(log *explain.Log) error {
 	if !c.Mounted {
-		return nil
+		return c.unmountIdmapped(log)
 	}
 	if err := Unmount(log, c.Mountpoint); err != nil {
 		return err
 	}
 	c.Mounted = false
+	return c.unmountIdmapped(log)
+}
+
+// mountRemapped stacks the layers idmapped, with an upper dir that belongs
+// to the uid and gid root inside maps to (idmap.go).
+func (c *Container) mountRemapped(log *explain.Log) error {
+	m, err := ParseIDMap(c.Userns)
+	if err != nil {
+		return err
+	}
+	c.shorts() // makes the empty layer of an image without layers
+	names, err := c.mountIdmapped(log, m)
+	if err != nil {
+		return err
+	}
+	for _, d := range []string{c.Upper(), c.Work()} {
+		log.Step(fmt.Sprintf("chown(%q, %d, %d)", d, m.Outside, m.Outside), fmt.Sprintf("chown %d:%d %s", m.Outside, m.Outside, explain.Quote(d)))
+		if err := os.Chown(d, int(m.Outside), int(m.Outside)); err != nil {
+			c.unmountIdmapped(log)
+			return err
+		}
+	}
+	if err := MountOverlay(log, c.IdmappedDir(), names, c.Upper(), c.Work(), c.Mountpoint, c.ReadOnly); err != nil {
+		c.unmountIdmapped(log)
+		return err
+	}
+	c.Driver = DriverOverlay
 	return nil
 }
 

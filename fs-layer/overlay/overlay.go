@@ -80,6 +80,9 @@ type Container struct {
 	Mounted    bool      `json:"mounted"`    // filled by Load from /proc/self/mountinfo
 	Layers     string    `json:"-"`          // ROOT/layers
 	Volumes    []string  `json:"volumes,omitempty"`
+	// Userns is the id map of a remapped root (--userns): the layers are
+	// mounted idmapped (idmap.go).
+	Userns string `json:"userns,omitempty"`
 }
 
 // Upper is the container's read-write layer; Work is overlay's workdir.

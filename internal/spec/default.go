@@ -15,7 +15,7 @@ var DefaultCaps = []string{
 
 // Default is the spec of a container with its own root filesystem, the
 // same choices `runc spec` makes: /proc, a small /dev with devpts, shm and
-// mqueue, read-only /sys, Docker's capability set, no_new_privs, masked and
+// mqueue, read-only /sys and /sys/fs/cgroup, Docker's capability set, no_new_privs, masked and
 // read-only /proc paths, Docker's device allowlist (devices.go) and
 // Docker's default seccomp profile (DefaultSeccomp). Of the namespaces it
 // lists only the mount namespace, which a root filesystem needs; callers
@@ -42,6 +42,9 @@ func Default(rootfs string, args []string) *specs.Spec {
 			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+			// The container's own cgroup, read-only (with a cgroup
+			// namespace; ns-enter/container/cgroupfs.go), as docker mounts it.
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
 		},
 		Linux: &specs.Linux{
 			Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}},

@@ -41,7 +41,7 @@ func initCommand(s *specs.Spec, o Options, p *runPlan, passed []*os.File, exe, f
 	if o.ExplainTo != nil {
 		explainTo = o.ExplainTo
 	}
-	files := append(append(passed, cfgR, errW, explainTo, nil), p.nsFiles...)
+	files := append(append(append(passed, cfgR, errW, explainTo, nil), p.nsFiles...), p.bindFiles...)
 	if fifo != nil {
 		files = append(files, fifo)
 	}
@@ -68,6 +68,14 @@ func initCommand(s *specs.Spec, o Options, p *runPlan, passed []*os.File, exe, f
 		if o.Detach {
 			cmd.Env = append(cmd.Env, setns.DetachEnv+"=1")
 		}
+	}
+	if p.lateUser {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", setns.UsernsEnv, p.clone&^unix.CLONE_NEWUSER))
+		if p.rootCwd {
+			cmd.Env = append(cmd.Env, setns.ChdirEnv+"="+p.rootfs)
+		}
+		return cmd
 	}
 	if p.clone&unix.CLONE_NEWUSER != 0 {
 		// A new user namespace starts with our host ids, which its map may

@@ -87,13 +87,19 @@ type Options struct {
 
 // initConfig is what stage 0 sends stage 1 over fd 3.
 type initConfig struct {
-	Spec    *specs.Spec  `json:"spec"`
-	Rootfs  string       `json:"rootfs,omitempty"`  // absolute; "" keeps the current root
-	NoPivot bool         `json:"noPivot,omitempty"` // MS_MOVE + chroot instead of pivot_root
-	Mounts  bool         `json:"mounts"`            // set up the new mount namespace
-	UTS     bool         `json:"uts"`               // set the hostname
-	UserNS  bool         `json:"userns"`            // inside a user namespace: no mknod
-	Fork    bool         `json:"fork"`              // fork the process and wait, instead of exec
+	Spec    *specs.Spec `json:"spec"`
+	Rootfs  string      `json:"rootfs,omitempty"`  // absolute; "" keeps the current root
+	NoPivot bool        `json:"noPivot,omitempty"` // MS_MOVE + chroot instead of pivot_root
+	Mounts  bool        `json:"mounts"`            // set up the new mount namespace
+	UTS     bool        `json:"uts"`               // set the hostname
+	UserNS  bool        `json:"userns"`            // inside a user namespace: no mknod
+	// Unshare are the namespaces stage 1 makes itself, with unshare(2),
+	// before anything else (late.go): the cgroup and time namespaces.
+	Unshare uintptr `json:"unshare,omitempty"`
+	// BindFDs are descriptors of bind sources (index in mounts → fd),
+	// for a root inside that cannot reach them by path (userns.go).
+	BindFDs map[int]int  `json:"bindFDs,omitempty"`
+	Fork    bool         `json:"fork"` // fork the process and wait, instead of exec
 	Explain bool         `json:"explain"`
 	Console unix.Winsize `json:"console"` // the terminal's size, with -t
 	PassFDs int          `json:"passFDs"` // descriptors from 3 up for the container; ours follow them
@@ -233,7 +239,14 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 	}
 	proc.cmd, proc.Pid = cmd, cmd.Process.Pid
 	kill := func() { cmd.Process.Kill(); cmd.Wait() }
-	explainMaps(log, proc.Pid, s)
+	if p.lateUser {
+		if err := writeLateMaps(log, errR, proc.Pid, s); err != nil { // userns.go
+			kill()
+			return nil, err
+		}
+	} else {
+		explainMaps(log, proc.Pid, s)
+	}
 
 	setupErr := func() error {
 		if s.Linux.CgroupsPath != "" {
@@ -253,7 +266,11 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		if err := RunHooks(log, "createRuntime", hooksOf(s).CreateRuntime, state); err != nil {
 			return err
 		}
-		cfg := initConfig{Spec: s, Rootfs: p.rootfs, NoPivot: o.NoPivot, Mounts: p.ownMountNS(),
+		rootfs := p.rootfs
+		if p.rootCwd {
+			rootfs = "."
+		}
+		cfg := initConfig{Spec: s, Rootfs: rootfs, NoPivot: o.NoPivot, Mounts: p.ownMountNS(), Unshare: p.unshare, BindFDs: p.bindFDs,
 			UTS: s.Hostname != "" || s.Domainname != "", UserNS: p.userns, Fork: o.Init, Explain: o.Explain,
 			Console: consoleSize(s.Process, o.Stdin), PassFDs: o.PassFDs, ID: o.id(s),
 			State: state}

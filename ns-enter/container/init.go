@@ -106,6 +106,13 @@ func setup(log *explain.Log, cfg *initConfig) (string, error) {
 	if err := closeOnExec(log, 3+cfg.PassFDs); err != nil {
 		return "", err
 	}
+	if err := unshareLate(log, cfg); err != nil { // late.go
+		return "", err
+	}
+	for i, fd := range cfg.BindFDs { // userns.go
+		s.Mounts[i].Source = fmt.Sprintf("/proc/self/fd/%d", fd)
+		detached[s.Mounts[i].Source] = fd
+	}
 	createContainer := func() error {
 		return RunHooks(log, "createContainer", hooksOf(s).CreateContainer, cfg.State)
 	}

@@ -22,10 +22,19 @@ import (
 // runPlan is what Run works out from the spec before it starts anything.
 type runPlan struct {
 	clone   uintptr    // namespaces to create
+	unshare uintptr    // namespaces stage 1 creates (late.go)
 	setns   string     // "FD:KIND,…" for the setns constructor
 	nsFiles []*os.File // the namespaces to join, open
 	rootfs  string     // absolute root.path
 	userns  bool       // the container is in a user namespace other than ours
+	// lateUser: the setns constructor makes the user namespace after the
+	// joins, and the clone flags inside it (userns.go).
+	lateUser bool
+	rootCwd  bool // lateUser: stage 1 starts in the root, set up as "."
+	// bindFiles are the sources of bind mounts, opened O_PATH for a root
+	// inside that could not reach them by path (userns.go).
+	bindFiles []*os.File
+	bindFDs   map[int]int // index in mounts → descriptor in stage 1
 	// callersMountNS: the mount namespace joined by path is ns-enter's own.
 	callersMountNS bool
 	joined         []joined
@@ -55,7 +64,7 @@ func (p *runPlan) ownMountNS() bool {
 }
 
 func (p *runPlan) Close() error {
-	for _, f := range p.nsFiles {
+	for _, f := range append(p.nsFiles, p.bindFiles...) {
 		f.Close()
 	}
 	return nil
@@ -133,10 +142,13 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 			}
 		}
 	}
+	if err := p.planLate(s); err != nil { // late.go
+		return nil, err
+	}
 	if p.clone&unix.CLONE_NEWUSER != 0 {
 		p.userns = true
-		if len(join) > 0 {
-			return nil, errors.New("linux.namespaces: a new user namespace cannot be combined with joined namespaces: the joined ones would need privileges the new user namespace does not have")
+		if p.joins(unix.CLONE_NEWPID) {
+			return nil, errors.New("linux.namespaces: a new user namespace cannot be combined with a joined pid namespace: its processes would be born outside the new user namespace's pid namespace")
 		}
 		for _, m := range []struct {
 			what string
@@ -173,6 +185,10 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 	if (s.Hostname != "" || s.Domainname != "") && p.clone&unix.CLONE_NEWUTS == 0 && !p.joins(unix.CLONE_NEWUTS) {
 		return nil, errors.New("setting the hostname needs a UTS namespace of the container's own: add --uts, or it would rename the host")
 	}
+	planLateUser(p, len(join) > 0) // userns.go
+	if err := p.openBindSources(s, o); err != nil {
+		return nil, err
+	}
 	if err := checkSysctl(s, p); err != nil {
 		return nil, err
 	}
@@ -208,7 +224,7 @@ func explainStart(log *explain.Log, s *specs.Spec, p *runPlan) {
 			shell = append(shell, k.Option)
 		}
 	}
-	if p.clone != 0 {
+	if p.clone != 0 && !p.lateUser {
 		log.Step(fmt.Sprintf("clone(%s|SIGCHLD)", namespace.FlagNames(p.clone)), explain.Join(shell)+" bash")
 	}
 	for _, j := range p.joined {
@@ -220,6 +236,9 @@ func explainStart(log *explain.Log, s *specs.Spec, p *runPlan) {
 		if j.kind.Flag == unix.CLONE_NEWPID {
 			log.Note("a joined pid namespace takes effect for children only: fork once more")
 		}
+	}
+	if p.lateUser {
+		explainLateUser(log, p) // userns.go
 	}
 }
 

@@ -41,7 +41,11 @@ func setupMounts(log *explain.Log, s *specs.Spec, root string, noPivot, userns b
 		}
 		return beforePivot()
 	}
-	if err := mount(log, root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if root == "." {
+		if err := bindCwd(log); err != nil { // userns.go
+			return err
+		}
+	} else if err := mount(log, root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
 	devTmpfs := false
@@ -106,10 +110,7 @@ func mountOne(log *explain.Log, root string, m specs.Mount, userns bool) error {
 		return err
 	}
 	if m.Type == "cgroup" && !unifiedCgroup() {
-		// A v1 hierarchy per controller would each need their own bind
-		// (runc does this); ctrkit keeps /sys/fs/cgroup an empty tmpfs there.
-		log.Note("cgroup v1 host: %s gets an empty read-only tmpfs instead of the cgroup hierarchies", m.Destination)
-		return mount(log, "tmpfs", dest, "tmpfs", flags|unix.MS_RDONLY, "mode=755")
+		return mountCgroupV1(log, dest, flags) // cgroupfs.go
 	}
 	fstype := m.Type
 	if fstype == "cgroup" {
@@ -161,15 +162,21 @@ func removeOption(data, prefix string) string {
 // itself (ro, nosuid …) need a second call: the kernel ignores them on the
 // first one, so they are applied by a bind remount.
 func bindMount(log *explain.Log, source, dest string, flags, prop uintptr) error {
-	fi, err := os.Stat(source)
-	if err != nil {
-		return fmt.Errorf("bind mount source: %w", err)
-	}
-	if err := makeMountPoint(log, dest, fi.IsDir()); err != nil {
-		return err
-	}
-	if err := mount(log, source, dest, "", unix.MS_BIND|flags&unix.MS_REC, ""); err != nil {
-		return err
+	if fd, ok := detached[source]; ok {
+		if err := attachDetached(log, source, dest, fd); err != nil { // userns.go
+			return err
+		}
+	} else {
+		fi, err := os.Stat(source)
+		if err != nil {
+			return fmt.Errorf("bind mount source: %w", err)
+		}
+		if err := makeMountPoint(log, dest, fi.IsDir()); err != nil {
+			return err
+		}
+		if err := mount(log, source, dest, "", unix.MS_BIND|flags&unix.MS_REC, ""); err != nil {
+			return err
+		}
 	}
 	if rest := flags &^ (unix.MS_BIND | unix.MS_REC); rest != 0 {
 		if err := mount(log, "", dest, "", rest|unix.MS_BIND|unix.MS_REMOUNT|lockedFlags(dest), ""); err != nil {

@@ -36,6 +36,7 @@ var Kinds = []Kind{
 	{"cgroup", unix.CLONE_NEWCGROUP, "cgroup", specs.CgroupNamespace, "--cgroup", "4.6", "the cgroup root seen in /proc/self/cgroup"},
 	{"ipc", unix.CLONE_NEWIPC, "ipc", specs.IPCNamespace, "--ipc", "2.6.19", "System V IPC objects and POSIX message queues"},
 	{"uts", unix.CLONE_NEWUTS, "uts", specs.UTSNamespace, "--uts", "2.6.19", "host name and NIS domain name"},
+	{"time", unix.CLONE_NEWTIME, "time", specs.TimeNamespace, "--time", "5.6", "the monotonic and boot-time clocks (offsets)"},
 	{"net", unix.CLONE_NEWNET, "net", specs.NetworkNamespace, "--net", "2.6.29", "network devices, addresses, routes, firewall, ports"},
 	{"pid", unix.CLONE_NEWPID, "pid", specs.PIDNamespace, "--pid", "3.8", "process ids"},
 	{"mnt", unix.CLONE_NEWNS, "mnt", specs.MountNamespace, "--mount", "2.4.19", "the mount table"},
@@ -84,6 +85,8 @@ func cloneName(flag uintptr) string {
 		return "CLONE_NEWIPC"
 	case unix.CLONE_NEWUTS:
 		return "CLONE_NEWUTS"
+	case unix.CLONE_NEWTIME:
+		return "CLONE_NEWTIME"
 	case unix.CLONE_NEWNET:
 		return "CLONE_NEWNET"
 	case unix.CLONE_NEWPID:

@@ -97,7 +97,7 @@ static int nstype(const char *kind) {
 		const char *name;
 		int flag;
 	} kinds[] = {{"user", CLONE_NEWUSER}, {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC},
-		     {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET}, {"pid", CLONE_NEWPID},
+		     {"uts", CLONE_NEWUTS}, {"time", CLONE_NEWTIME}, {"net", CLONE_NEWNET}, {"pid", CLONE_NEWPID},
 		     {"mnt", CLONE_NEWNS}};
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
 		if (strcmp(kind, kinds[i].name) == 0)
@@ -106,10 +106,44 @@ static int nstype(const char *kind) {
 	return 0;
 }
 
+// late_user_namespace makes the container's user namespace after the
+// joins, and its other new namespaces inside it (runc's order; see
+// setns.go): unshare(CLONE_NEWUSER), tell ns-enter ("userns\n" on the
+// error pipe), wait until it wrote uid_map and gid_map and sent the spec,
+// become root inside, then unshare the rest.
+static void late_user_namespace(const char *flags_env) {
+	int flags = atoi(flags_env);
+	const char *dir = getenv("_CTRKIT_CHDIR");
+	if (dir != NULL && chdir(dir) < 0) // as the host's root, who may reach it
+		fail("chdir", dir, errno);
+	if (unshare(CLONE_NEWUSER) < 0)
+		fail("unshare", "user", errno);
+	const char *errfd = getenv("_CTRKIT_ERRFD");
+	if (errfd != NULL)
+		dprintf(atoi(errfd), "userns\n");
+	struct pollfd p = {.fd = config_fd(), .events = POLLIN};
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+	if (setresgid(0, 0, 0) < 0)
+		fail("setresgid", "0", errno);
+	if (setresuid(0, 0, 0) < 0)
+		fail("setresuid", "0", errno);
+	if (flags != 0 && unshare(flags) < 0)
+		fail("unshare", "the container's namespaces", errno);
+	unsetenv("_CTRKIT_USERNS");
+	unsetenv("_CTRKIT_CHDIR");
+	if (flags & CLONE_NEWPID)
+		fork_into_pid_namespace();
+}
+
 void ctrkit_setns(void) {
 	const char *list = getenv("_CTRKIT_SETNS");
-	if (list == NULL || *list == '\0')
+	const char *userns = getenv("_CTRKIT_USERNS");
+	if (list == NULL || *list == '\0') {
+		if (userns != NULL)
+			late_user_namespace(userns);
 		return;
+	}
 	char buf[512];
 	snprintf(buf, sizeof buf, "%s", list);
 	int joined_pid = 0;
@@ -126,6 +160,8 @@ void ctrkit_setns(void) {
 		joined_pid |= strcmp(kind, "pid") == 0;
 	}
 	unsetenv("_CTRKIT_SETNS");
-	if (joined_pid)
+	if (userns != NULL)
+		late_user_namespace(userns);
+	else if (joined_pid)
 		fork_into_pid_namespace();
 }

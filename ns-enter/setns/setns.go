@@ -18,6 +18,19 @@
 // joins them in the order given and then lets the Go runtime start, already
 // inside. Every thread Go starts afterwards inherits the namespaces.
 //
+// A new user namespace is made here too when the container also joins
+// namespaces (docker's userns-remap with a network namespace net-bridge
+// made): joining a namespace owned by the host's user namespace needs the
+// host root's CAP_SYS_ADMIN, which a process inside the new user namespace
+// no longer has. So, in runc's order, the constructor joins first, then
+// unshares the user namespace, waits for ns-enter to write its id maps,
+// becomes root inside and unshares the container's other new namespaces
+// (_CTRKIT_USERNS holds their flags), so that those belong to the new user
+// namespace and its root may mount, set the host name and so on. Before
+// leaving the host's user namespace it changes into the root filesystem
+// (_CTRKIT_CHDIR): root inside is an unprivileged uid outside, which may
+// not be able to reach it by its path.
+//
 // Joining a pid namespace changes only where children are born, so the
 // re-executed ns-enter forks the command rather than becoming it (nsenter(1)
 // does the same). Importing this package for its side effect is enough:
@@ -38,6 +51,14 @@ const Env = "_CTRKIT_SETNS"
 // PassEnv says how many descriptors from 3 up stage 1 passes on to the
 // container; its own (the spec pipe first) follow them.
 const PassEnv = "_CTRKIT_PASS_FDS"
+
+// UsernsEnv asks for a new user namespace after the joins, and holds the
+// CLONE_NEW* flags to unshare inside it.
+const UsernsEnv = "_CTRKIT_USERNS"
+
+// ChdirEnv is the directory to change into before leaving the host's user
+// namespace.
+const ChdirEnv = "_CTRKIT_CHDIR"
 
 // DetachEnv makes the process that forks into a joined pid namespace exit
 // once it reported the child's pid, leaving the child to a subreaper.
