@@ -67,6 +67,11 @@ load helpers
 	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/10-daemon.md"
 }
 
+@test "docs/11-overlay.md [every command in the chapter runs]" {
+	requires root busybox
+	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/11-overlay.md"
+}
+
 @test "docs/ [every chapter has a test above]" {
 	local chapter
 	for chapter in "$REPO"/docs/[0-9]*.md; do

@@ -260,7 +260,3 @@ only_uplink() {
 	only_uplink a
 	only_uplink b
 }
-
-@test "docs/11-overlay.md [every command in the chapter runs]" {
-	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/11-overlay.md"
-}

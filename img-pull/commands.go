@@ -23,6 +23,7 @@ import (
 	"ctrkit/internal/store"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/term"
@@ -362,6 +363,9 @@ func notPulled(ref, root string, err error) error {
 		cause = dns
 	case errors.As(err, &op):
 		cause = op
+		if r, perr := name.ParseReference(ref); perr == nil {
+			cause = fmt.Errorf("cannot reach registry %s (%w)", r.Context().RegistryStr(), op)
+		}
 	}
 	return fmt.Errorf("image %q is not in the store (%s) and could not be pulled: %w\n"+
 		"next: scripts/mk-image.sh makes the offline busybox image; img-pull ls lists the store (a typo?); "+

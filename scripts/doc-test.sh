@@ -25,7 +25,14 @@ set -euo pipefail
 # --compare EXPECTED ACTUAL WHERE: the check of one block's output (called
 # by the chapter's script).
 if [ "${1-}" = --compare ]; then
-	awk -v where="$4" '
+	# A run with its own CTRKIT_STATE or CTRKIT_ROOT (the bats suite) prints
+	# those where the reader sees the defaults.
+	awk -v where="$4" -v state="${CK_DOC_STATE:-}" -v root="${CK_DOC_ROOT:-}" '
+		function swap(s, from, to,   i) {
+			if (from == "" || from == to) return s
+			while ((i = index(s, from)) > 0) s = substr(s, 1, i - 1) to substr(s, i + length(from))
+			return s
+		}
 		function norm(s) {
 			gsub(/[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]*/, "<id>", s); gsub(/[0-9]+/, "0", s)
 			gsub(/[ \t]+/, " ", s); sub(/^ /, "", s); sub(/ $/, "", s)
@@ -44,7 +51,7 @@ if [ "${1-}" = --compare ]; then
 			return "^" out "$"
 		}
 		FNR == NR { want[++ne] = $0; next }
-		{ got[++na] = norm($0) }
+		{ got[++na] = norm(swap(swap($0, state, "/run/ctrkit"), root, "/var/lib/ctrkit")) }
 		END {
 			j = 1
 			for (i = 1; i <= ne; i++) {
@@ -116,6 +123,10 @@ cd "$repo"
 # A reader's root shell: the system PATH, none of the suite's directories.
 PATH=$(printf '%s\n' "${PATH//:/$'\n'}" | grep -vxF -e "$repo/bin" -e "$repo/scripts" | paste -sd:)
 export PATH TMPDIR=$work
+# The suite's own state and store (bats gives each run its own), which the
+# comparison reads as the defaults the chapter shows; a chapter that sets
+# CTRKIT_STATE itself shows its own.
+export CK_DOC_STATE=${CTRKIT_STATE:-} CK_DOC_ROOT=${CTRKIT_ROOT:-}
 status=0
 setsid --wait bash -x "$script" || status=$?
 # The chapter ran in a session of its own: end whatever it left running.

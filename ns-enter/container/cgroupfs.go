@@ -63,7 +63,7 @@ func mountCgroupV1(log *explain.Log, dest string, flags uintptr) error {
 			continue
 		}
 		target := filepath.Join(dest, sub)
-		if err := os.MkdirAll(target, 0o755); err != nil {
+		if err := makeMountPoint(log, target, true); err != nil {
 			return err
 		}
 		err := mount(log, m.FSType, target, m.FSType, flags, controllers(m.SuperOptions))

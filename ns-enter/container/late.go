@@ -77,7 +77,7 @@ func unshareLate(log *explain.Log, cfg *initConfig) error {
 		f := strings.Fields(o)
 		shell += fmt.Sprintf(" --%s %s", f[0], f[1])
 	}
-	log.Step(fmt.Sprintf("unshare(%s)", namespace.FlagNames(cfg.Unshare)), shell+" …")
+	log.Step(fmt.Sprintf("unshare(%s)", namespace.FlagNames(cfg.Unshare)), "exec "+shell+" bash") // the shell the rest of a replayed transcript is typed into
 	if err := unix.Unshare(int(cfg.Unshare)); err != nil {
 		hint := ""
 		if errors.Is(err, unix.EINVAL) && cfg.Unshare&unix.CLONE_NEWTIME != 0 {
