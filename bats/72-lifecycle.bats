@@ -260,7 +260,7 @@ state_of() {
 	assert_stderr_contains 'conflicting options: --restart and --rm'
 }
 
-@test "ctr-run pause; unpause [frozen: its output stops; ps says paused]" {
+@test "ctr-run pause; unpause; start; restart [frozen: its output stops; ps says paused; an exited container runs again]" {
 	run_tool host ctr-run -d --network none busybox sh -c 'while :; do echo x >> /tick; usleep 20000; done'
 	local id=$output ticks=$CTRKIT_ROOT/containers/$output/upper/tick a b
 	wait_for test -s "$ticks"
@@ -277,6 +277,16 @@ state_of() {
 	run_tool host ctr-run pause "$id"
 	run_tool host ctr-run stop -t 1 "$id"
 	assert_equal "$(state_of "$id")" "exited (137)"
+	# As docker's: start runs an exited container again; restart stops it
+	# and starts it, a new process in the same cgroup and layers.
+	run_tool host ctr-run start "$id"
+	assert_equal "$(state_of "$id")" running
+	local pid
+	pid=$(cat "$CTRKIT_STATE/$id/pid")
+	run_tool host ctr-run restart -t 1 "$id"
+	assert_equal "$(state_of "$id")" running
+	[ "$(cat "$CTRKIT_STATE/$id/pid")" != "$pid" ] || fail "restart kept the old process"
+	run_tool host ctr-run rm -f "$id"
 }
 
 @test "ctr-run -d --log-opt max-size=100k --log-opt max-file=3 [a noisy container's log stays bounded; logs -f reads across rotations]" {

@@ -131,7 +131,7 @@ teardown() {
 	assert_equal "${#lines[@]}" 1 # --rm removed them all
 }
 
-@test "docker run -d --name web -m 64m -p 8080:80; ps; exec; logs; port; top; stats; pause; stop; rm (409 while running)" {
+@test "docker run -d --name web -m 64m -p 8080:80; ps; exec; logs; port; top; stats; pause; restart; stop; start; rm (409 while running)" {
 	run_tool docker run -d --name web -m 64m -p 8080:80 busybox httpd -f -v -p 80 -h /etc
 	local id=$output
 	run_tool docker ps --format '{{.ID}} {{.Names}} {{.Ports}}'
@@ -156,6 +156,16 @@ teardown() {
 	run_tool docker inspect --format '{{.State.Status}} {{.State.Paused}}' web
 	assert_output "paused true"
 	run_tool docker unpause web
+	# restart: the same container, its program run again (a new PID 1
+	# process, the same cgroup, address and published port).
+	local pid
+	pid=$(docker inspect --format '{{.State.Pid}}' web)
+	run_tool docker restart -t 1 web
+	run_tool docker inspect --format '{{.State.Status}}' web
+	assert_output running
+	[ "$(docker inspect --format '{{.State.Pid}}' web)" != "$pid" ] || fail "restart kept the old process"
+	run_tool host timeout 5 busybox wget -qO- http://127.0.0.1:8080/hostname
+	assert_output "$id"
 	run_tool --status 125 docker run --name web busybox true
 	assert_output --partial 'already in use'
 	run_tool --status 1 docker rm web
@@ -163,6 +173,11 @@ teardown() {
 	run_tool docker stop -t 1 web
 	run_tool docker ps -a --format '{{.Names}} {{.Status}}'
 	assert_output --regexp '^web Exited \(137\)'
+	# docker start of an exited container runs it again.
+	run_tool docker start web
+	run_tool host timeout 5 busybox wget -qO- http://127.0.0.1:8080/hostname
+	assert_output "$id"
+	run_tool docker stop -t 1 web
 	run_tool docker rm web
 	run_tool docker ps -aq
 	assert_output ""

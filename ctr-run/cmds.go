@@ -273,8 +273,14 @@ func (c *StartCmd) Run(g *cli.Globals) error {
 	if err != nil {
 		return &cli.ExitError{Code: 125, Err: err}
 	}
-	if ctr.Status() != "created" {
-		return &cli.ExitError{Code: 125, Err: fmt.Errorf("container %s is %s: only a created container can start", ctr.Name, ctr.Status())}
+	switch st := ctr.Status(); {
+	case strings.HasPrefix(st, "exited"):
+		// docker start of an exited container runs it again.
+		if err := ctr.Rewind(); err != nil {
+			return &cli.ExitError{Code: 125, Err: err}
+		}
+	case st != "created":
+		return &cli.ExitError{Code: 125, Err: fmt.Errorf("container %s is %s: only a created or exited container can start", ctr.Name, st)}
 	}
 	env := lifecycle.Env(g.Root, g.State, g.Explain)
 	if c.Attach {
@@ -504,6 +510,27 @@ func (c *GcCmd) Run(g *cli.Globals) error {
 		fmt.Fprintf(os.Stderr, "ctr-run gc: kept %s (%s): it still runs (pid %d) but its supervisor is gone; ctr-run rm -f %s removes it\n", k.ID, k.Name, k.PID(), k.Name)
 	}
 	return err
+}
+
+type RestartCmd struct {
+	Time       int      `short:"t" default:"10" help:"Seconds to wait after SIGTERM before SIGKILL."`
+	Containers []string `arg:"" help:"Container names or ids."`
+}
+
+// Run stops each container (if it runs) and starts it again, detached, as
+// docker restart does.
+func (c *RestartCmd) Run(g *cli.Globals) error {
+	return eachContainer(g, c.Containers, func(ctr *lifecycle.Container, env []string) error {
+		if ctr.Running() {
+			if err := ctr.Stop(syscall.SIGTERM, time.Duration(c.Time)*time.Second); err != nil {
+				return err
+			}
+		}
+		if err := ctr.Rewind(); err != nil {
+			return err
+		}
+		return ctr.Detach(self(), []string{"supervise", ctr.ID}, env, os.Stderr)
+	})
 }
 
 type PauseCmd struct {

@@ -38,6 +38,7 @@ type CLI struct {
 	Rm        RmCmd        `cmd:"" help:"Remove containers and everything their stages made."`
 	Inspect   InspectCmd   `cmd:"" help:"Print a container's state, spec and resources as JSON."`
 	Stats     StatsCmd     `cmd:"" help:"Show a container's resource use (cg-limit stats)."`
+	Restart   RestartCmd   `cmd:"" help:"Stop containers and start them again, like docker restart."`
 	Pause     PauseCmd     `cmd:"" help:"Freeze every process of containers."`
 	Unpause   UnpauseCmd   `cmd:"" help:"Thaw paused containers."`
 	Gc        GcCmd        `cmd:"" help:"Remove what crashed runs left behind (never a running container)."`

@@ -274,7 +274,10 @@ func (s *Server) containerStart(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	case "exited":
-		return errf(http.StatusConflict, "container %s has exited: ctrkit starts a container once; remove it (docker rm %s) and run it again", c.Name, c.Name)
+		// docker start of an exited container runs it again.
+		if err := c.Rewind(); err != nil {
+			return err
+		}
 	}
 	cfg := s.config(c)
 	s.mu.Lock()

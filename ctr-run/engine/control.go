@@ -63,8 +63,27 @@ func (s *Server) settle(c *lifecycle.Container) {
 	}
 }
 
+// containerRestart is stop (when it runs), then start: the same
+// container, its layers, cgroup and network kept, its program run again.
 func (s *Server) containerRestart(w http.ResponseWriter, r *http.Request) error {
-	return errf(http.StatusNotImplemented, "restart: ctrkit starts a container once; docker rm it and run it again")
+	c, err := s.find(r)
+	if err != nil {
+		return err
+	}
+	timeout := 10
+	if t := r.URL.Query().Get("t"); t != "" {
+		if timeout, err = strconv.Atoi(t); err != nil {
+			return errf(http.StatusBadRequest, "invalid t=%q: a number of seconds", t)
+		}
+	}
+	if c.PID() != 0 {
+		s.log.Step("kill(), then kill(SIGKILL) after "+strconv.Itoa(timeout)+"s", "ctr-run stop -t "+strconv.Itoa(timeout)+" "+c.ID)
+		if err := c.Stop(stopSignal(s.config(c)), time.Duration(timeout)*time.Second); err != nil {
+			return err
+		}
+		s.settle(c)
+	}
+	return s.containerStart(w, r)
 }
 
 func (s *Server) containerKill(w http.ResponseWriter, r *http.Request) error {

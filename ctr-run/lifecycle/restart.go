@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -117,4 +118,28 @@ func (c *Container) Kill(sig syscall.Signal) error {
 		return err
 	}
 	return c.Signal(sig)
+}
+
+// Rewind makes an exited container startable again, as docker start and
+// docker restart do: what its stages made (layers, cgroup, network) stays
+// until rm, so only the last run's records go, and ns-enter runs the same
+// config.json once more. It waits for the last run's supervisor to end,
+// so that no late exit record lands on the new run.
+func (c *Container) Rewind() error {
+	if c.PID() != 0 {
+		return fmt.Errorf("container %s is running: stop it first", c.Name)
+	}
+	sup := c.readID("supervisor")
+	for i := 0; i < 250 && sup.PID != os.Getpid() && sup.Alive(); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if sup.PID != os.Getpid() && sup.Alive() {
+		return fmt.Errorf("container %s: its supervisor %s has not ended: try again, or ctr-run rm -f it", c.Name, sup)
+	}
+	for _, f := range []string{"pid", "process", "exit", "stopped", "restarting", "paused", "supervisor"} {
+		if err := os.Remove(c.Path(f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package layer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -197,7 +198,8 @@ func (s *Store) GC(images *store.Store, containerChains []string, dryRun bool) (
 
 // usedChains: the chain ids (hex) of every layer of every image in the
 // store. An image that cannot be read stops gc: its layers might be
-// removed while it still needs them.
+// removed while it still needs them. An OCI artifact has no layers to
+// unpack: it uses none.
 func usedChains(images *store.Store) (map[string]bool, error) {
 	used := map[string]bool{}
 	es, err := images.List()
@@ -206,6 +208,9 @@ func usedChains(images *store.Store) (map[string]bool, error) {
 	}
 	for _, e := range es {
 		img, err := images.Resolve(e.Descriptor.Digest.String())
+		if errors.Is(err, store.ErrArtifact) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read image %s: %w: fix or remove it (img-pull rm %s)", e.Name, err, e.Name)
 		}
