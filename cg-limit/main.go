@@ -26,9 +26,10 @@
 package main
 
 import (
-	"ctrkit/internal/cli"
+	"io"
+	"os"
 
-	"github.com/alecthomas/kong"
+	"ctrkit/internal/cli"
 )
 
 type CLI struct {
@@ -47,10 +48,13 @@ type CLI struct {
 	Info   InfoCmd   `cmd:"" help:"Tell how this host mounts cgroups (v2, v1 or hybrid), and which file each flag writes."`
 }
 
-func main() {
+// run is cg-limit with its arguments and streams: main only exits, tests
+// call run (help and usage go to the given writers).
+func run(args []string, stdout, stderr io.Writer) error {
 	var c CLI
-	ctx := kong.Parse(&c, kong.Name("cg-limit"),
-		kong.Description("Limit what processes may use with control groups: the resource half of every container."),
-		kong.ShortUsageOnError())
-	cli.Exit(ctx, ctx.Run(&c.Globals))
+	return cli.Main("cg-limit", "Limit what processes may use with control groups: the resource half of every container.", &c, args, stdout, stderr, &c.Globals)
+}
+
+func main() {
+	os.Exit(cli.Status("cg-limit", os.Stderr, run(os.Args[1:], os.Stdout, os.Stderr)))
 }

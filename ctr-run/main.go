@@ -20,9 +20,10 @@
 package main
 
 import (
-	"ctrkit/internal/cli"
+	"io"
+	"os"
 
-	"github.com/alecthomas/kong"
+	"ctrkit/internal/cli"
 )
 
 type CLI struct {
@@ -46,10 +47,13 @@ type CLI struct {
 	Supervise SuperviseCmd `cmd:"" hidden:"" help:"Run a detached container (started by ctr-run -d)."`
 }
 
-func main() {
+// run is ctr-run with its arguments and streams: main only exits, tests
+// call run (help and usage go to the given writers).
+func run(args []string, stdout, stderr io.Writer) error {
 	var c CLI
-	ctx := kong.Parse(&c, kong.Name("ctr-run"),
-		kong.Description("Run containers by running the ctrkit pipeline: img-pull | fs-layer | cg-limit | net-bridge | ns-enter."),
-		kong.ShortUsageOnError())
-	cli.Exit(ctx, ctx.Run(&c.Globals))
+	return cli.Main("ctr-run", "Run containers by running the ctrkit pipeline: img-pull | fs-layer | cg-limit | net-bridge | ns-enter.", &c, args, stdout, stderr, &c.Globals)
+}
+
+func main() {
+	os.Exit(cli.Status("ctr-run", os.Stderr, run(os.Args[1:], os.Stdout, os.Stderr)))
 }

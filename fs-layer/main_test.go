@@ -3,7 +3,6 @@ package main
 import (
 	"archive/tar"
 	"bytes"
-	"ctrkit/internal/cli"
 	"encoding/json"
 	"io"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"ctrkit/internal/cli"
 	"ctrkit/internal/store"
 
 	"github.com/google/go-containerregistry/pkg/v1/empty"

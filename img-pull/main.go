@@ -29,9 +29,10 @@
 package main
 
 import (
-	"ctrkit/internal/cli"
+	"io"
+	"os"
 
-	"github.com/alecthomas/kong"
+	"ctrkit/internal/cli"
 )
 
 type CLI struct {
@@ -45,10 +46,13 @@ type CLI struct {
 	Import  ImportCmd  `cmd:"" help:"Make an image from root filesystem tarballs, one layer each (like docker import)."`
 }
 
-func main() {
+// run is img-pull with its arguments and streams: main only exits, tests
+// call run (help and usage go to the given writers).
+func run(args []string, stdout, stderr io.Writer) error {
 	var c CLI
-	ctx := kong.Parse(&c, kong.Name("img-pull"),
-		kong.Description("Pull container images from a registry into a local OCI image layout: manifests, configs and layers, each checked by its digest."),
-		kong.ShortUsageOnError())
-	cli.Exit(ctx, ctx.Run(&c.Globals))
+	return cli.Main("img-pull", "Pull container images from a registry into a local OCI image layout: manifests, configs and layers, each checked by its digest.", &c, args, stdout, stderr, &c.Globals)
+}
+
+func main() {
+	os.Exit(cli.Status("img-pull", os.Stderr, run(os.Args[1:], os.Stdout, os.Stderr)))
 }

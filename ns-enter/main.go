@@ -21,13 +21,12 @@
 package main
 
 import (
+	"io"
 	"os"
 
 	"ctrkit/internal/cli"
 	"ctrkit/ns-enter/container"
 	_ "ctrkit/ns-enter/setns" // joins namespaces before the Go runtime starts
-
-	"github.com/alecthomas/kong"
 )
 
 type CLI struct {
@@ -54,9 +53,12 @@ func main() {
 		ociMain(args) // oci.go: runc's command line
 		return
 	}
+	os.Exit(cli.Status("ns-enter", os.Stderr, run(os.Args[1:], os.Stdout, os.Stderr)))
+}
+
+// run is ns-enter with its arguments and streams (help and usage go to
+// the given writers): main only exits, tests call run.
+func run(args []string, stdout, stderr io.Writer) error {
 	var c CLI
-	ctx := kong.Parse(&c, kong.Name("ns-enter"),
-		kong.Description("Run a command in its own Linux namespaces: the isolation every container is made of."),
-		kong.ShortUsageOnError())
-	cli.Exit(ctx, ctx.Run(&c.Globals))
+	return cli.Main("ns-enter", "Run a command in its own Linux namespaces: the isolation every container is made of.", &c, args, stdout, stderr, &c.Globals)
 }

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"ctrkit/internal/cli"
+)
+
+// TestUsage runs ctr-run as a shell would: a mistyped flag gets kong's
+// suggestion and one usage line, not the whole help, and exit 80.
+func TestUsage(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := run([]string{"run", "--memroy", "64m", "busybox"}, &stdout, &stderr)
+	code := cli.Status("ctr-run", &stderr, err)
+	all := stdout.String() + stderr.String()
+	if code != 80 || !strings.Contains(all, `did you mean "--memory"`) {
+		t.Errorf("ctr-run run --memroy: exit %d, output %q; want 80 and a suggestion", code, all)
+	}
+	if n := strings.Count(all, "\n"); n > 6 {
+		t.Errorf("ctr-run run --memroy printed %d lines, want a short usage:\n%s", n, all)
+	}
+	stdout.Reset()
+	if err := run([]string{"--help"}, &stdout, &stderr); err != nil || !strings.Contains(stdout.String(), "serve") {
+		t.Errorf("ctr-run --help: %v, %q; want the verbs, serve among them", err, stdout.String())
+	}
+}
