@@ -12,6 +12,7 @@ import (
 
 	"ctrkit/cg-limit/cgroup"
 	"ctrkit/internal/cli"
+	"ctrkit/internal/signame"
 	"ctrkit/internal/spec"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -350,7 +351,7 @@ can fork a child that escapes, and on v1 SIGKILL goes round again until the cgro
 }
 
 func (c *KillCmd) Run(g *cli.Globals) error {
-	sig, err := cli.ParseSignal(c.Signal)
+	sig, err := signame.Parse(c.Signal)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"ctrkit/ctr-run/lifecycle"
 	"ctrkit/internal/cli"
 	"ctrkit/internal/explain"
+	"ctrkit/internal/signame"
 	"ctrkit/internal/spec"
 	"ctrkit/internal/store"
 )
@@ -117,7 +118,7 @@ type KillCmd struct {
 }
 
 func (c *KillCmd) Run(g *cli.Globals) error {
-	sig, err := cli.ParseSignal(c.Signal)
+	sig, err := signame.Parse(c.Signal)
 	if err != nil {
 		return err
 	}

@@ -30,12 +30,20 @@ func (c *VolCreateCmd) Run(g *cli.Globals, s *Stdio) error {
 	return nil
 }
 
-type VolLsCmd struct{}
+type VolLsCmd struct {
+	Format string `enum:"table,json" default:"table" help:"table, or json: an array of what volume inspect shows (for programs: ctr-run serve)."`
+}
 
 func (c *VolLsCmd) Run(g *cli.Globals, s *Stdio) error {
 	vs, err := volume.List(g.Root)
 	if err != nil {
 		return err
+	}
+	if c.Format == "json" {
+		if vs == nil {
+			vs = []*volume.Volume{}
+		}
+		return json.NewEncoder(s.Stdout).Encode(vs)
 	}
 	w := tabwriter.NewWriter(s.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tSIZE\tMOUNTPOINT")

@@ -26,6 +26,7 @@ import (
 
 	"ctrkit/internal/cli"
 	"ctrkit/internal/explain"
+	"ctrkit/internal/signame"
 	"ctrkit/internal/spec"
 	"ctrkit/ns-enter/container"
 	"ctrkit/ns-enter/runtime"
@@ -198,7 +199,7 @@ type OCIKillCmd struct {
 }
 
 func (c *OCIKillCmd) Run(o *OCI) error {
-	sig, err := cli.ParseSignal(c.Signal)
+	sig, err := signame.Parse(c.Signal)
 	if err != nil {
 		return err
 	}

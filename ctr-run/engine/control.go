@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"ctrkit/ctr-run/lifecycle"
-	"ctrkit/internal/cli"
+	"ctrkit/internal/signame"
 )
 
 // stop, kill, rm: what ctr-run stop, kill and rm do, through the same
@@ -21,7 +21,7 @@ import (
 
 func stopSignal(cfg *containerConfig) syscall.Signal {
 	if cfg.StopSignal != "" {
-		if sig, err := cli.ParseSignal(cfg.StopSignal); err == nil {
+		if sig, err := signame.Parse(cfg.StopSignal); err == nil {
 			return sig
 		}
 	}
@@ -93,7 +93,7 @@ func (s *Server) containerKill(w http.ResponseWriter, r *http.Request) error {
 	}
 	sig := syscall.SIGKILL
 	if name := r.URL.Query().Get("signal"); name != "" {
-		if sig, err = cli.ParseSignal(name); err != nil {
+		if sig, err = signame.Parse(name); err != nil {
 			return errf(http.StatusBadRequest, "%v", err)
 		}
 	}

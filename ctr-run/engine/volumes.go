@@ -1,24 +1,45 @@
 package engine
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
-
-	"ctrkit/fs-layer/volume"
 )
 
-// Volumes are fs-layer's named volumes (ROOT/volumes/NAME/_data): listed
-// from there, made and removed by `fs-layer volume create/rm`.
+// Volumes are fs-layer's named volumes (ROOT/volumes/NAME/_data), listed,
+// made, shown and removed by running `fs-layer volume ls/create/inspect/rm`:
+// ctr-run composes fs-layer by running it, never by importing it.
 
-func volumeJSON(v *volume.Volume) map[string]any {
+// volume is what `fs-layer volume inspect` prints.
+type volume struct {
+	Name       string    `json:"name"`
+	Mountpoint string    `json:"mountpoint"`
+	Created    time.Time `json:"created"`
+}
+
+func volumeJSON(v volume) map[string]any {
 	return map[string]any{"Name": v.Name, "Driver": "local", "Mountpoint": v.Mountpoint, "Scope": "local",
 		"CreatedAt": v.Created.UTC().Format(time.RFC3339), "Labels": map[string]string{}, "Options": map[string]string{}}
 }
 
-func (s *Server) volumeList(w http.ResponseWriter, r *http.Request) error {
-	vs, err := volume.List(s.Root)
+// inspectVolume runs fs-layer volume inspect NAME; ok is false when there
+// is no such volume.
+func (s *Server) inspectVolume(name string) (v volume, ok bool, err error) {
+	out, err := s.run("fs-layer", "volume", "inspect", name)
 	if err != nil {
+		return v, false, nil
+	}
+	return v, true, json.Unmarshal(out, &v)
+}
+
+func (s *Server) volumeList(w http.ResponseWriter, r *http.Request) error {
+	data, err := s.run("fs-layer", "volume", "ls", "--format", "json")
+	if err != nil {
+		return err
+	}
+	var vs []volume
+	if err := json.Unmarshal(data, &vs); err != nil {
 		return err
 	}
 	out := []map[string]any{}
@@ -42,7 +63,7 @@ func (s *Server) volumeCreate(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.run("fs-layer", "volume", "create", body.Name); err != nil {
 		return errf(http.StatusBadRequest, "%v", err)
 	}
-	v, err := volume.Inspect(s.Root, body.Name)
+	v, _, err := s.inspectVolume(body.Name)
 	if err != nil {
 		return err
 	}
@@ -51,7 +72,7 @@ func (s *Server) volumeCreate(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) volumeRemove(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	if _, err := volume.Inspect(s.Root, name); err != nil {
+	if _, ok, _ := s.inspectVolume(name); !ok {
 		return errf(http.StatusNotFound, "get %s: no such volume", name)
 	}
 	if _, err := s.run("fs-layer", "volume", "rm", name); err != nil {

@@ -1,4 +1,7 @@
-package cli
+// Package signame reads a signal's name as kill(1) takes it. It has no
+// dependencies beyond the system call names, so mechanism packages and the
+// mains share it (internal/cli would pull in the CLI framework).
+package signame
 
 import (
 	"fmt"
@@ -9,9 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ParseSignal reads a signal as kill(1) takes it: a number, or a name with
+// Parse reads a signal as kill(1) takes it: a number, or a name with
 // or without SIG (TERM, SIGTERM, term).
-func ParseSignal(s string) (syscall.Signal, error) {
+func Parse(s string) (syscall.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
 		return syscall.Signal(n), nil
 	}
