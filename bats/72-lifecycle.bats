@@ -302,6 +302,17 @@ state_of() {
 	[ "$total" -le $((3 * (100 + 64) * 1024)) ] || fail "the logs hold $total bytes"
 	run_tool bash -o pipefail -c "host ctr-run logs $id | tail -n 1"
 	assert_output END
+	# The log is docker's json-file format: stderr apart, times kept.
+	run_tool host ctr-run -d --network none busybox sh -c 'echo out; echo err >&2; sleep 0.5'
+	local two=$output
+	wait_for test ! -d "/proc/$(cut -d@ -f1 "$CTRKIT_STATE/$two/supervisor")"
+	run_tool --separate-stderr host ctr-run logs "$two"
+	assert_output out
+	assert_equal "$stderr" err
+	run_tool host ctr-run logs -t "$two"
+	assert_line --regexp '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z out$'
+	assert_equal "$(head -n 1 "$CTRKIT_STATE/$two/log" | jq -r .stream)" stdout
+	run_tool host ctr-run rm "$two"
 	run_tool host ctr-run rm "$id"
 	# Slow output over many small files: logs -f misses no line.
 	run_tool host ctr-run -d --network none --log-opt max-size=4k --log-opt max-file=50 busybox sh -c 'i=0; while [ $i -lt 600 ]; do i=$((i+1)); echo "line $i ........................................"; usleep 2000; done'

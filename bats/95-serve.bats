@@ -146,6 +146,12 @@ teardown() {
 	assert_output "$id"
 	run_tool docker logs web
 	assert_output --partial 'response:200'
+	# httpd -v logs on stderr: docker logs keeps the streams apart, and -t
+	# gives each line the time it was written (json-file records).
+	run_tool bash -c "docker logs web 2>/dev/null"
+	refute_output --partial 'response:200'
+	run_tool bash -c "docker logs -t web 2>&1 >/dev/null"
+	assert_line --regexp '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z .*response:200'
 	run_tool docker port web
 	assert_output "80/tcp -> 0.0.0.0:8080"
 	run_tool docker top web

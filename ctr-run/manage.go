@@ -81,16 +81,29 @@ func (c *ExecCmd) Run(g *cli.Globals) error {
 }
 
 type LogsCmd struct {
-	Follow    bool   `short:"f" help:"Keep printing until the container ends."`
-	Container string `arg:"" help:"Container name or id."`
+	Follow     bool   `short:"f" help:"Keep printing until the container ends."`
+	Timestamps bool   `short:"t" help:"Start each line with the time it was written (RFC 3339, nanoseconds), as docker logs -t."`
+	Container  string `arg:"" help:"Container name or id."`
 }
 
+// Run prints the container's stdout here and its stderr on our stderr, as
+// docker logs does.
 func (c *LogsCmd) Run(g *cli.Globals) error {
 	ctr, err := lifecycle.Find(g.State, c.Container)
 	if err != nil {
 		return err
 	}
-	return ctr.Logs(os.Stdout, c.Follow)
+	return ctr.ReadLogs(c.Follow, nil, func(stream string, t time.Time, line []byte) error {
+		w := os.Stdout
+		if stream == "stderr" {
+			w = os.Stderr
+		}
+		if c.Timestamps {
+			fmt.Fprint(w, t.Format(time.RFC3339Nano)+" ")
+		}
+		_, err := w.Write(line)
+		return err
+	})
 }
 
 type StopCmd struct {

@@ -2,64 +2,48 @@ package engine
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/creack/pty"
-
 	"ctrkit/ctr-run/lifecycle"
+
+	"github.com/creack/pty"
 )
 
-// follow copies the container's log to a (from its last tail lines when
-// tail ≥ 0), until it has exited when follow, or until stop is closed.
-func (s *Server) follow(c *lifecycle.Container, write func(byte, []byte) error, tail int, follow bool, stop <-chan struct{}) error {
-	f, err := os.Open(c.Path("log"))
-	if err != nil {
-		return nil // never started, or run by ctr-run in the foreground: no log
+// follow hands the container's log to write a line at a time, stdout (1)
+// or stderr (2), with its time when timestamps (docker logs -t); from its
+// last tail lines when tail ≥ 0; until it has exited when follow, or until
+// stop is closed.
+func (s *Server) follow(c *lifecycle.Container, write func(byte, []byte) error, tail int, follow, timestamps bool, stop <-chan struct{}) error {
+	if _, err := os.Stat(c.Path("log")); err != nil {
+		return nil // never started: no log
 	}
-	defer f.Close()
+	skip := 0
 	if tail >= 0 {
-		data, _ := io.ReadAll(f)
-		lines := strings.SplitAfter(string(data), "\n")
-		if lines[len(lines)-1] == "" {
-			lines = lines[:len(lines)-1]
-		}
-		start := len(data)
-		for i := len(lines) - 1; i >= 0 && i >= len(lines)-tail; i-- {
-			start -= len(lines[i])
-		}
-		f.Seek(int64(start), io.SeekStart)
+		n := 0
+		c.ReadLogs(false, stop, func(string, time.Time, []byte) error { n++; return nil })
+		skip = max(n-tail, 0)
 	}
-	buf := make([]byte, 32*1024)
-	for {
-		for {
-			n, err := f.Read(buf)
-			if n > 0 {
-				if err := write(1, buf[:n]); err != nil {
-					return err
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
-		if !follow || c.PID() == 0 {
+	return c.ReadLogs(follow, stop, func(stream string, t time.Time, line []byte) error {
+		if skip > 0 {
+			skip--
 			return nil
 		}
-		select {
-		case <-stop:
-			return nil
-		case <-time.After(100 * time.Millisecond):
+		if timestamps {
+			line = append([]byte(t.Format(time.RFC3339Nano)+" "), line...)
 		}
-	}
+		if stream == "stderr" {
+			return write(2, line)
+		}
+		return write(1, line)
+	})
 }
 
-// containerLogs is GET /containers/ID/logs: the log file, framed as
-// stdout (ctrkit's log keeps both streams in one file).
+// containerLogs is GET /containers/ID/logs: the log's lines, each framed
+// as the stream it came from (stdout=1, stderr=2 query parameters choose).
 func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.find(r)
 	if err != nil {
@@ -86,7 +70,17 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 		}
 		return frame(fw, stream, p)
 	}
-	return s.follow(c, write, tail, boolParam(r, "follow"), r.Context().Done())
+	want := map[byte]bool{1: boolParam(r, "stdout"), 2: boolParam(r, "stderr")}
+	if !want[1] && !want[2] {
+		want[1], want[2] = true, true
+	}
+	filtered := func(stream byte, p []byte) error {
+		if !want[stream] {
+			return nil
+		}
+		return write(stream, p)
+	}
+	return s.follow(c, filtered, tail, boolParam(r, "follow"), boolParam(r, "timestamps"), r.Context().Done())
 }
 
 type flushWriter struct{ w http.ResponseWriter }

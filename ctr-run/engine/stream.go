@@ -97,10 +97,12 @@ func (a *attachment) close() { a.once.Do(func() { a.conn.Close(); close(a.closed
 type session struct {
 	mu       sync.Mutex
 	atts     []*attachment
-	stdin    io.WriteCloser // nil without -i
-	master   *os.File       // the terminal, with -t
-	closeIn  bool           // close stdin when a client's input ends (StdinOnce)
-	log      *os.File
+	stdin    io.WriteCloser         // nil without -i
+	master   *os.File               // the terminal, with -t
+	closeIn  bool                   // close stdin when a client's input ends (StdinOnce)
+	log      *lifecycle.RotatingLog // STATE/ID/log, docker's json-file format
+	logOut   io.WriteCloser         // its stdout and stderr records
+	logErr   io.WriteCloser
 	exited   chan struct{} // ns-enter has ended
 	done     chan struct{} // the exit is recorded (and --rm done)
 	stdinOne sync.Once
@@ -128,7 +130,11 @@ func (se *session) pump(stream byte, r io.Reader) {
 		n, err := r.Read(buf)
 		if n > 0 {
 			p := buf[:n]
-			se.log.Write(p)
+			if stream == 2 {
+				se.logErr.Write(p)
+			} else {
+				se.logOut.Write(p)
+			}
 			se.mu.Lock()
 			atts := append([]*attachment(nil), se.atts...)
 			se.mu.Unlock()
@@ -159,11 +165,12 @@ func (se *session) drop(a *attachment) {
 // startSession runs the container's ns-enter here, with pipes (or a
 // terminal) for its stdio, and returns once it runs.
 func (s *Server) startSession(c *lifecycle.Container, cfg *containerConfig, atts []*attachment) error {
-	log, err := os.OpenFile(c.Path("log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	log, err := lifecycle.OpenLog(c.Path("log"), lifecycle.LogOpts{})
 	if err != nil {
 		return err
 	}
-	se := &session{log: log, exited: make(chan struct{}), done: make(chan struct{}), closeIn: cfg.StdinOnce}
+	se := &session{log: log, logOut: log.Stream("stdout"), logErr: log.Stream("stderr"),
+		exited: make(chan struct{}), done: make(chan struct{}), closeIn: cfg.StdinOnce}
 	cmd := exec.Command(lifecycle.Bin("ns-enter"), c.NsEnter...)
 	cmd.Env = s.runEnv()
 	var childEnds []*os.File
@@ -241,6 +248,8 @@ func (s *Server) startSession(c *lifecycle.Container, cfg *containerConfig, atts
 			se.master.Close() // ns-enter is gone: nothing more to read
 		}
 		copies.Wait()
+		se.logOut.Close() // a last line without a newline
+		se.logErr.Close()
 		log.Close()
 		unlock := s.lock(c.ID)
 		defer unlock()
@@ -316,7 +325,7 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
 		s.mu.Unlock()
 	} else {
 		s.mu.Unlock()
-		s.follow(c, a.write, -1, st == "running", nil)
+		s.follow(c, a.write, -1, st == "running", false, nil)
 		a.close()
 		return nil
 	}

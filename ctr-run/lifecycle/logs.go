@@ -140,10 +140,21 @@ func (w *RotatingLog) Close() error {
 	return w.f.Close()
 }
 
-// Logs copies the container's output to w, oldest rotated file first; with
-// follow, it keeps copying until the container has ended, moving to the
-// new log when the supervisor rotates it.
+// Logs copies the container's output to w, both streams, oldest rotated
+// file first; with follow, it keeps copying until the container has ended.
 func (c *Container) Logs(w io.Writer, follow bool) error {
+	return c.ReadLogs(follow, nil, func(_ string, _ time.Time, line []byte) error {
+		_, err := w.Write(line)
+		return err
+	})
+}
+
+// ReadLogs hands the container's log to sink a line at a time, oldest
+// rotated file first; with follow, it keeps reading until the container
+// has ended (or stop is closed), moving to the new log when the
+// supervisor rotates it.
+func (c *Container) ReadLogs(follow bool, stop <-chan struct{}, sink LogSink) error {
+	w := &logDecoder{sink: sink}
 	path := c.Path("log")
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
@@ -192,11 +203,17 @@ func (c *Container) Logs(w io.Writer, follow bool) error {
 			f = nf
 			continue
 		}
-		if c.Exited() && c.PID() == 0 && !c.has("restarting") && !c.readID("supervisor").Alive() {
+		// Ended, and whoever runs it (a supervisor, or ctr-run serve,
+		// which may be the caller) is done writing.
+		if sup := c.readID("supervisor"); c.Exited() && c.PID() == 0 && !c.has("restarting") && (sup.PID == os.Getpid() || !sup.Alive()) {
 			_, err := io.Copy(w, f) // what came in meanwhile
 			return err
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-stop:
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 

@@ -276,11 +276,14 @@ func (c *Container) Supervise(env []string) (int, error) {
 		return 125, err
 	}
 	defer w.Close()
+	stdout, stderr := w.Stream("stdout"), w.Stream("stderr")
+	defer stderr.Close()
+	defer stdout.Close()
 	env = explain.WithoutFD(env)
 	explainFD := explain.FD() // ctr-run -d --explain reads it (Detach), until the first start
 	return c.supervise(func() *exec.Cmd {
 		cmd := exec.Command(Bin("ns-enter"), c.NsEnter...)
-		cmd.Env, cmd.Stdout, cmd.Stderr = env, w, w
+		cmd.Env, cmd.Stdout, cmd.Stderr = env, stdout, stderr
 		if explainFD != nil {
 			logFor(env, explainFD).Note("fork(); execve(%q): %s", cmd.Path, explain.Join(append([]string{"ns-enter"}, c.NsEnter...)))
 			cmd.ExtraFiles = []*os.File{explainFD}
