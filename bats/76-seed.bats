@@ -63,7 +63,7 @@ teardown() {
 		grep -q wrote "$CTRKIT_STATE/$id/log" 2>/dev/null && break
 		sleep 0.1
 	done
-	run_tool cat "$CTRKIT_STATE/$id/log"
+	run_tool host ctr-run logs "$id"
 	assert_line --index 0 0
 	assert_line --index 1 0
 	assert_line wrote

@@ -2,13 +2,18 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"ctrkit/fs-layer/layer"
 	"ctrkit/fs-layer/overlay"
 	"ctrkit/internal/cli"
+	"ctrkit/internal/explain"
 	"ctrkit/internal/lease"
+	"ctrkit/internal/sibling"
+	"ctrkit/internal/spec"
 	"ctrkit/internal/store"
 )
 
@@ -62,6 +67,9 @@ func (c *GcCmd) Run(g *cli.Globals, s *Stdio) error {
 			if err == nil {
 				err = ctr.Remove(log)
 			}
+			if err == nil {
+				err = undoOthers(g, id)
+			}
 			if err != nil {
 				return fmt.Errorf("gc: container %s: %w", id, err)
 			}
@@ -91,4 +99,26 @@ func (c *GcCmd) Run(g *cli.Globals, s *Stdio) error {
 		fmt.Fprintf(s.Stdout, "freed %s\n", human(freed))
 	}
 	return err
+}
+
+// undoOthers runs what the other stages recorded for a dead RUN container
+// (the cgroup ns-enter made with cg-limit: `cg-limit rm ckb-…`), as ctr-run
+// rm does for a container: by running each recorded command.
+func undoOthers(g *cli.Globals, id string) error {
+	rs, err := spec.StateResources(g.State, id)
+	if err != nil {
+		return err
+	}
+	for i := len(rs) - 1; i >= 0; i-- {
+		undo := rs[i].Undo
+		if rs[i].Stage == "fs-layer" || len(undo) == 0 {
+			continue
+		}
+		cmd := exec.Command(sibling.Path(undo[0]), undo[1:]...)
+		cmd.Env = append(os.Environ(), "CTRKIT_STATE="+g.State, "CTRKIT_ROOT="+g.Root)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %w: %s", explain.Join(undo), err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
 }
