@@ -324,6 +324,14 @@ func (s *Server) containerWait(w http.ResponseWriter, r *http.Request) error {
 			if cond != "removed" {
 				break
 			}
+			// A --rm removal that failed: say why instead of waiting
+			// for a removal that will not come (dockerd does the same).
+			s.mu.Lock()
+			rmErr := s.rmErrs[c.ID]
+			s.mu.Unlock()
+			if rmErr != nil {
+				return json.NewEncoder(w).Encode(map[string]any{"StatusCode": code, "Error": map[string]string{"Message": "--rm: " + rmErr.Error()}})
+			}
 		}
 		select {
 		case <-r.Context().Done():

@@ -79,6 +79,7 @@ type Server struct {
 	sessions map[string]*session      // containers this process runs attached
 	pending  map[string][]*attachment // attach requests waiting for start
 	exits    map[string]int           // exit statuses of containers since removed (--rm)
+	rmErrs   map[string]error         // why a --rm removal failed, for the waiting client
 	execs    map[string]*execInstance // exec create … exec start
 	locks    map[string]*sync.Mutex   // one lifecycle change at a time per container
 	started  time.Time
@@ -89,7 +90,7 @@ type Server struct {
 func New(root, state, self string, explainOn bool, stderr io.Writer) *Server {
 	return &Server{Root: root, State: state, Self: self, Stderr: stderr, explainOn: explainOn,
 		log:      explain.New("ctr-run serve", stderr, explainOn),
-		sessions: map[string]*session{}, pending: map[string][]*attachment{}, exits: map[string]int{},
+		sessions: map[string]*session{}, pending: map[string][]*attachment{}, exits: map[string]int{}, rmErrs: map[string]error{},
 		execs: map[string]*execInstance{}, locks: map[string]*sync.Mutex{}, started: time.Now()}
 }
 

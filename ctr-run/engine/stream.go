@@ -272,6 +272,9 @@ func (s *Server) startSession(c *lifecycle.Container, cfg *containerConfig, atts
 			s.log.Step("", "ctr-run rm "+c.ID+"  # --rm")
 			if err := c.Remove(s.env(), s.Stderr, false); err != nil {
 				fmt.Fprintf(s.Stderr, "ctr-run serve: %s: --rm: %v\n", c.ID, err)
+				s.mu.Lock()
+				s.rmErrs[c.ID] = err
+				s.mu.Unlock()
 			}
 			s.forgetExecs(c.ID)
 		}

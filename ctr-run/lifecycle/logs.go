@@ -205,6 +205,10 @@ func (c *Container) ReadLogs(follow bool, stop <-chan struct{}, sink LogSink) er
 		}
 		// Ended, and whoever runs it (a supervisor, or ctr-run serve,
 		// which may be the caller) is done writing.
+		if _, err := os.Stat(c.Dir); err != nil {
+			_, err := io.Copy(w, f) // removed (--rm): the rest of the open file
+			return err
+		}
 		if sup := c.readID("supervisor"); c.Exited() && c.PID() == 0 && !c.has("restarting") && (sup.PID == os.Getpid() || !sup.Alive()) {
 			_, err := io.Copy(w, f) // what came in meanwhile
 			return err
