@@ -75,6 +75,7 @@ load helpers
 @test "docs/solutions.md [every exercise's solution runs, and the checker passes]" {
 	requires root overlay busybox
 	command -v nft >/dev/null || skip "needs nft (apt-get install nftables)"
+	command -v containerd >/dev/null || skip "needs containerd (apt-get install containerd)"
 	CTRKIT_TEST_TIMEOUT=${CTRKIT_TEST_TIMEOUT:-120} run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/solutions.md"
 }
 
