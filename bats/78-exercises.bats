@@ -102,6 +102,15 @@ exercise() {
 	run_tool cg-limit rm ex2-small
 }
 
+@test "scripts/check 8.1 [a writable root is not a pass]" {
+	requires root overlay busybox
+	run_tool host ctr-run -d --name ex8-ro busybox sleep 1000
+	run_tool --status 1 host "$REPO/scripts/check" 8.1
+	assert_output --regexp "^8\.1 FAIL  \(.*\): ex8-ro's / is mounted rw"
+	assert_line "    hint: ctr-run --read-only"
+	run_tool host ctr-run rm -f ex8-ro
+}
+
 @test "scripts/check 3 [layers: copy-on-write in the upper dir, a volume]" {
 	requires root overlay busybox
 	exercise 3 2
