@@ -12,7 +12,8 @@ PREFIX  ?= /usr/local
 BIN     := bin
 CMDS    := $(patsubst %/main.go,%,$(wildcard */main.go))
 BINS    := $(addprefix $(BIN)/,$(CMDS))
-SCRIPTS := $(wildcard scripts/*.sh) $(wildcard scripts/examples/*.sh) .ci/run $(wildcard bats/*.bash)
+SCRIPTS := $(wildcard scripts/*.sh) $(wildcard scripts/examples/*.sh) .ci/run $(wildcard bats/*.bash) \
+           scripts/check $(wildcard scripts/exercises/*.bash)
 
 # ns-enter runs C code before the Go runtime starts (setns into mount and
 # user namespaces), so it needs cgo; the others do not.
@@ -24,7 +25,7 @@ CGO_ns-enter := 1
 all: build
 
 help:
-	@echo "targets: build test unit cover cover-all bats test-cgroups test-oci lint install clean bench demo docs check-docs setup"
+	@echo "targets: build test unit cover cover-all bats test-cgroups test-oci lint install clean bench demo docs check-docs check-N setup"
 	@echo "commands found: $(CMDS)"
 
 build: $(BINS) $(BIN)/ctrkit-runc
@@ -133,6 +134,11 @@ bench: build
 
 demo: build
 	scripts/demo.sh
+
+# The exercises at the end of chapter N: `make check-2` is scripts/check 2
+# (as root; docs/solutions.md has the solutions).
+check-%:
+	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/check $*
 
 docs: build
 	scripts/gen-reference.sh docs/reference

@@ -72,6 +72,13 @@ load helpers
 	run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/11-overlay.md"
 }
 
+@test "docs/solutions.md [every exercise's solution runs, and the checker passes]" {
+	requires root overlay busybox
+	command -v nft >/dev/null || skip "needs nft (apt-get install nftables)"
+	command -v containerd >/dev/null || skip "needs containerd (apt-get install containerd)"
+	CTRKIT_TEST_TIMEOUT=${CTRKIT_TEST_TIMEOUT:-120} run_tool "$REPO/scripts/doc-test.sh" "$REPO/docs/solutions.md"
+}
+
 @test "docs/ [every chapter has a test above]" {
 	local chapter
 	for chapter in "$REPO"/docs/[0-9]*.md; do
