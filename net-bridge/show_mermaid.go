@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"ctrkit/internal/mermaid"
@@ -20,7 +21,9 @@ import (
 func showMermaid(out io.Writer, t *network.Topology) error {
 	f := mermaid.Flowchart{Dir: "LR"}
 	f.Subgraph("host", "host (this network namespace)")
-	f.Node("out", mermaid.Stadium, "the host's other interfaces (the way out)")
+	if t.Rules != nil && slices.ContainsFunc(t.Networks, func(v network.View) bool { return v.Driver == ipam.Bridge }) {
+		f.Node("out", mermaid.Stadium, "the host's other interfaces (the way out)")
+	}
 	if t.Rules != nil {
 		f.Node("nft", mermaid.Hex, fmt.Sprintf("nftables table ip %s: %s", nat.Table, ruleCounts(t)))
 	}
@@ -34,16 +37,34 @@ func showMermaid(out io.Writer, t *network.Topology) error {
 		default:
 			continue
 		}
+		if v.Driver == ipam.Overlay {
+			f.Node("vx_"+v.Name, mermaid.Round, fmt.Sprintf("%s vxlan id %d local %s dstport %d, %s", v.VXLAN, v.VNI, v.Underlay, netcfg.VXLANPort, v.VXLANState))
+		}
 		for _, m := range v.Members {
-			if m.Link != "" {
+			if m.Link != "" && m.Link != v.VXLAN {
 				f.Node("link_"+m.Link, mermaid.Round, fmt.Sprintf("veth %s %s", m.Link, m.State))
 			}
 		}
 	}
 	f.End()
 	for _, v := range t.Networks {
+		if v.Driver != ipam.Overlay {
+			continue
+		}
+		f.Edge("net_"+v.Name, "---", "vx_"+v.Name, "")
+		for _, h := range v.Hosts {
+			if !h.Self {
+				f.Node("peer_"+h.Underlay, mermaid.Stadium, fmt.Sprintf("peer %s (its containers get %s)", h.Underlay, h.Range))
+				f.Edge("vx_"+v.Name, "-.->", "peer_"+h.Underlay, fmt.Sprintf("udp %d", netcfg.VXLANPort))
+			}
+		}
+	}
+	for _, v := range t.Networks {
 		net := "net_" + v.Name
 		for _, m := range v.Members {
+			if m.Endpoint == nil && m.Link == v.VXLAN && v.VXLAN != "" {
+				continue // drawn above
+			}
 			if m.Endpoint == nil {
 				f.Edge(net, "---", "link_"+m.Link, "not made by ctrkit")
 				continue

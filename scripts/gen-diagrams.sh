@@ -56,6 +56,9 @@ trap cleanup EXIT
 export PATH=$repo/bin:$PATH CTRKIT_ROOT=$work/root
 unset CTRKIT_EXPLAIN CTRKIT_STATE
 "$repo/scripts/mk-image.sh" busybox:latest
+# Unpacked once, before any run: a run then draws the same steps whichever
+# chapter ran first.
+fs-layer unpack busybox:latest >/dev/null
 
 # ids: what changes from run to run becomes a fixed word: each id (a hex
 # run of 12 digits or more; a 12-digit prefix of one is the same id) ID,
@@ -72,8 +75,9 @@ ids() {
 		print out $0
 	}'
 }
-# norm: what may differ between hosts (sizes, counts, addresses) too.
-norm() { ids | sed -E 's/[0-9]+/0/g'; }
+# norm: what may differ between hosts (sizes, counts, addresses) too, and
+# an id a label cut short (d3a5f8…).
+norm() { ids | sed -E -e 's/[0-9a-f]+…/…/g' -e 's/[0-9]+/0/g'; }
 
 # draw CMD: run one marker's command in its own "host" and print its diagram.
 draw() {
