@@ -16,7 +16,8 @@
 # Each marker's command runs as root in a test environment of its own: a
 # fresh network namespace playing the host (nothing touches the real
 # host's network), its own CTRKIT_STATE, and a store holding the offline
-# busybox image (scripts/mk-image.sh), with bin/ first on PATH.  What it
+# busybox image (scripts/mk-image.sh), with bin/ first on PATH and TMPDIR
+# /tmp.  What it
 # prints on stdout is the diagram.  Then every container it made is
 # removed and the namespace deleted.  Container ids and digests (hex runs
 # of 12 digits or more) are written as ID, ID2, … so a run gives the same
@@ -86,7 +87,7 @@ draw() {
 	ip netns add "$ns"
 	ip -n "$ns" link set lo up
 	mkdir -p "$state" "$work/cwd"
-	out=$(cd "$work/cwd" && CTRKIT_STATE=$state nsenter --net=/run/netns/"$ns" bash -euo pipefail -c "$cmd" 2>"$work/err") || rc=$?
+	out=$(cd "$work/cwd" && TMPDIR=/tmp CTRKIT_STATE=$state nsenter --net=/run/netns/"$ns" bash -euo pipefail -c "$cmd" 2>"$work/err") || rc=$?
 	local id
 	for id in $(CTRKIT_STATE=$state nsenter --net=/run/netns/"$ns" ctr-run ps -a 2>/dev/null | awk 'NR > 1 { print $1 }'); do
 		CTRKIT_STATE=$state nsenter --net=/run/netns/"$ns" ctr-run rm -f "$id" >/dev/null 2>&1 || true
