@@ -14,7 +14,7 @@ package main
 // (PIPE_BUF), so the lines of stages running at once never mix.
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -58,19 +58,49 @@ func newDiagram(path string, g *cli.Globals, detached bool) (*diagramRecorder, e
 	return d, nil
 }
 
+// read sorts the run's stderr: explain lines (always written whole) are
+// kept, and shown with --explain; anything else is passed on as it comes,
+// a partial line too (a prompt, a progress bar redrawn with \r).
 func (d *diagramRecorder) read() {
 	defer close(d.done)
-	sc := bufio.NewScanner(d.r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		l, ok := explain.Parse(line)
-		if ok {
-			d.lines = append(d.lines, l)
+	buf := make([]byte, 64*1024)
+	var line []byte  // the start of an explain line not yet ended
+	passing := false // in the middle of a line passed on
+	for {
+		n, err := d.r.Read(buf)
+		for data := buf[:n]; len(data) > 0; {
+			chunk, ended := data, false
+			if i := bytes.IndexByte(data, '\n'); i >= 0 {
+				chunk, ended = data[:i+1], true
+			}
+			data = data[len(chunk):]
+			if passing || len(line) == 0 && chunk[0] != '[' {
+				os.Stderr.Write(chunk)
+				passing = !ended
+				continue
+			}
+			if line = append(line, chunk...); ended {
+				d.keep(string(line[:len(line)-1]))
+				line = line[:0]
+			}
 		}
-		if !ok || d.echo {
-			fmt.Fprintln(os.Stderr, line)
+		if err != nil {
+			if len(line) > 0 {
+				d.keep(string(line))
+			}
+			return
 		}
+	}
+}
+
+// keep records one line that starts like an explain line.
+func (d *diagramRecorder) keep(line string) {
+	l, ok := explain.Parse(line)
+	if ok {
+		d.lines = append(d.lines, l)
+	}
+	if !ok || d.echo {
+		fmt.Fprintln(os.Stderr, line)
 	}
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -90,5 +92,39 @@ func TestGroupSteps(t *testing.T) {
 	want := []string{"mkdir ×2 + mount ×2 (/a/…)", `chdir("/")`, "write ×2 (/c/…)"}
 	if strings.Join(labels, "|") != strings.Join(want, "|") {
 		t.Errorf("groupSteps() labels = %q, want %q", labels, want)
+	}
+}
+
+// read keeps explain lines and passes the rest on, a partial line at once.
+func TestDiagramRead(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := os.Stderr
+	defer func() { os.Stderr = stderr }()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Stderr = outW
+	d := &diagramRecorder{r: r, w: w, done: make(chan struct{})}
+	go d.read()
+	w.WriteString("[fs-layer] mkdir(\"/x\")  $ mkdir -p /x\nprompt> ")
+	got := make([]byte, 64)
+	n, _ := outR.Read(got) // the partial line arrives before its end
+	if string(got[:n]) != "prompt> " {
+		t.Errorf("passed on %q, want %q", got[:n], "prompt> ")
+	}
+	w.WriteString("typed\n[42] no end")
+	w.Close()
+	<-d.done
+	outW.Close()
+	rest, _ := io.ReadAll(outR)
+	if string(rest) != "typed\n[42] no end\n" {
+		t.Errorf("passed on %q, want %q", rest, "typed\n[42] no end\n")
+	}
+	if len(d.lines) != 1 || d.lines[0].Call() != "mkdir" {
+		t.Errorf("kept %+v, want the mkdir step", d.lines)
 	}
 }
