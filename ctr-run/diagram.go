@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -359,8 +360,25 @@ func (g *stepGroup) label(short *strings.Replacer) string {
 	for i, a := range g.args {
 		args[i] = short.Replace(a)
 	}
+	// The files, when they are a few: upper, work, rootfs; cgroup.procs.
+	var bases []string
+	for _, a := range args {
+		if b := path.Base(a); a != "" && !slices.Contains(bases, b) {
+			bases = append(bases, b)
+		}
+	}
+	few := ""
+	if len(bases) > 0 && len(bases) <= 4 && !slices.Contains(args, "") {
+		few = strings.Join(bases, ", ")
+	}
 	prefix := commonPrefix(args)
 	if i := strings.LastIndex(prefix, "/"); i > 0 {
+		// Not the directories made or removed under a prefix: parents
+		// (/sys/fs/cgroup/memory/ctrkit) come and go with other
+		// containers, and the diagram should not.
+		if few != "" && !slices.Contains(g.calls, "mkdir") && !slices.Contains(g.calls, "rmdir") {
+			return trim(text+" ("+prefix[:i+1]+"…: "+few+")", 100)
+		}
 		return text + " (" + prefix[:i+1] + "…)"
 	}
 	var cmds []string
@@ -369,8 +387,11 @@ func (g *stepGroup) label(short *strings.Replacer) string {
 			cmds = append(cmds, c)
 		}
 	}
-	if len(cmds) > 0 && len(cmds) <= 3 {
+	switch {
+	case len(cmds) > 0 && len(cmds) <= 3:
 		text += ": " + strings.Join(cmds, ", ")
+	case few != "":
+		text += ": " + few
 	}
 	return text
 }

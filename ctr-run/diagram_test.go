@@ -89,7 +89,7 @@ func TestGroupSteps(t *testing.T) {
 	for _, g := range groupSteps(steps) {
 		labels = append(labels, g.label(strings.NewReplacer()))
 	}
-	want := []string{"mkdir ×2 + mount ×2 (/a/…)", `chdir("/")`, "write ×2 (/c/…)"}
+	want := []string{"mkdir ×2 + mount ×2 (/a/…)", `chdir("/")`, "write ×2 (/c/…: 1, 2)"}
 	if strings.Join(labels, "|") != strings.Join(want, "|") {
 		t.Errorf("groupSteps() labels = %q, want %q", labels, want)
 	}
