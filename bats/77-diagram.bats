@@ -109,5 +109,5 @@ participants() {
 	run_tool --separate-stderr --status 1 "$REPO/scripts/gen-diagrams.sh" --check "$copy"
 	assert_output --partial '-  C["container layer (read-only)"]'
 	assert_output --partial '+  C["container layer (read-write, one per container)"]'
-	assert_stderr_contains "$copy: its diagrams differ from what the commands draw now"
+	assert_stderr_contains "$copy: the diagram of 'fs-layer tree --mermaid busybox' differs from what it draws now"
 }
