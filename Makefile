@@ -19,13 +19,13 @@ SCRIPTS := $(wildcard scripts/*.sh) $(wildcard scripts/examples/*.sh) .ci/run $(
 # user namespaces), so it needs cgo; the others do not.
 CGO_ns-enter := 1
 
-.PHONY: all build test unit cover cover-all bats lint install clean bench demo docs check-docs setup help test-cgroups test-oci
+.PHONY: all build test unit cover cover-all bats lint install clean bench demo docs docs-diagrams check-docs setup help test-cgroups test-oci
 .PHONY: $(BINS)
 
 all: build
 
 help:
-	@echo "targets: build test unit cover cover-all bats test-cgroups test-oci lint install clean bench demo docs check-docs check-N setup"
+	@echo "targets: build test unit cover cover-all bats test-cgroups test-oci lint install clean bench demo docs docs-diagrams check-docs check-N setup"
 	@echo "commands found: $(CMDS)"
 
 build: $(BINS) $(BIN)/ctrkit-runc
@@ -143,9 +143,17 @@ check-%:
 docs: build
 	scripts/gen-reference.sh docs/reference
 
+# The chapters' ```mermaid blocks marked <!-- diagram: COMMAND -->, drawn
+# again from real runs in a private network namespace (as root):
+# scripts/gen-diagrams.sh.  check-docs compares them instead.
+docs-diagrams: build
+	scripts/gen-diagrams.sh
+
 check-docs: build
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	  scripts/gen-reference.sh "$$tmp" >/dev/null && \
 	  if ! diff -ru docs/reference "$$tmp"; then \
 	    echo "docs/reference is out of date: run 'make docs' and commit it" >&2; exit 1; \
 	  fi
+	@if [ "$$(id -u)" = 0 ]; then scripts/gen-diagrams.sh --check; \
+	  else echo "check-docs: the chapters' diagrams are not checked: that runs containers (sudo make check-docs)" >&2; fi

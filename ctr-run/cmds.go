@@ -148,6 +148,7 @@ func needRoot() error {
 
 type RunCmd struct {
 	runFlags
+	diagramFlag
 	Detach  bool `short:"d" help:"Run in the background; print the container id."`
 	DryRun  bool `help:"Print the pipeline of ctrkit commands instead of running it."`
 	Timings bool `help:"Print, on stderr at the end, how long each step took: every stage of the pipeline, ns-enter, each --rm step."`
@@ -165,7 +166,7 @@ The exit status is the container's; 125 means ctr-run failed, 126 the
 command could not be executed, 127 it was not found.`
 }
 
-func (c *RunCmd) Run(g *cli.Globals) error {
+func (c *RunCmd) Run(g *cli.Globals) (err error) {
 	if c.Timings {
 		lifecycle.StartTimings()
 		defer lifecycle.Times.Print(os.Stderr)
@@ -183,19 +184,31 @@ func (c *RunCmd) Run(g *cli.Globals) error {
 	if c.Detach && (c.Interactive || c.TTY) {
 		return &cli.ExitError{Code: 125, Err: errors.New("-d with -i or -t: a detached container has no terminal to talk to; drop one of them")}
 	}
-	env := lifecycle.Env(g.Root, g.State, g.Explain)
-	ctr, err := lifecycle.Create(g.State, o, env, os.Stderr)
+	env, stderr := lifecycle.Env(g.Root, g.State, g.Explain), os.Stderr
+	if c.Diagram != "" { // diagram.go
+		d, err := newDiagram(c.Diagram, g, c.Detach)
+		if err != nil {
+			return &cli.ExitError{Code: 125, Err: err}
+		}
+		env, stderr = lifecycle.Env(g.Root, g.State, true), d.w
+		defer func() {
+			if ferr := d.finish(); ferr != nil {
+				err = errors.Join(err, &cli.ExitError{Code: 125, Err: ferr})
+			}
+		}()
+	}
+	ctr, err := lifecycle.Create(g.State, o, env, stderr)
 	if err != nil {
 		return err
 	}
 	if c.Detach {
-		if err := ctr.Detach(self(), []string{"supervise", ctr.ID}, env, os.Stderr); err != nil {
+		if err := ctr.Detach(self(), []string{"supervise", ctr.ID}, env, stderr); err != nil {
 			return &cli.ExitError{Code: 125, Err: err}
 		}
 		fmt.Println(ctr.ID)
 		return nil
 	}
-	return exit(ctr.Start(env, os.Stderr))
+	return exit(ctr.Start(env, stderr))
 }
 
 // exit turns a container's status into ctr-run's.

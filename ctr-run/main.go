@@ -6,6 +6,7 @@
 //
 //	ctr-run [run] [FLAGS] IMAGE [CMD ARGS…]     create and start (default)
 //	ctr-run run --dry-run … IMAGE               print the pipeline instead
+//	ctr-run run --diagram FILE … IMAGE          and draw the run (Mermaid)
 //	ctr-run create [FLAGS] IMAGE [CMD…] | start [-a] ID
 //	ctr-run ps [-a] | logs [-f] ID | inspect ID | stats ID
 //	ctr-run exec [-i] [-t] ID CMD…

@@ -6,6 +6,7 @@ import (
 
 	"ctrkit/fs-layer/layer"
 	"ctrkit/internal/cli"
+	"ctrkit/internal/mermaid"
 )
 
 type TreeCmd struct {
@@ -36,19 +37,21 @@ func (c *TreeCmd) Run(g *cli.Globals, s *Stdio) error {
 	}
 	out := s.Stdout
 	if c.Mermaid {
-		fmt.Fprintln(out, "flowchart BT")
+		f := mermaid.Flowchart{Dir: "BT"}
 		for i, l := range ls {
-			fmt.Fprintf(out, "  L%d[\"layer %d (read-only)<br/>%s\"]\n", l.Index, l.Index, strings.ReplaceAll(desc(l), `"`, "'"))
+			f.Node(fmt.Sprintf("L%d", l.Index), mermaid.Box, fmt.Sprintf("layer %d (read-only): %s", l.Index, desc(l)))
 			if i > 0 {
-				fmt.Fprintf(out, "  L%d --> L%d\n", l.Index-1, l.Index)
+				f.Edge(fmt.Sprintf("L%d", l.Index-1), "-->", fmt.Sprintf("L%d", l.Index), "")
 			}
 		}
-		fmt.Fprintln(out, "  C[\"container layer (read-write, one per container)\"]")
+		f.Node("C", mermaid.Box, "container layer (read-write, one per container)")
 		if len(ls) > 0 {
-			fmt.Fprintf(out, "  L%d --> C\n", len(ls))
+			f.Edge(fmt.Sprintf("L%d", len(ls)), "-->", "C", "")
 		}
-		fmt.Fprintln(out, "  C --> M([\"merged view: the container's /\"])")
-		return nil
+		f.Node("M", mermaid.Stadium, "merged view: the container's /")
+		f.Edge("C", "-->", "M", "")
+		_, err := f.WriteTo(out)
+		return err
 	}
 	fmt.Fprintf(out, "%s  %s, %d layers\n", img.Name, short(img.Descriptor.Digest), len(ls))
 	fmt.Fprintln(out, "  ┌─ container layer   read-write, one per container: ROOT/containers/ID/upper")

@@ -11,7 +11,7 @@
 //	net-bridge attach [--id ID] [--network bridge|none|host|macvlan|NET] [-p [HOSTIP:]HOSTPORT:CTRPORT[/udp]]…
 //	… | net-bridge attach [-p …] | ns-enter
 //	net-bridge detach ID
-//	net-bridge ls | show | doctor
+//	net-bridge ls | show [--format mermaid] | doctor
 //	net-bridge rm [--name ctrkit0]
 //
 // Options:

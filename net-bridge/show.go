@@ -13,7 +13,9 @@ import (
 	"ctrkit/net-bridge/network"
 )
 
-type ShowCmd struct{}
+type ShowCmd struct {
+	Format string `enum:"text,mermaid" default:"text" help:"text (a tree), or mermaid: a Mermaid flowchart of the same live topology (show_mermaid.go)."`
+}
 
 func (c *ShowCmd) Help() string {
 	return `Reads the kernel, not only ctrkit's records: the links plugged into each bridge (ip link show
@@ -28,6 +30,9 @@ func (c *ShowCmd) Run(g *cli.Globals, s *Stdio) error {
 		return err
 	}
 	out := s.Stdout
+	if c.Format == "mermaid" {
+		return showMermaid(out, t)
+	}
 	if len(t.Networks) == 0 {
 		fmt.Fprintln(out, "no ctrkit networks (net-bridge create makes one)")
 		return nil
