@@ -57,7 +57,6 @@ import (
 	"ctrkit/internal/explain"
 	"ctrkit/internal/fsutil"
 	"ctrkit/internal/mountinfo"
-
 	"golang.org/x/sys/unix"
 )
 
