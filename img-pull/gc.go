@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 
+	"ctrkit/internal/cli"
 	"ctrkit/internal/lease"
 	"ctrkit/internal/store"
 
@@ -58,18 +60,55 @@ func staleBuildTags(st *store.Store, root string, dryRun bool) ([]string, error)
 }
 
 // printGC prints what gc removed (or would).
-func printGC(tags []string, blobs []v1.Hash, freed int64, dryRun bool) {
+func printGC(w io.Writer, tags []string, blobs []v1.Hash, freed int64, dryRun bool) {
 	verb, done := "untagged", "removed"
 	if dryRun {
 		verb, done = "would untag", "would remove"
 	}
 	for _, t := range tags {
-		fmt.Printf("%s %s: the img-build that made it no longer runs\n", verb, t)
+		fmt.Fprintf(w, "%s %s: the img-build that made it no longer runs\n", verb, t)
 	}
 	if dryRun { // the removed ones are on --explain's transcript
 		for _, h := range blobs {
-			fmt.Printf("%s blob %s\n", done, h)
+			fmt.Fprintf(w, "%s blob %s\n", done, h)
 		}
 	}
-	fmt.Printf("%s %d blobs, %s freed\n", done, len(blobs), human(freed))
+	fmt.Fprintf(w, "%s %d blobs, %s freed\n", done, len(blobs), human(freed))
+}
+
+type GcCmd struct {
+	DryRun bool `help:"Only list what gc would remove."`
+}
+
+func (c *GcCmd) Run(g *cli.Globals, s *Stdio) error {
+	log := g.Log("img-pull", s.Stderr)
+	st, err := store.Open(g.Root)
+	if err != nil {
+		return err
+	}
+	tags, err := staleBuildTags(st, g.Root, c.DryRun)
+	if err != nil {
+		return err
+	}
+	if c.DryRun {
+		gone := map[string]bool{}
+		for _, t := range tags {
+			gone[t] = true
+		}
+		blobs, size, err := st.Unreferenced(gone)
+		if err != nil {
+			return err
+		}
+		printGC(s.Stdout, tags, blobs, size, true)
+		return nil
+	}
+	removed, freed, err := st.GC()
+	for _, h := range removed {
+		log.Step("unlink blobs/sha256/"+h.Hex, "rm "+st.BlobPath(h))
+	}
+	if err != nil {
+		return err
+	}
+	printGC(s.Stdout, tags, removed, freed, false)
+	return nil
 }
