@@ -1,5 +1,9 @@
 package main
 
+// The verbs that handle a cgroup by name: create, update, add, ls and rm.
+// The pipe stage is in apply.go, run in run.go, stats in stats.go, freeze,
+// thaw and kill in control.go; each is a thin call into cg-limit/cgroup.
+
 import (
 	"errors"
 	"fmt"
