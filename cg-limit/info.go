@@ -37,7 +37,7 @@ type flagInfo struct {
 	File string `json:"file"`
 }
 
-func (c *InfoCmd) Run(g *cli.Globals) error {
+func (c *InfoCmd) Run(g *cli.Globals, s *Stdio) error {
 	h, err := cgroup.Detect()
 	if err != nil {
 		return err
@@ -74,7 +74,7 @@ func (c *InfoCmd) Run(g *cli.Globals) error {
 			"mode": h.Mode(), "unified": h.Unified, "unified_controllers": v2ctrls,
 			"controllers": ctrls, "flags": flags,
 		}, "", "  ")
-		fmt.Println(string(data))
+		fmt.Fprintln(s.Stdout, string(data))
 		return nil
 	}
 	desc := map[cgroup.Mode]string{
@@ -83,25 +83,25 @@ func (c *InfoCmd) Run(g *cli.Globals) error {
 		cgroup.ModeHybrid: "cgroup v1 trees for the controllers, plus a cgroup2 tree",
 		cgroup.ModeNone:   "no cgroup file system mounted",
 	}
-	fmt.Printf("mode        %s (%s)\n", h.Mode(), desc[h.Mode()])
+	fmt.Fprintf(s.Stdout, "mode        %s (%s)\n", h.Mode(), desc[h.Mode()])
 	if h.Unified != "" {
-		fmt.Printf("cgroup2     %s, controllers: %s\n", h.Unified, orNone(strings.Join(v2ctrls, " ")))
+		fmt.Fprintf(s.Stdout, "cgroup2     %s, controllers: %s\n", h.Unified, orNone(strings.Join(v2ctrls, " ")))
 	}
-	fmt.Println()
+	fmt.Fprintln(s.Stdout)
 	for _, ci := range ctrls {
 		if ci.Version == "" {
-			fmt.Printf("%-11s not mounted\n", ci.Controller)
+			fmt.Fprintf(s.Stdout, "%-11s not mounted\n", ci.Controller)
 			continue
 		}
-		fmt.Printf("%-11s %s  %s\n", ci.Controller, ci.Version, ci.Mount)
+		fmt.Fprintf(s.Stdout, "%-11s %s  %s\n", ci.Controller, ci.Version, ci.Mount)
 	}
-	fmt.Println()
-	fmt.Println("flag → file on this host")
+	fmt.Fprintln(s.Stdout)
+	fmt.Fprintln(s.Stdout, "flag → file on this host")
 	for _, f := range flags {
-		fmt.Printf("  %-22s %s\n", f.Flag, f.File)
+		fmt.Fprintf(s.Stdout, "  %-22s %s\n", f.Flag, f.File)
 	}
 	for _, a := range advice(h) {
-		fmt.Printf("\nnote: %s\n", a)
+		fmt.Fprintf(s.Stdout, "\nnote: %s\n", a)
 	}
 	return nil
 }

@@ -30,6 +30,8 @@ import (
 	"os"
 
 	"ctrkit/internal/cli"
+
+	"golang.org/x/term"
 )
 
 type CLI struct {
@@ -48,13 +50,29 @@ type CLI struct {
 	Info   InfoCmd   `cmd:"" help:"Tell how this host mounts cgroups (v2, v1 or hybrid), and which file each flag writes."`
 }
 
+// Stdio are the streams a verb reads and writes: stdin may carry the pipe
+// document (a file, so spec.FromStdin can tell a pipe from a terminal),
+// stdout carries data only, stderr the rest. cg-limit run hands all three
+// to its command.
+type Stdio struct {
+	Stdin          *os.File
+	Stdout, Stderr io.Writer
+}
+
+// terminal tells whether stdout is a terminal (stats --watch redraws it).
+func (s *Stdio) terminal() bool {
+	f, ok := s.Stdout.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 // run is cg-limit with its arguments and streams: main only exits, tests
-// call run (help and usage go to the given writers).
-func run(args []string, stdout, stderr io.Writer) error {
+// call run.
+func run(args []string, stdin *os.File, stdout, stderr io.Writer) error {
 	var c CLI
-	return cli.Main("cg-limit", "Limit what processes may use with control groups: the resource half of every container.", &c, args, stdout, stderr, &c.Globals)
+	return cli.Main("cg-limit", "Limit what processes may use with control groups: the resource half of every container.", &c, args, stdout, stderr,
+		&c.Globals, &Stdio{Stdin: stdin, Stdout: stdout, Stderr: stderr})
 }
 
 func main() {
-	os.Exit(cli.Status("cg-limit", os.Stderr, run(os.Args[1:], os.Stdout, os.Stderr)))
+	os.Exit(cli.Status("cg-limit", os.Stderr, run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)))
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,7 +52,7 @@ type runFlags struct {
 	Cmd   []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the image's)."`
 }
 
-func (f *runFlags) options() (lifecycle.Options, error) {
+func (f *runFlags) options(stderr io.Writer) (lifecycle.Options, error) {
 	env := append([]string(nil), f.Env...)
 	for _, file := range f.EnvFile {
 		data, err := os.ReadFile(file)
@@ -93,7 +94,7 @@ func (f *runFlags) options() (lifecycle.Options, error) {
 		o.UsernsMap = f.UsernsMap
 	}
 	if f.Privileged {
-		fmt.Fprintln(os.Stderr, "ctr-run: warning: --privileged: every capability, every host device, no seccomp filter, no masked paths; the container's root is the host's root")
+		fmt.Fprintln(stderr, "ctr-run: warning: --privileged: every capability, every host device, no seccomp filter, no masked paths; the container's root is the host's root")
 	}
 	for _, opt := range f.SecurityOpt {
 		if err := securityOpt(&o, opt); err != nil {
@@ -166,17 +167,17 @@ The exit status is the container's; 125 means ctr-run failed, 126 the
 command could not be executed, 127 it was not found.`
 }
 
-func (c *RunCmd) Run(g *cli.Globals) (err error) {
+func (c *RunCmd) Run(g *cli.Globals, s *Stdio) (err error) {
 	if c.Timings {
 		lifecycle.StartTimings()
-		defer lifecycle.Times.Print(os.Stderr)
+		defer lifecycle.Times.Print(s.Stderr)
 	}
-	o, err := c.options()
+	o, err := c.options(s.Stderr)
 	if err != nil {
 		return &cli.ExitError{Code: 125, Err: err}
 	}
 	if c.DryRun {
-		return dryRun(g, o)
+		return dryRun(g, s, o)
 	}
 	if err := needRoot(); err != nil {
 		return err
@@ -184,9 +185,9 @@ func (c *RunCmd) Run(g *cli.Globals) (err error) {
 	if c.Detach && (c.Interactive || c.TTY) {
 		return &cli.ExitError{Code: 125, Err: errors.New("-d with -i or -t: a detached container has no terminal to talk to; drop one of them")}
 	}
-	env, stderr := lifecycle.Env(g.Root, g.State, g.Explain), os.Stderr
+	env, stderr := lifecycle.Env(g.Root, g.State, g.Explain), s.Stderr
 	if c.Diagram != "" { // diagram.go
-		d, err := newDiagram(c.Diagram, g, c.Detach)
+		d, err := newDiagram(c.Diagram, g, c.Detach, s)
 		if err != nil {
 			return &cli.ExitError{Code: 125, Err: err}
 		}
@@ -205,7 +206,7 @@ func (c *RunCmd) Run(g *cli.Globals) (err error) {
 		if err := ctr.Detach(self(), []string{"supervise", ctr.ID}, env, stderr); err != nil {
 			return &cli.ExitError{Code: 125, Err: err}
 		}
-		fmt.Println(ctr.ID)
+		fmt.Fprintln(s.Stdout, ctr.ID)
 		return nil
 	}
 	return exit(ctr.Start(env, stderr))
@@ -231,7 +232,7 @@ func self() string {
 }
 
 // dryRun prints the shell lines that run the container as ctr-run would.
-func dryRun(g *cli.Globals, o lifecycle.Options) error {
+func dryRun(g *cli.Globals, s *Stdio, o lifecycle.Options) error {
 	id := spec.NewID()
 	dir := filepath.Join(g.State, id)
 	c := &lifecycle.Container{Meta: lifecycle.Meta{ID: id}, Dir: dir}
@@ -239,14 +240,14 @@ func dryRun(g *cli.Globals, o lifecycle.Options) error {
 	if len(o.Cmd) > 0 && o.Entrypoint == nil {
 		entrypoint = lifecycle.ImageEntrypoint(g.Root, o.Image, lifecycle.Env(g.Root, g.State, false))
 	}
-	fmt.Printf("mkdir -p %s\n", explain.Quote(dir))
-	fmt.Println(o.Pipeline(id).Shell(c.Path("config.json")))
-	fmt.Println(o.NsEnter(c, entrypoint))
+	fmt.Fprintf(s.Stdout, "mkdir -p %s\n", explain.Quote(dir))
+	fmt.Fprintln(s.Stdout, o.Pipeline(id).Shell(c.Path("config.json")))
+	fmt.Fprintln(s.Stdout, o.NsEnter(c, entrypoint))
 	undo := fmt.Sprintf("net-bridge detach %s; cg-limit rm %s; fs-layer rm %s; rm -r %s", id, id, id, explain.Quote(dir))
 	if o.Rm {
-		fmt.Println(undo)
+		fmt.Fprintln(s.Stdout, undo)
 	} else {
-		fmt.Println("# to remove it: " + undo)
+		fmt.Fprintln(s.Stdout, "# to remove it: "+undo)
 	}
 	return nil
 }
@@ -255,19 +256,19 @@ type CreateCmd struct {
 	runFlags
 }
 
-func (c *CreateCmd) Run(g *cli.Globals) error {
+func (c *CreateCmd) Run(g *cli.Globals, s *Stdio) error {
 	if err := needRoot(); err != nil {
 		return err
 	}
-	o, err := c.options()
+	o, err := c.options(s.Stderr)
 	if err != nil {
 		return &cli.ExitError{Code: 125, Err: err}
 	}
-	ctr, err := lifecycle.Create(g.State, o, lifecycle.Env(g.Root, g.State, g.Explain), os.Stderr)
+	ctr, err := lifecycle.Create(g.State, o, lifecycle.Env(g.Root, g.State, g.Explain), s.Stderr)
 	if err != nil {
 		return err
 	}
-	fmt.Println(ctr.ID)
+	fmt.Fprintln(s.Stdout, ctr.ID)
 	return nil
 }
 
@@ -276,7 +277,7 @@ type StartCmd struct {
 	Container string `arg:"" help:"Container name or id."`
 }
 
-func (c *StartCmd) Run(g *cli.Globals) error {
+func (c *StartCmd) Run(g *cli.Globals, s *Stdio) error {
 	ctr, err := lifecycle.Find(g.State, c.Container)
 	if err != nil {
 		return &cli.ExitError{Code: 125, Err: err}
@@ -292,12 +293,12 @@ func (c *StartCmd) Run(g *cli.Globals) error {
 	}
 	env := lifecycle.Env(g.Root, g.State, g.Explain)
 	if c.Attach {
-		return exit(ctr.Start(env, os.Stderr))
+		return exit(ctr.Start(env, s.Stderr))
 	}
-	if err := ctr.Detach(self(), []string{"supervise", ctr.ID}, env, os.Stderr); err != nil {
+	if err := ctr.Detach(self(), []string{"supervise", ctr.ID}, env, s.Stderr); err != nil {
 		return &cli.ExitError{Code: 125, Err: err}
 	}
-	fmt.Println(ctr.ID)
+	fmt.Fprintln(s.Stdout, ctr.ID)
 	return nil
 }
 
@@ -305,7 +306,7 @@ type SuperviseCmd struct {
 	Container string `arg:""`
 }
 
-func (c *SuperviseCmd) Run(g *cli.Globals) error {
+func (c *SuperviseCmd) Run(g *cli.Globals, s *Stdio) error {
 	ctr, err := lifecycle.Find(g.State, c.Container)
 	if err != nil {
 		return err

@@ -42,19 +42,21 @@ type diagramRecorder struct {
 	detached bool
 	root     string
 	state    string
+	stdout   io.Writer // ctr-run's own streams: the diagram with "-", lines passed on
+	stderr   io.Writer
 	w        *os.File // the stderr every process of the run gets
 	r        *os.File
 	done     chan struct{}
 	lines    []explain.Line
 }
 
-func newDiagram(path string, g *cli.Globals, detached bool) (*diagramRecorder, error) {
+func newDiagram(path string, g *cli.Globals, detached bool, s *Stdio) (*diagramRecorder, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("--diagram: %w", err)
 	}
 	d := &diagramRecorder{path: path, echo: g.Explain, detached: detached, root: g.Root, state: g.State,
-		w: w, r: r, done: make(chan struct{})}
+		stdout: s.Stdout, stderr: s.Stderr, w: w, r: r, done: make(chan struct{})}
 	go d.read()
 	return d, nil
 }
@@ -76,7 +78,7 @@ func (d *diagramRecorder) read() {
 			}
 			data = data[len(chunk):]
 			if passing || len(line) == 0 && chunk[0] != '[' {
-				os.Stderr.Write(chunk)
+				d.stderr.Write(chunk)
 				passing = !ended
 				continue
 			}
@@ -101,7 +103,7 @@ func (d *diagramRecorder) keep(line string) {
 		d.lines = append(d.lines, l)
 	}
 	if !ok || d.echo {
-		fmt.Fprintln(os.Stderr, line)
+		fmt.Fprintln(d.stderr, line)
 	}
 }
 
@@ -116,7 +118,7 @@ func (d *diagramRecorder) finish() error {
 	var b strings.Builder
 	d.render(&b)
 	if d.path == "-" {
-		_, err := io.WriteString(os.Stdout, b.String())
+		_, err := io.WriteString(d.stdout, b.String())
 		return err
 	}
 	if err := os.WriteFile(d.path, []byte(b.String()), 0o644); err != nil {

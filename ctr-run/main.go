@@ -48,13 +48,22 @@ type CLI struct {
 	Supervise SuperviseCmd `cmd:"" hidden:"" help:"Run a detached container (started by ctr-run -d)."`
 }
 
+// Stdio are the streams a verb reads and writes: stdout carries data only
+// (ids, tables, JSON), stderr the rest. The container's own stdio is not
+// here: the stages it runs inherit ctr-run's file descriptors.
+type Stdio struct {
+	Stdin          *os.File
+	Stdout, Stderr io.Writer
+}
+
 // run is ctr-run with its arguments and streams: main only exits, tests
-// call run (help and usage go to the given writers).
-func run(args []string, stdout, stderr io.Writer) error {
+// call run.
+func run(args []string, stdin *os.File, stdout, stderr io.Writer) error {
 	var c CLI
-	return cli.Main("ctr-run", "Run containers by running the ctrkit pipeline: img-pull | fs-layer | cg-limit | net-bridge | ns-enter.", &c, args, stdout, stderr, &c.Globals)
+	return cli.Main("ctr-run", "Run containers by running the ctrkit pipeline: img-pull | fs-layer | cg-limit | net-bridge | ns-enter.", &c, args, stdout, stderr,
+		&c.Globals, &Stdio{Stdin: stdin, Stdout: stdout, Stderr: stderr})
 }
 
 func main() {
-	os.Exit(cli.Status("ctr-run", os.Stderr, run(os.Args[1:], os.Stdout, os.Stderr)))
+	os.Exit(cli.Status("ctr-run", os.Stderr, run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)))
 }

@@ -7,7 +7,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -24,12 +23,12 @@ type PsCmd struct {
 	All bool `short:"a" help:"Also list containers that are not running."`
 }
 
-func (c *PsCmd) Run(g *cli.Globals) error {
+func (c *PsCmd) Run(g *cli.Globals, s *Stdio) error {
 	cs, err := lifecycle.List(g.State)
 	if err != nil {
 		return err
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	w := tabwriter.NewWriter(s.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAME")
 	for _, ctr := range cs {
 		status := ctr.Status()
@@ -60,7 +59,7 @@ type ExecCmd struct {
 	Cmd         []string `arg:"" passthrough:"" help:"Command and arguments."`
 }
 
-func (c *ExecCmd) Run(g *cli.Globals) error {
+func (c *ExecCmd) Run(g *cli.Globals, s *Stdio) error {
 	if err := needRoot(); err != nil {
 		return err
 	}
@@ -88,15 +87,15 @@ type LogsCmd struct {
 
 // Run prints the container's stdout here and its stderr on our stderr, as
 // docker logs does.
-func (c *LogsCmd) Run(g *cli.Globals) error {
+func (c *LogsCmd) Run(g *cli.Globals, s *Stdio) error {
 	ctr, err := lifecycle.Find(g.State, c.Container)
 	if err != nil {
 		return err
 	}
 	return ctr.ReadLogs(c.Follow, nil, func(stream string, t time.Time, line []byte) error {
-		w := os.Stdout
+		w := s.Stdout
 		if stream == "stderr" {
-			w = os.Stderr
+			w = s.Stderr
 		}
 		if c.Timestamps {
 			fmt.Fprint(w, t.Format(time.RFC3339Nano)+" ")
@@ -111,7 +110,7 @@ type StopCmd struct {
 	Containers []string `arg:"" help:"Container names or ids."`
 }
 
-func (c *StopCmd) Run(g *cli.Globals) error {
+func (c *StopCmd) Run(g *cli.Globals, s *Stdio) error {
 	for _, ref := range c.Containers {
 		ctr, err := lifecycle.Find(g.State, ref)
 		if err != nil {
@@ -120,7 +119,7 @@ func (c *StopCmd) Run(g *cli.Globals) error {
 		if err := ctr.Stop(syscall.SIGTERM, time.Duration(c.Time)*time.Second); err != nil {
 			return err
 		}
-		fmt.Println(ref)
+		fmt.Fprintln(s.Stdout, ref)
 	}
 	return nil
 }
@@ -130,7 +129,7 @@ type KillCmd struct {
 	Containers []string `arg:"" help:"Container names or ids."`
 }
 
-func (c *KillCmd) Run(g *cli.Globals) error {
+func (c *KillCmd) Run(g *cli.Globals, s *Stdio) error {
 	sig, err := signame.Parse(c.Signal)
 	if err != nil {
 		return err
@@ -143,7 +142,7 @@ func (c *KillCmd) Run(g *cli.Globals) error {
 		if err := ctr.Kill(sig); err != nil {
 			return err
 		}
-		fmt.Println(ref)
+		fmt.Fprintln(s.Stdout, ref)
 	}
 	return nil
 }
@@ -153,17 +152,17 @@ type RmCmd struct {
 	Containers []string `arg:"" help:"Container names or ids."`
 }
 
-func (c *RmCmd) Run(g *cli.Globals) error {
+func (c *RmCmd) Run(g *cli.Globals, s *Stdio) error {
 	env := lifecycle.Env(g.Root, g.State, g.Explain)
 	for _, ref := range c.Containers {
 		ctr, err := lifecycle.Find(g.State, ref)
 		if err != nil {
 			return err
 		}
-		if err := ctr.Remove(env, os.Stderr, c.Force); err != nil {
+		if err := ctr.Remove(env, s.Stderr, c.Force); err != nil {
 			return err
 		}
-		fmt.Println(ref)
+		fmt.Fprintln(s.Stdout, ref)
 	}
 	return nil
 }
@@ -172,16 +171,16 @@ type InspectCmd struct {
 	Container string `arg:"" help:"Container name or id."`
 }
 
-func (c *InspectCmd) Run(g *cli.Globals) error {
+func (c *InspectCmd) Run(g *cli.Globals, s *Stdio) error {
 	ctr, err := lifecycle.Find(g.State, c.Container)
 	if err != nil {
 		return err
 	}
-	s, _ := ctr.Spec()
+	sp, _ := ctr.Spec()
 	rs, _ := spec.StateResources(g.State, ctr.ID)
 	out := map[string]any{
 		"meta": ctr.Meta, "status": ctr.Status(), "pid": ctr.PID(), "stateDir": ctr.Dir,
-		"spec": s, "resources": rs, "restartCount": ctr.Restarts(),
+		"spec": sp, "resources": rs, "restartCount": ctr.Restarts(),
 	}
 	if id := ctr.Process(); id.PID != 0 {
 		out["process"] = id // PID and start time: the identity signals check
@@ -189,7 +188,7 @@ func (c *InspectCmd) Run(g *cli.Globals) error {
 	if ctr.Exited() {
 		out["exitCode"] = ctr.ExitCode()
 	}
-	enc := json.NewEncoder(os.Stdout)
+	enc := json.NewEncoder(s.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }
@@ -198,7 +197,7 @@ type StatsCmd struct {
 	Container string `arg:"" help:"Container name or id."`
 }
 
-func (c *StatsCmd) Run(g *cli.Globals) error {
+func (c *StatsCmd) Run(g *cli.Globals, s *Stdio) error {
 	ctr, err := lifecycle.Find(g.State, c.Container)
 	if err != nil {
 		return err
@@ -221,21 +220,21 @@ A container that still runs is never killed, even when its supervisor or
 foreground ctr-run died: gc lists it, and ctr-run rm -f removes it.`
 }
 
-func (c *GcCmd) Run(g *cli.Globals) error {
+func (c *GcCmd) Run(g *cli.Globals, s *Stdio) error {
 	if err := needRoot(); err != nil {
 		return err
 	}
-	removed, kept, err := lifecycle.GC(g.State, lifecycle.Env(g.Root, g.State, g.Explain), os.Stderr, c.DryRun)
+	removed, kept, err := lifecycle.GC(g.State, lifecycle.Env(g.Root, g.State, g.Explain), s.Stderr, c.DryRun)
 	verb := "removed"
 	if c.DryRun {
 		verb = "would remove"
 	}
 	for _, r := range removed {
-		fmt.Println(r.ID)
-		fmt.Fprintf(os.Stderr, "ctr-run gc: %s %s (%s): %s\n", verb, r.ID, r.Name, r.Why)
+		fmt.Fprintln(s.Stdout, r.ID)
+		fmt.Fprintf(s.Stderr, "ctr-run gc: %s %s (%s): %s\n", verb, r.ID, r.Name, r.Why)
 	}
 	for _, k := range kept {
-		fmt.Fprintf(os.Stderr, "ctr-run gc: kept %s (%s): it still runs (pid %d) but its supervisor is gone; ctr-run rm -f %s removes it\n", k.ID, k.Name, k.PID(), k.Name)
+		fmt.Fprintf(s.Stderr, "ctr-run gc: kept %s (%s): it still runs (pid %d) but its supervisor is gone; ctr-run rm -f %s removes it\n", k.ID, k.Name, k.PID(), k.Name)
 	}
 	return err
 }
@@ -247,8 +246,8 @@ type RestartCmd struct {
 
 // Run stops each container (if it runs) and starts it again, detached, as
 // docker restart does.
-func (c *RestartCmd) Run(g *cli.Globals) error {
-	return eachContainer(g, c.Containers, func(ctr *lifecycle.Container, env []string) error {
+func (c *RestartCmd) Run(g *cli.Globals, s *Stdio) error {
+	return eachContainer(g, s, c.Containers, func(ctr *lifecycle.Container, env []string) error {
 		if ctr.Running() {
 			if err := ctr.Stop(syscall.SIGTERM, time.Duration(c.Time)*time.Second); err != nil {
 				return err
@@ -257,7 +256,7 @@ func (c *RestartCmd) Run(g *cli.Globals) error {
 		if err := ctr.Rewind(); err != nil {
 			return err
 		}
-		return ctr.Detach(self(), []string{"supervise", ctr.ID}, env, os.Stderr)
+		return ctr.Detach(self(), []string{"supervise", ctr.ID}, env, s.Stderr)
 	})
 }
 
@@ -269,19 +268,19 @@ func (c *PauseCmd) Help() string {
 	return "Freezes every process of the container (cg-limit freeze: cgroup.freeze or the v1 freezer); ctr-run unpause thaws them."
 }
 
-func (c *PauseCmd) Run(g *cli.Globals) error {
-	return eachContainer(g, c.Containers, func(ctr *lifecycle.Container, env []string) error { return ctr.Pause(env) })
+func (c *PauseCmd) Run(g *cli.Globals, s *Stdio) error {
+	return eachContainer(g, s, c.Containers, func(ctr *lifecycle.Container, env []string) error { return ctr.Pause(env) })
 }
 
 type UnpauseCmd struct {
 	Containers []string `arg:"" help:"Container names or ids."`
 }
 
-func (c *UnpauseCmd) Run(g *cli.Globals) error {
-	return eachContainer(g, c.Containers, func(ctr *lifecycle.Container, env []string) error { return ctr.Unpause(env) })
+func (c *UnpauseCmd) Run(g *cli.Globals, s *Stdio) error {
+	return eachContainer(g, s, c.Containers, func(ctr *lifecycle.Container, env []string) error { return ctr.Unpause(env) })
 }
 
-func eachContainer(g *cli.Globals, refs []string, do func(*lifecycle.Container, []string) error) error {
+func eachContainer(g *cli.Globals, s *Stdio, refs []string, do func(*lifecycle.Container, []string) error) error {
 	if err := needRoot(); err != nil {
 		return err
 	}
@@ -294,7 +293,7 @@ func eachContainer(g *cli.Globals, refs []string, do func(*lifecycle.Container, 
 		if err := do(ctr, env); err != nil {
 			return err
 		}
-		fmt.Println(ref)
+		fmt.Fprintln(s.Stdout, ref)
 	}
 	return nil
 }

@@ -39,7 +39,7 @@ SIGTERM or Ctrl-C stops the daemon; detached containers keep running
 under their supervisors, attached ones are killed.`
 }
 
-func (c *ServeCmd) Run(g *cli.Globals) error {
+func (c *ServeCmd) Run(g *cli.Globals, s *Stdio) error {
 	if err := needRoot(); err != nil {
 		return err
 	}
@@ -70,9 +70,9 @@ func (c *ServeCmd) Run(g *cli.Globals) error {
 			ln.Close()
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "ctr-run serve: warning: --tcp %s: any local user who connects can run a privileged container, that is, is root\n", c.TCP)
+		fmt.Fprintf(s.Stderr, "ctr-run serve: warning: --tcp %s: any local user who connects can run a privileged container, that is, is root\n", c.TCP)
 	}
-	srv := engine.New(g.Root, g.State, self(), g.Explain, os.Stderr)
+	srv := engine.New(g.Root, g.State, self(), g.Explain, s.Stderr)
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -85,7 +85,7 @@ func (c *ServeCmd) Run(g *cli.Globals) error {
 	if tcp != nil {
 		go hs.Serve(tcp)
 	}
-	fmt.Fprintf(os.Stderr, "ctr-run serve: listening on %s (export DOCKER_HOST=unix://%s)\n", sock, sock)
+	fmt.Fprintf(s.Stderr, "ctr-run serve: listening on %s (export DOCKER_HOST=unix://%s)\n", sock, sock)
 	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -73,7 +73,7 @@ func (c *GcCmd) Run(g *cli.Globals, s *Stdio) error {
 			if err != nil {
 				return fmt.Errorf("gc: container %s: %w", id, err)
 			}
-			overlay.CleanState(g.State, id)
+			spec.CleanState(g.State, id, "fs-layer")
 			fmt.Fprintf(s.Stdout, "removed container %s: the img-build that ran it no longer runs\n", id)
 			continue
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"ctrkit/fs-layer/overlay"
 	"ctrkit/internal/cli"
+	"ctrkit/internal/spec"
 )
 
 type RmCmd struct {
@@ -23,7 +24,7 @@ func (c *RmCmd) Run(g *cli.Globals, s *Stdio) error {
 		if err := ctr.Remove(log); err != nil {
 			return err
 		}
-		overlay.CleanState(g.State, id)
+		spec.CleanState(g.State, id, "fs-layer")
 	}
 	return nil
 }

@@ -33,6 +33,8 @@ import (
 	"os"
 
 	"ctrkit/internal/cli"
+
+	"golang.org/x/term"
 )
 
 type CLI struct {
@@ -46,13 +48,29 @@ type CLI struct {
 	Import  ImportCmd  `cmd:"" help:"Make an image from root filesystem tarballs, one layer each (like docker import)."`
 }
 
+// Stdio are the streams a verb reads and writes: stdin may carry the pipe
+// document (a file, so spec.FromStdin can tell a pipe from a terminal) or
+// a password (--password-stdin), stdout carries data only, stderr the rest.
+type Stdio struct {
+	Stdin          *os.File
+	Stdout, Stderr io.Writer
+}
+
+// terminal tells whether w is a terminal: a pull prints a digest there,
+// the runtime spec into a pipe, and progress bars only on one.
+func terminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 // run is img-pull with its arguments and streams: main only exits, tests
-// call run (help and usage go to the given writers).
-func run(args []string, stdout, stderr io.Writer) error {
+// call run.
+func run(args []string, stdin *os.File, stdout, stderr io.Writer) error {
 	var c CLI
-	return cli.Main("img-pull", "Pull container images from a registry into a local OCI image layout: manifests, configs and layers, each checked by its digest.", &c, args, stdout, stderr, &c.Globals)
+	return cli.Main("img-pull", "Pull container images from a registry into a local OCI image layout: manifests, configs and layers, each checked by its digest.", &c, args, stdout, stderr,
+		&c.Globals, &Stdio{Stdin: stdin, Stdout: stdout, Stderr: stderr})
 }
 
 func main() {
-	os.Exit(cli.Status("img-pull", os.Stderr, run(os.Args[1:], os.Stdout, os.Stderr)))
+	os.Exit(cli.Status("img-pull", os.Stderr, run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)))
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -12,13 +11,12 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
-	"golang.org/x/term"
 )
 
 // newProgress shows one bar per blob on a terminal, and one line per blob
 // when stderr is a file or a pipe (a log stays readable).
-func newProgress(w *os.File) pull.Progress {
-	if term.IsTerminal(int(w.Fd())) {
+func newProgress(w io.Writer) pull.Progress {
+	if terminal(w) {
 		return &bars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))}
 	}
 	return &lines{w: w}

@@ -53,12 +53,21 @@ func main() {
 		ociMain(args) // oci.go: runc's command line
 		return
 	}
-	os.Exit(cli.Status("ns-enter", os.Stderr, run(os.Args[1:], os.Stdout, os.Stderr)))
+	os.Exit(cli.Status("ns-enter", os.Stderr, run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)))
+}
+
+// Stdio are the streams a verb reads and writes: stdin may carry the pipe
+// document (a file, so spec.FromStdin can tell a pipe from a terminal),
+// stdout carries data only, stderr the rest.
+type Stdio struct {
+	Stdin          *os.File
+	Stdout, Stderr io.Writer
 }
 
 // run is ns-enter with its arguments and streams (help and usage go to
 // the given writers): main only exits, tests call run.
-func run(args []string, stdout, stderr io.Writer) error {
+func run(args []string, stdin *os.File, stdout, stderr io.Writer) error {
 	var c CLI
-	return cli.Main("ns-enter", "Run a command in its own Linux namespaces: the isolation every container is made of.", &c, args, stdout, stderr, &c.Globals)
+	return cli.Main("ns-enter", "Run a command in its own Linux namespaces: the isolation every container is made of.", &c, args, stdout, stderr,
+		&c.Globals, &Stdio{Stdin: stdin, Stdout: stdout, Stderr: stderr})
 }

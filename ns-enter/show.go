@@ -20,20 +20,20 @@ whether it is the host's (PID 1's), so a container's process shows "no" for
 every kind it was given its own of. Like lsns(8).`
 }
 
-func (c *ShowCmd) Run(g *cli.Globals) error {
+func (c *ShowCmd) Run(g *cli.Globals, s *Stdio) error {
 	pid := c.PID
 	if pid == 0 {
 		pid = os.Getpid()
 	}
-	g.Log("ns-enter", os.Stderr).Step(fmt.Sprintf("readlink(\"/proc/%d/ns/*\")", pid), fmt.Sprintf("ls -l /proc/%d/ns", pid))
+	g.Log("ns-enter", s.Stderr).Step(fmt.Sprintf("readlink(\"/proc/%d/ns/*\")", pid), fmt.Sprintf("ls -l /proc/%d/ns", pid))
 	es, err := namespace.Of(pid)
 	if err != nil {
 		return &cli.ExitError{Code: 125, Err: err}
 	}
 	if namespace.HostPID() != 1 {
-		fmt.Fprintln(os.Stderr, "ns-enter: PID 1's namespaces are not readable here (it holds capabilities we lack): HOST compares with ns-enter's own")
+		fmt.Fprintln(s.Stderr, "ns-enter: PID 1's namespaces are not readable here (it holds capabilities we lack): HOST compares with ns-enter's own")
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	w := tabwriter.NewWriter(s.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NS\tINODE\tHOST\tISOLATES")
 	for _, e := range es {
 		host := "no"

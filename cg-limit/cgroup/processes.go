@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -87,6 +88,45 @@ func (c *Cgroup) Start(cmd *exec.Cmd) error {
 		return fmt.Errorf("open the gate: %w", err)
 	}
 	return nil
+}
+
+// Run starts cmd in the cgroup (Start), passes SIGINT, SIGTERM, SIGHUP and
+// SIGQUIT on to it, waits for it and returns its status as a shell tells
+// it: the exit code, 128+N when signal N ended it (137 for the OOM killer's
+// SIGKILL), 125 when waiting failed. An error means it did not start.
+func (c *Cgroup) Run(cmd *exec.Cmd) (int, error) {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	if err := c.Start(cmd); err != nil {
+		return 0, err
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				cmd.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	werr := cmd.Wait()
+	close(done)
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(werr, &ee):
+		ws := ee.Sys().(syscall.WaitStatus)
+		code = ws.ExitStatus()
+		if ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
+	case werr != nil:
+		code = 125
+	}
+	return code, nil
 }
 
 // Freeze stops every process of the cgroup where it stands; they use no

@@ -55,6 +55,7 @@ import (
 	"time"
 
 	"ctrkit/internal/explain"
+	"ctrkit/internal/fsutil"
 	"ctrkit/internal/mountinfo"
 	"golang.org/x/sys/unix"
 )
@@ -135,11 +136,7 @@ func (c *Container) Save() error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(c.Dir, ".container.json.tmp")
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(c.Dir, "container.json"))
+	return fsutil.WriteFile(filepath.Join(c.Dir, "container.json"), append(data, '\n'), 0o644)
 }
 
 // List returns the ids of all containers under root.

@@ -10,6 +10,7 @@ import (
 
 	"ctrkit/img-build/dockerfile"
 	"ctrkit/internal/explain"
+	"ctrkit/internal/imagespec"
 )
 
 // copyStep is a COPY or ADD after its words are read: the sources, the
@@ -211,16 +212,20 @@ func chown(ix *fileIndex, v string) (*owner, error) {
 	o := &owner{}
 	if n, err := strconv.Atoi(u); err == nil {
 		o.uid, o.gid = n, n
-	} else if id, gid, ok := lookupID(ix.passwd, u); ok {
-		o.uid, o.gid = id, gid
+	} else if id, gid, ok, err := imagespec.Lookup(ix.passwd, "etc/passwd", u); err != nil {
+		return nil, fmt.Errorf("--chown=%s: %w", v, err)
+	} else if ok {
+		o.uid, o.gid = int(id), int(gid)
 	} else {
 		return nil, fmt.Errorf("--chown=%s: no user %q in the image's /etc/passwd", v, u)
 	}
 	if hasG {
 		if n, err := strconv.Atoi(g); err == nil {
 			o.gid = n
-		} else if id, _, ok := lookupID(ix.group, g); ok {
-			o.gid = id
+		} else if id, _, ok, err := imagespec.Lookup(ix.group, "etc/group", g); err != nil {
+			return nil, fmt.Errorf("--chown=%s: %w", v, err)
+		} else if ok {
+			o.gid = int(id)
 		} else {
 			return nil, fmt.Errorf("--chown=%s: no group %q in the image's /etc/group", v, g)
 		}

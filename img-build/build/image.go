@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"ctrkit/internal/spec"
+	"ctrkit/internal/store"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -45,8 +46,9 @@ func (b *builder) write(s *stage) (v1.Descriptor, error) {
 	return d, nil
 }
 
-// TempTagPrefix starts the names of a build's temporary images.
-const TempTagPrefix = "localhost/ctrkit-build:"
+// TempTagPrefix starts the names of a build's temporary images; img-pull gc
+// removes those of killed builds (store.StaleBuildTags).
+const TempTagPrefix = store.BuildTagPrefix
 
 // tempImage writes s and tags it localhost/ctrkit-build:ID, so fs-layer
 // can mount it; untag removes the name. The name is recorded in the

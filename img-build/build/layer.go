@@ -180,22 +180,6 @@ func (ix *fileIndex) exists(p string) bool {
 	return ok || path.Clean(p) == "/"
 }
 
-// lookupID finds name in an /etc/passwd or /etc/group file: the third
-// field, and the fourth (the primary group) for passwd.
-func lookupID(file []byte, name string) (id, gid int, ok bool) {
-	for _, line := range strings.Split(string(file), "\n") {
-		fs := strings.Split(line, ":")
-		if len(fs) >= 3 && fs[0] == name {
-			fmt.Sscan(fs[2], &id)
-			if len(fs) >= 4 {
-				fmt.Sscan(fs[3], &gid)
-			}
-			return id, gid, true
-		}
-	}
-	return 0, 0, false
-}
-
 // decompress sniffs gzip, bzip2 or a plain tar; xz and zstd are named in
 // the error.
 func decompress(br *bufio.Reader) (io.Reader, error) {

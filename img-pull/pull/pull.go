@@ -28,13 +28,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
-	"sync"
 	"time"
 
 	"ctrkit/internal/explain"
@@ -100,9 +97,6 @@ type Result struct {
 	Stored     int     // blobs already in the store
 	Bytes      int64   // bytes downloaded
 }
-
-// maxManifest bounds what we read as a manifest; real ones are a few KiB.
-const maxManifest = 4 << 20
 
 // Pull downloads ref into st and tags it with its full name.
 func Pull(ctx context.Context, st *store.Store, ref string, opt Options) (*Result, error) {
@@ -263,153 +257,6 @@ func Pull(ctx context.Context, st *store.Store, ref string, opt Options) (*Resul
 		"skopeo inspect "+explain.Quote("oci:"+st.Dir+":"+full))
 	res.Manifest = desc
 	return res, nil
-}
-
-// layerTypes are the layer media types fs-layer can unpack.
-var layerTypes = map[types.MediaType]bool{
-	types.OCILayer:                       true,
-	types.OCIUncompressedLayer:           true,
-	types.OCILayerZStd:                   true,
-	types.DockerLayer:                    true,
-	types.DockerUncompressedLayer:        true,
-	types.OCIRestrictedLayer:             true,
-	types.OCIUncompressedRestrictedLayer: true,
-	types.DockerForeignLayer:             true,
-}
-
-func total(ds []v1.Descriptor) (n int64) {
-	for _, d := range ds {
-		n += d.Size
-	}
-	return n
-}
-
-// fetchManifest GETs a manifest by tag or digest. When expect is set (a
-// reference by digest), the bytes must hash to that digest.
-func fetchManifest(ctx context.Context, reg *registry, id string, expect *v1.Descriptor, opt Options) (v1.Descriptor, []byte, error) {
-	log := opt.Log
-	var body []byte
-	var contentType string
-	err := withRetries(ctx, opt, func(n int, err error, wait time.Duration) {
-		log.Note("manifest %s: attempt %d failed: %v; retrying in %s", id, n, err, wait.Round(time.Millisecond))
-	}, func() error {
-		resp, err := reg.get(ctx, "manifests", id, http.Header{"Accept": {strings.Join(manifestAccept, ", ")}})
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		contentType = resp.Header.Get("Content-Type")
-		if body, err = io.ReadAll(io.LimitReader(resp.Body, maxManifest+1)); err != nil {
-			return fmt.Errorf("read manifest %s: %w", id, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return v1.Descriptor{}, nil, err
-	}
-	if len(body) > maxManifest {
-		return v1.Descriptor{}, nil, fmt.Errorf("manifest %s is larger than %d bytes, refusing", id, maxManifest)
-	}
-	sum := sha256.Sum256(body)
-	d := v1.Descriptor{
-		MediaType: mediaType(contentType, body),
-		Size:      int64(len(body)),
-		Digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])},
-	}
-	if expect != nil && (d.Digest != expect.Digest || (expect.Size >= 0 && d.Size != expect.Size)) {
-		return v1.Descriptor{}, nil, fmt.Errorf("manifest %s: digest mismatch: the bytes received hash to %s (%d bytes): the registry served the wrong content", expect.Digest, d.Digest, d.Size)
-	}
-	verified := ""
-	if expect != nil {
-		verified = ", digest verified"
-	}
-	log.Step(fmt.Sprintf("sha256(manifest) = %s (%s%s)", d.Digest, d.MediaType, verified), "sha256sum manifest.json")
-	if d.MediaType == types.DockerManifestSchema1 || d.MediaType == types.DockerManifestSchema1Signed {
-		return v1.Descriptor{}, nil, fmt.Errorf("manifest %s is Docker schema 1, deprecated since 2017 and not supported: re-push the image with a current docker or skopeo", id)
-	}
-	return d, body, nil
-}
-
-// mediaType is the manifest's own mediaType field when it has one, else
-// the Content-Type the registry sent.
-func mediaType(contentType string, body []byte) types.MediaType {
-	var probe struct {
-		MediaType types.MediaType `json:"mediaType"`
-	}
-	if json.Unmarshal(body, &probe) == nil && probe.MediaType != "" {
-		return probe.MediaType
-	}
-	ct, _, _ := strings.Cut(contentType, ";")
-	return types.MediaType(strings.TrimSpace(ct))
-}
-
-// fetchBlobs downloads the blobs that are not yet stored, opt.Jobs at a
-// time; the first error cancels the others.
-func fetchBlobs(ctx context.Context, st *store.Store, reg *registry, blobs []v1.Descriptor, opt Options, res *Result) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	jobs := opt.Jobs
-	if jobs <= 0 {
-		jobs = 3
-	}
-	sem := make(chan struct{}, jobs)
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	for i, b := range blobs {
-		kind := "layer"
-		if i == 0 {
-			kind = "config"
-		}
-		if st.HasBlob(b.Digest, b.Size) {
-			opt.Log.Note("%s %s already stored, not downloaded", kind, b.Digest)
-			if opt.Progress != nil {
-				opt.Progress.Blob(b, kind, true).Done(nil)
-			}
-			res.Stored++
-			continue
-		}
-		var bar Bar
-		if opt.Progress != nil {
-			bar = opt.Progress.Blob(b, kind, false)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				if bar != nil {
-					bar.Done(ctx.Err())
-				}
-				return
-			}
-			got, err := fetchBlob(ctx, st, reg, b, kind, bar, opt)
-			if bar != nil {
-				bar.Done(err)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-					cancel()
-				}
-				return
-			}
-			if !got {
-				res.Stored++
-				return
-			}
-			res.Downloaded++
-			res.Bytes += b.Size
-		}()
-	}
-	wg.Wait()
-	return firstErr
 }
 
 // describe is a one-line summary of a config for explain mode.

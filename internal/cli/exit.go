@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
 	"os"
 
 	"ctrkit/internal/exitcode"
@@ -15,20 +13,12 @@ import (
 // mechanism packages return it too.
 type ExitError = exitcode.Error
 
-// Exit ends the program for the error a command's Run returned: nothing for
-// nil, the message (once) and the code for an error that carries one
-// (an ExitCode() int method), kong's usual exit 1 for any other.
+// Exit ends the program for the error a command's Run returned, as main's
+// Status does: nothing for nil, the message (once) and the code for an
+// error that carries one (an ExitCode() int method), kong's format and 1
+// for any other.
 func Exit(ctx *kong.Context, err error) {
-	if err == nil {
-		return
+	if err != nil {
+		os.Exit(Status(ctx.Model.Name, os.Stderr, err))
 	}
-	var coded interface{ ExitCode() int }
-	if errors.As(err, &coded) {
-		var e *ExitError
-		if !errors.As(err, &e) || e.Err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", ctx.Model.Name, err)
-		}
-		os.Exit(coded.ExitCode())
-	}
-	ctx.FatalIfErrorf(err)
 }

@@ -25,8 +25,10 @@
 //     names, and the fsync of the directory that the rename itself survives
 //     a crash.
 //
-// internal/spec's resource list (STATE/ID/resources.json) and net-bridge's
-// records and IPAM store take their locks and write their files here.
+// internal/spec's resource list (STATE/ID/resources.json), net-bridge's
+// records and IPAM store, ctr-run's container state, fs-layer's
+// container.json and the image store's index.json take their locks and
+// write their files here.
 package fsutil
 
 import (
@@ -83,9 +85,16 @@ func lock(dir, name string, create bool) (*os.File, error) {
 // same directory, fsync, rename over path, fsync of the directory.
 //
 // Equivalent to: `cat > .PATH.tmp-N && sync .PATH.tmp-N && mv .PATH.tmp-N PATH`.
-func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return WriteFileIn(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*", path, data, perm)
+}
+
+// WriteFileIn is WriteFile with the temporary file made in tmpDir (on the
+// same file system as path) and named by pattern (os.CreateTemp's), for a
+// directory that must only ever hold finished files, such as an OCI image
+// layout (internal/store keeps its temporary files in ROOT/oci.tmp).
+func WriteFileIn(tmpDir, pattern, path string, data []byte, perm os.FileMode) (err error) {
+	f, err := os.CreateTemp(tmpDir, pattern)
 	if err != nil {
 		return fmt.Errorf("create a temporary file for %s: %w", path, err)
 	}
@@ -110,9 +119,21 @@ func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
 	if err = os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("rename %s to %s: %w", f.Name(), path, err)
 	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // the rename itself; a directory that cannot be synced loses nothing we wrote
-		d.Close()
+	SyncDir(filepath.Dir(path)) // the rename itself; a directory that cannot be synced loses nothing we wrote
+	return nil
+}
+
+// SyncDir makes a rename in dir durable: fsync(2) of the directory.
+//
+// Equivalent to: `sync DIR`.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
 	}
 	return nil
 }

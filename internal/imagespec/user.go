@@ -20,8 +20,10 @@ package imagespec
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -173,7 +175,12 @@ func scan(r *os.Root, file string, line func(int, []string) (bool, error)) error
 		return err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return scanLines(f, file, line)
+}
+
+// scanLines is scan over the content of file.
+func scanLines(rd io.Reader, file string, line func(int, []string) (bool, error)) error {
+	sc := bufio.NewScanner(rd)
 	for n := 1; sc.Scan(); n++ {
 		fs := strings.Split(sc.Text(), ":")
 		if len(fs) < 3 {
@@ -187,6 +194,26 @@ func scan(r *os.Root, file string, line func(int, []string) (bool, error)) error
 		return fmt.Errorf("read /%s: %w", file, err)
 	}
 	return nil
+}
+
+// Lookup finds name in data, the content of an /etc/passwd (file
+// "etc/passwd") or /etc/group ("etc/group") that is not on disk (img-build
+// reads them from the image's layers for COPY --chown=NAME): its id, and
+// for passwd its primary gid. ok is false when no line names it; a line
+// whose ids are not numbers is an error, as in Resolve.
+func Lookup(data []byte, file, name string) (id, gid uint32, ok bool, err error) {
+	var found *entry
+	err = scanLines(bytes.NewReader(data), file, func(n int, fs []string) (bool, error) {
+		if fs[0] != name {
+			return true, nil
+		}
+		found, err = parseEntry(file, n, fs)
+		return false, err
+	})
+	if err != nil || found == nil {
+		return 0, 0, false, err
+	}
+	return found.id, found.gid, true, nil
 }
 
 // parseEntry reads the ids of line n, strictly.

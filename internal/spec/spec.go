@@ -31,9 +31,6 @@ import (
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-
-	"ctrkit/internal/fsutil"
-	"ctrkit/internal/store"
 )
 
 // Annotation keys that ctrkit writes into the document.
@@ -215,94 +212,6 @@ func Record(s *specs.Spec, state string, r Resource) error {
 	id := ID(s)
 	s.Annotations[ResourcesAnnotation] = string(data)
 	return appendState(filepath.Join(state, id), r)
-}
-
-// StateResources reads what was recorded for container id under state.
-func StateResources(state, id string) ([]Resource, error) {
-	data, err := os.ReadFile(filepath.Join(state, id, "resources.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var rs []Resource
-	if err := json.Unmarshal(data, &rs); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", filepath.Join(state, id, "resources.json"), err)
-	}
-	return rs, nil
-}
-
-// appendState adds r to dir/resources.json under an exclusive flock on
-// dir/.lock, replacing the file atomically so a reader never sees half a
-// list (fsutil.Lock, fsutil.WriteFile).
-func appendState(dir string, r Resource) error {
-	if err := store.EnsureState(filepath.Dir(dir)); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create state dir: %w", err)
-	}
-	lock, err := fsutil.Lock(dir, ".lock")
-	if err != nil {
-		return fmt.Errorf("lock state dir: %w", err)
-	}
-	defer lock.Close()
-	rs, err := StateResources(filepath.Dir(dir), filepath.Base(dir))
-	if err != nil {
-		return err
-	}
-	data, err := json.MarshalIndent(append(rs, r), "", "  ")
-	if err != nil {
-		return err
-	}
-	return fsutil.WriteFile(filepath.Join(dir, "resources.json"), append(data, '\n'), 0o600)
-}
-
-// Forget removes from STATE/ID/resources.json the resources of stage named
-// name, once its command has removed them, and the directory when nothing
-// else is left in it. Each stage forgets its own (net-bridge detach,
-// cg-limit rm), so that the state of a container that another tool made
-// and removes piece by piece does not outlive it.
-func Forget(state, id, stage, name string) error {
-	dir := filepath.Join(state, id)
-	lock, err := fsutil.LockExisting(dir, ".lock")
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("lock state dir: %w", err)
-	}
-	defer lock.Close()
-	rs, err := StateResources(state, id)
-	if err != nil {
-		return err
-	}
-	var keep []Resource
-	for _, r := range rs {
-		if r.Stage != stage || r.Name != name {
-			keep = append(keep, r)
-		}
-	}
-	if len(keep) == len(rs) {
-		return nil
-	}
-	res := filepath.Join(dir, "resources.json")
-	if len(keep) > 0 {
-		data, err := json.MarshalIndent(keep, "", "  ")
-		if err != nil {
-			return err
-		}
-		return fsutil.WriteFile(res, append(data, '\n'), 0o600)
-	}
-	if err := os.Remove(res); err != nil {
-		return err
-	}
-	if es, err := os.ReadDir(dir); err == nil && len(es) == 1 && es[0].Name() == ".lock" {
-		os.Remove(filepath.Join(dir, ".lock"))
-		os.Remove(dir)
-	}
-	return nil
 }
 
 // ReadPart reads one part of a spec (linux.resources for runc update and

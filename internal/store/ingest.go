@@ -21,6 +21,7 @@ package store
 import (
 	"context"
 	"crypto/sha256"
+	"ctrkit/internal/fsutil"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -148,7 +149,7 @@ func (w *Ingest) Commit() error {
 		return fmt.Errorf("store blob %s: %w", w.d, err)
 	}
 	w.Stored = true
-	return syncDir(filepath.Dir(w.s.BlobPath(w.d)))
+	return fsutil.SyncDir(filepath.Dir(w.s.BlobPath(w.d)))
 }
 
 // Close releases the blob for other writers.

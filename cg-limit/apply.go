@@ -1,0 +1,75 @@
+package main
+
+import (
+	"errors"
+
+	"ctrkit/cg-limit/cgroup"
+	"ctrkit/internal/cli"
+	"ctrkit/internal/spec"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ApplyCmd is the pipeline stage: … | cg-limit -m 64m | ns-enter.
+type ApplyCmd struct {
+	Limits      `embed:""`
+	DeviceFlags `embed:""`
+	Name        string `help:"Name of the cgroup (default: the document's ctrkit.id)." placeholder:"NAME"`
+}
+
+func (c *ApplyCmd) Help() string {
+	return `Reads an OCI runtime spec on stdin (from ns-enter spec, img-pull or fs-layer), creates
+the cgroup /ctrkit/NAME with the limits of the flags and of the spec's linux.resources,
+records it for removal (cg-limit rm NAME), and writes the spec to stdout with
+linux.resources and linux.cgroupsPath filled in. ns-enter then starts the container in it:
+
+  ns-enter spec --rootfs rootfs -- sh | cg-limit -m 64m --cpus 0.5 | ns-enter`
+}
+
+func (c *ApplyCmd) Run(g *cli.Globals, s *Stdio) error {
+	doc, err := spec.FromStdin(s.Stdin)
+	if err != nil {
+		return err
+	}
+	if doc == nil {
+		return errors.New("no runtime spec on stdin: pipe one in (ns-enter spec … | cg-limit -m 64m | ns-enter), or use cg-limit run/create (cg-limit --help)")
+	}
+	flags, err := c.Limits.Resources()
+	if err != nil {
+		return err
+	}
+	log := g.Log(tool, s.Stderr)
+	if doc.Linux == nil {
+		doc.Linux = &specs_Linux{}
+	}
+	res := merge(doc.Linux.Resources, flags)
+	if res == nil {
+		res = &specs.LinuxResources{}
+	}
+	if res.Devices, err = c.devices(res.Devices); err != nil {
+		return err
+	}
+	res.Devices = allowNodes(res.Devices, doc.Linux.Devices)
+	for _, what := range ignored(res) {
+		log.Note("linux.resources.%s is left to the runtime: cg-limit does not apply it", what)
+	}
+	name := c.Name
+	if name == "" {
+		name = spec.ID(doc)
+	}
+	h, err := cgroup.Detect()
+	if err != nil {
+		return err
+	}
+	cg, err := h.Create(log, name, res)
+	if err != nil {
+		return err
+	}
+	if err := spec.Record(doc, g.State, spec.Resource{Stage: tool, Kind: "cgroup", Name: cg.Path(), Undo: []string{tool, "rm", name}}); err != nil {
+		cg.Remove()
+		return err
+	}
+	doc.Linux.Resources = res
+	doc.Linux.CgroupsPath = cg.Path()
+	return spec.Write(s.Stdout, doc)
+}
