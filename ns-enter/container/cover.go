@@ -11,7 +11,11 @@ package container
 // paths are still visible, writes its counters into it through that
 // descriptor just before execve, and, when Init returns, writes them and
 // exits at once (the exit hook would write again, to the lost path, and
-// complain on the container's stderr). In an ordinary build (no -cover)
+// complain on the container's stderr). A stage 1 that joins namespaces
+// gets no GOCOVERDIR: the C half (ns-enter/setns) may enter another mount
+// namespace before the Go runtime starts, and the runtime would fail to
+// write there (it warns that GOCOVERDIR is not set instead, and its
+// counters are lost). In an ordinary build (no -cover)
 // nothing changes: runtime/coverage reports no meta-data and stage 1
 // returns as usual.
 
