@@ -63,13 +63,12 @@ func initCommand(s *specs.Spec, o Options, p *runPlan, passed []*os.File, exe, f
 			GidMappingsEnableSetgroups: true,
 		},
 	}
+	cmd.Env = append(cmd.Env, coverEnv(p)...) // cover.go
 	if p.setns != "" {
 		cmd.Env = append(cmd.Env, setns.Env+"="+p.setns)
 		if o.Detach {
 			cmd.Env = append(cmd.Env, setns.DetachEnv+"=1")
 		}
-	} else {
-		cmd.Env = append(cmd.Env, coverEnv()...) // cover.go
 	}
 	if p.lateUser {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}

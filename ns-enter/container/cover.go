@@ -11,11 +11,11 @@ package container
 // paths are still visible, writes its counters into it through that
 // descriptor just before execve, and, when Init returns, writes them and
 // exits at once (the exit hook would write again, to the lost path, and
-// complain on the container's stderr). A stage 1 that joins namespaces
-// gets no GOCOVERDIR: the C half (ns-enter/setns) may enter another mount
-// namespace before the Go runtime starts, and the runtime would fail to
-// write there (it warns that GOCOVERDIR is not set instead, and its
-// counters are lost). In an ordinary build (no -cover)
+// complain on the container's stderr). A stage 1 that joins a mount
+// namespace (exec into a container) gets no GOCOVERDIR: the C half
+// (ns-enter/setns) enters it before the Go runtime starts, and the runtime
+// could not write there (it warns that GOCOVERDIR is not set instead, on
+// the process's stderr, and its counters are lost). In an ordinary build (no -cover)
 // nothing changes: runtime/coverage reports no meta-data and stage 1
 // returns as usual.
 
@@ -28,11 +28,17 @@ import (
 )
 
 // coverEnv is what initCommand adds to stage 1's environment.
-func coverEnv() []string {
-	if d := os.Getenv("GOCOVERDIR"); d != "" {
-		return []string{"GOCOVERDIR=" + d}
+func coverEnv(p *runPlan) []string {
+	d := os.Getenv("GOCOVERDIR")
+	if d == "" {
+		return nil
 	}
-	return nil
+	for _, j := range p.joined {
+		if j.kind.Flag == unix.CLONE_NEWNS {
+			return nil
+		}
+	}
+	return []string{"GOCOVERDIR=" + d}
 }
 
 // coverFD is stage 1's descriptor of the coverage directory, -1 if none.
