@@ -107,11 +107,15 @@ cover:
 # together, as root. The commands are built with -cover for the run (and
 # rebuilt without it after), and write their counters into GOCOVERDIR as
 # they exit: the behaviour tests on the real kernel count, as they should
-# for the mechanism packages. About as long as the two suites.
+# for the mechanism packages. ns-enter's stage 1 writes its counters before
+# it execs the container (ns-enter/container/cover.go), which needs the
+# atomic mode, and may run as another user (a user namespace, -u): so the
+# directory is everyone's (not sticky: each writer renames its copy of the
+# one meta-data file over the others'). About as long as the two suites.
 cover-all:
 	@[ "$$(id -u)" = 0 ] || { echo "cover-all: run it as root (sudo make cover-all)" >&2; exit 1; }
 	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"; GOFLAGS= $(MAKE) -s build >/dev/null' EXIT; \
-	  mkdir "$$dir/unit" "$$dir/bats"; export GOFLAGS="-cover -coverpkg=ctrkit/..."; \
+	  mkdir "$$dir/unit" "$$dir/bats"; chmod 711 "$$dir"; chmod 777 "$$dir/bats"; export GOFLAGS="-cover -covermode=atomic -coverpkg=ctrkit/..."; \
 	  $(GO) test -count=1 ./... -args -test.gocoverdir="$$dir/unit" >"$$dir/unit.log" 2>&1 || { tail -n 30 "$$dir/unit.log"; echo "cover-all: unit tests failed" >&2; }; \
 	  GOCOVERDIR="$$dir/bats" $(MAKE) -s bats >"$$dir/bats.log" 2>&1 || { grep -A5 '^not ok' "$$dir/bats.log"; echo "cover-all: bats tests failed" >&2; }; \
 	  $(GO) tool covdata percent -i "$$dir/unit,$$dir/bats" | awk '{ sub(/^ctrkit\//, "", $$1); printf "%7s  %s\n", $$3, $$1 }' | sort -k2; \

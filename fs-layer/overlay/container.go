@@ -51,7 +51,7 @@ func New(s Setup) (*Container, error) {
 		c.ReadOnly = s.ReadOnly
 	default:
 		c = &Container{ID: s.ID, Image: s.Image, Manifest: s.Manifest, Dir: dir, Mountpoint: mp,
-			Created: time.Now().UTC(), Driver: s.Driver, Volumes: s.Volumes, Userns: s.Userns}
+			Created: time.Now().UTC(), Driver: s.Driver, ReadOnly: s.ReadOnly, Volumes: s.Volumes, Userns: s.Userns}
 		for _, l := range s.Layers {
 			c.Chain = append(c.Chain, l.ChainID.String())
 			c.DiffIDs = append(c.DiffIDs, l.DiffID.String())

@@ -63,6 +63,7 @@ func initCommand(s *specs.Spec, o Options, p *runPlan, passed []*os.File, exe, f
 			GidMappingsEnableSetgroups: true,
 		},
 	}
+	cmd.Env = append(cmd.Env, coverEnv(p)...) // cover.go
 	if p.setns != "" {
 		cmd.Env = append(cmd.Env, setns.Env+"="+p.setns)
 		if o.Detach {

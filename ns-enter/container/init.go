@@ -35,7 +35,9 @@ func init() {
 // Init runs stage 1 and returns only if it failed or, with --init or a
 // joined pid namespace, when the forked process ended; the caller exits
 // with the code it returns.
-func Init() int {
+func Init() (code int) {
+	openCoverDir() // cover.go: -cover builds only
+	defer func() { coverExit(code) }()
 	pass, _ := strconv.Atoi(os.Getenv(setns.PassEnv)) // descriptors for the container come first
 	cfgFile := os.NewFile(uintptr(pass+fdConfig), "config")
 	errPipe := os.NewFile(uintptr(pass+fdErrors), "errors")
@@ -91,6 +93,7 @@ func Init() int {
 	}
 	if !cfg.Fork {
 		log.Step(fmt.Sprintf("execve(%q, %q)", path, p.Args), "exec "+explain.Join(p.Args))
+		writeCoverage()
 		err := syscall.Exec(path, p.Args, p.Env)
 		return report(errPipe, &exitcode.Error{Code: 126, Err: fmt.Errorf("execve %s: %w", path, err)})
 	}
