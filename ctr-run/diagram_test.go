@@ -101,14 +101,11 @@ func TestDiagramRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := os.Stderr
-	defer func() { os.Stderr = stderr }()
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Stderr = outW
-	d := &diagramRecorder{r: r, w: w, done: make(chan struct{})}
+	d := &diagramRecorder{stderr: outW, r: r, w: w, done: make(chan struct{})}
 	go d.read()
 	w.WriteString("[fs-layer] mkdir(\"/x\")  $ mkdir -p /x\nprompt> ")
 	got := make([]byte, 64)
