@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test-cgroups.sh — make test-cgroups: cg-limit's checks (vm-cg-limit.sh),
-# then the whole ctr-run pipeline (vm-ctr-run.sh), on a real cgroup v2 and
+# swap and I/O weights (vm-swap-io.sh), then the whole ctr-run pipeline
+# (vm-ctr-run.sh), on a real cgroup v2 and
 # a real cgroup v1 kernel, each in a throw-away QEMU guest
 # (scripts/cgroup-vm.sh). The two guests boot side by side (each is one
 # emulation thread); their output is printed mode by mode.
@@ -23,9 +24,9 @@ CTRKIT_ROOT=$tmp/store scripts/mk-image.sh
 
 adds=()
 for c in "${cmds[@]}"; do adds+=(--add "bin/$c"); done
-adds+=(--add "$tmp/store" --add scripts/vm-cg-limit.sh --add scripts/vm-ctr-run.sh)
+adds+=(--add "$tmp/store" --add scripts/vm-cg-limit.sh --add scripts/vm-swap-io.sh --add scripts/vm-ctr-run.sh)
 # shellcheck disable=SC2016 # the payload's own shell expands $?
-payload='sh vm-cg-limit.sh; r=$?; sh vm-ctr-run.sh || r=1; exit $r'
+payload='sh vm-cg-limit.sh; r=$?; sh vm-swap-io.sh || r=1; sh vm-ctr-run.sh || r=1; exit $r'
 vm() { # vm MODE: one guest; its output in $tmp/MODE.out, its status in $tmp/MODE.rc
 	local r=0 start=$SECONDS
 	scripts/cgroup-vm.sh --mode "$1" --timeout 240 "${adds[@]}" -- sh -c "$payload" >"$tmp/$1.out" 2>&1 || r=$?
