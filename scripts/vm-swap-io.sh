@@ -74,7 +74,7 @@ hold ck-noswap 48M
 rc=$?
 check "--memory-swap 32m equal to --memory: a 48 MiB buffer is OOM-killed (exit $rc)" [ "$rc" = 137 ]
 cg-limit rm ck-noswap
-swapoff /dev/zram0
+swapoff /dev/zram0 && echo 1 >/sys/block/zram0/reset # unmade, for the next user
 lap "swap"
 
 # --- I/O weights ------------------------------------------------------------
