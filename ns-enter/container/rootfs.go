@@ -258,6 +258,7 @@ func pivotRoot(log *explain.Log, root string) error {
 	// hash -r: a shell remembers where it found each command, and those
 	// were the host's paths; from here on, commands are the container's.
 	log.Step(`pivot_root(".", ".")`, "pivot_root . . && hash -r")
+	mountNoCanon = false // the container's mount (busybox's, say) from here on; its paths are inside
 	if err := unix.PivotRoot(".", "."); err != nil {
 		hint := "needs CAP_SYS_ADMIN in the mount namespace's user namespace"
 		if errors.Is(err, unix.EINVAL) {
