@@ -30,7 +30,7 @@ teardown() {
 		done
 		for i in $(seq 50); do
 			findmnt -rn -o TARGET | grep -qF "$dir/" || break
-			umount "$CTRKIT_STATE/$id/rootfs" 2>/dev/null || sleep 0.1
+			umount -R "$CTRKIT_STATE/$id/rootfs" 2>/dev/null || sleep 0.1
 		done
 		ip netns del "ck-$id" 2>/dev/null || true
 		for f in /sys/fs/cgroup/ctrkit/"$id" /sys/fs/cgroup/*/ctrkit/"$id"; do
@@ -101,4 +101,45 @@ teardown() {
 	assert_output httpd
 	run_tool grep -E '^NSpid:' "/proc/$(cat "$cg/cgroup.procs")/status"
 	assert_output --regexp '^NSpid:[[:space:]]+[0-9]+[[:space:]]+1$'
+}
+
+@test "ctr-run -d --explain --userns [the transcript replays: root inside is uid 100000 outside]" {
+	ip netns add "$name-a"
+	run_tool --separate-stderr nsenter --net=/run/netns/"$name-a" \
+		ctr-run -d --explain --userns --network none busybox sleep 1000
+	id=$output
+	printf '%s\n' "$stderr" >"$dir/transcript"
+	run_tool nsenter --net=/run/netns/"$name-a" ctr-run rm -f "$id"
+	ip netns del "$name-a"
+	run_tool "$REPO/scripts/replay.sh" "$dir/transcript"
+	refute_output --partial '…'
+	# The maps go to a process everyone can name, not to ns-enter's PID.
+	assert_output --partial "printf '%s\n' '0 100000 65536' > /proc/\$userns/uid_map"
+	printf '%s\n' "$output" >"$dir/replay.sh"
+
+	find "$CTRKIT_ROOT/layers" -mindepth 1 -maxdepth 1 ! -name l ! -name tmp -exec rm -rf {} +
+	find "$CTRKIT_ROOT/layers/l" -mindepth 1 -delete
+	ip netns add "$name-h"
+	env SHELLOPTS=errexit setsid nsenter --net=/run/netns/"$name-h" bash <"$dir/replay.sh" >"$dir/replay.log" 2>&1 3>&- &
+
+	local cg i pid=
+	if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then cg=/sys/fs/cgroup/ctrkit/$id; else cg=/sys/fs/cgroup/memory/ctrkit/$id; fi
+	for i in $(seq 100); do
+		for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do
+			[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sleep ] && pid=$p
+		done
+		[ -z "$pid" ] || break
+		sleep 0.1
+	done
+	[ -n "$pid" ] || fail "the replayed container's sleep did not start; the replay said: $(cat "$dir/replay.log")"
+	# Root inside, uid 100000 outside, PID 1 of its own pid namespace, on
+	# the layer whose owners were shifted to 100000.
+	run_tool cat "/proc/$pid/uid_map"
+	assert_output --regexp '^ +0 +100000 +65536$'
+	run_tool grep -E '^Uid:' "/proc/$pid/status"
+	assert_output --regexp '^Uid:[[:space:]]+100000[[:space:]]'
+	run_tool grep -E '^NSpid:' "/proc/$pid/status"
+	assert_output --regexp '[[:space:]]1$'
+	run_tool stat -c %u "/proc/$pid/root/bin/busybox"
+	assert_output 100000
 }

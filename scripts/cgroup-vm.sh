@@ -27,7 +27,9 @@
 # container runtime calls, refuses to move the initramfs itself ("rootfs"
 # has no parent mount).  And the kernel loads the modules a container
 # needs on demand (/sbin/modprobe is busybox's): overlay, veth, bridge and
-# nftables with NAT, kept from the kernel's .deb; nothing else, so not
+# nftables with NAT, kept from the kernel's .deb, and zram (swap in RAM),
+# loop and bfq (the I/O scheduler that reads the blkio weights) for the
+# swap and weight demos (scripts/vm-swap-io.sh); nothing else, so not
 # xfrm_user (IPsec), which a container runtime has no business needing.
 #
 # Exit status: the payload's; 124 when it timed out inside the guest; 125
@@ -75,10 +77,11 @@ install_packages() {
 # --- the kernel: Debian's, from its .deb ------------------------------------
 # The modules kept from the .deb (with what they depend on); the guest's
 # kernel loads them when asked.
-modules="overlay veth bridge nf_tables nft_nat nft_masq nft_chain_nat nft_fib_ipv4 nft_ct crc32c_generic"
+modules="overlay veth bridge nf_tables nft_nat nft_masq nft_chain_nat nft_fib_ipv4 nft_ct crc32c_generic zram loop bfq"
 
 fetch_kernel() {
-	[ -s "$cache/vmlinuz" ] && [ -s "$cache/modules/.done" ] && return 0
+	# A cache made with another list of modules is made again.
+	[ -s "$cache/vmlinuz" ] && [ "$(cat "$cache/modules/.list" 2>/dev/null)" = "$modules" ] && return 0
 	mkdir -p "$cache"
 	local pkg dl
 	# linux-image-amd64 is a meta package; the kernel is what it depends on.
@@ -128,6 +131,7 @@ keep_modules() {
 	cp "$x/lib/modules/$kv"/modules.builtin* "$x/lib/modules/$kv/modules.order" "$mt/"
 	busybox depmod -b "$cache/modules" "$kv"
 	echo "$kv" >"$cache/modules/.done"
+	echo "$modules" >"$cache/modules/.list"
 }
 
 install_packages

@@ -7,7 +7,9 @@
 # The chapter's ```sh blocks are joined into one bash script (so variables
 # and the working directory carry from block to block) that stops at the
 # first failing command; a block fenced as ```sh fails must exit non-zero
-# instead.  ```text blocks show output and are not run; one that follows a
+# instead; one fenced as ```sh vm needs a throw-away guest (a swap device,
+# say) and is not run here: make test-cgroups runs it in its cgroup v2
+# guest and checks it the same way (scripts/test-cgroups.sh).  ```text blocks show output and are not run; one that follows a
 # ```sh block directly (blank lines between at most) is what that block
 # prints, stdout and stderr, and is checked (the chapter runs on, and fails
 # at its end): every line it shows must be printed, in that order (a chapter

@@ -49,7 +49,7 @@ type PidsStats struct {
 }
 
 // IOStats is one block device's traffic, from io.stat (v2) or
-// blkio.throttle.io_service_bytes and io_serviced (v1).
+// blkio.throttle.io_service_bytes and io_serviced, or BFQ's blkio.bfq.* (v1).
 type IOStats struct {
 	Device     string `json:"device"` // MAJ:MIN
 	ReadBytes  int64  `json:"rbytes"`
@@ -107,7 +107,10 @@ func (c *Cgroup) Stats() (*Stats, error) {
 		if v2 {
 			s.IO = readIOStatV2(filepath.Join(d, "io.stat"))
 		} else {
-			s.IO = readIOStatV1(filepath.Join(d, "blkio.throttle.io_service_bytes"), filepath.Join(d, "blkio.throttle.io_serviced"))
+			// The throttle's counters can stay at 0 for a device under BFQ
+			// (seen on Linux 6.1); BFQ keeps its own: the larger counts.
+			s.IO = readIOStatV1(filepath.Join(d, "blkio.throttle.io_service_bytes"), filepath.Join(d, "blkio.throttle.io_serviced"),
+				filepath.Join(d, "blkio.bfq.io_service_bytes"), filepath.Join(d, "blkio.bfq.io_serviced"))
 		}
 	}
 	s.Devices = c.Devices()
@@ -177,8 +180,9 @@ func readIOStatV2(file string) []IOStats {
 	return out
 }
 
-// readIOStatV1 parses blkio's "8:0 Read 4096" lines from both files.
-func readIOStatV1(bytesFile, opsFile string) []IOStats {
+// readIOStatV1 parses blkio's "8:0 Read 4096" lines from the throttle's
+// files and BFQ's, keeping the larger count of each.
+func readIOStatV1(bytesFile, opsFile, bfqBytesFile, bfqOpsFile string) []IOStats {
 	byDev := map[string]*IOStats{}
 	read := func(file string, rd, wr func(*IOStats, int64)) {
 		data, _ := os.ReadFile(file)
@@ -201,8 +205,12 @@ func readIOStatV1(bytesFile, opsFile string) []IOStats {
 			}
 		}
 	}
-	read(bytesFile, func(s *IOStats, n int64) { s.ReadBytes = n }, func(s *IOStats, n int64) { s.WriteBytes = n })
-	read(opsFile, func(s *IOStats, n int64) { s.ReadIOs = n }, func(s *IOStats, n int64) { s.WriteIOs = n })
+	for _, f := range []string{bytesFile, bfqBytesFile} {
+		read(f, func(s *IOStats, n int64) { s.ReadBytes = max(s.ReadBytes, n) }, func(s *IOStats, n int64) { s.WriteBytes = max(s.WriteBytes, n) })
+	}
+	for _, f := range []string{opsFile, bfqOpsFile} {
+		read(f, func(s *IOStats, n int64) { s.ReadIOs = max(s.ReadIOs, n) }, func(s *IOStats, n int64) { s.WriteIOs = max(s.WriteIOs, n) })
+	}
 	out := []IOStats{}
 	for _, s := range byDev {
 		out = append(out, *s)

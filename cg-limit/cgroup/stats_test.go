@@ -88,8 +88,15 @@ func TestReadIOStat(t *testing.T) {
 	b := write(t, d+"/bytes", "8:16 Read 100\n8:16 Write 200\n8:0 Read 5\n8:0 Sync 5\nTotal 305\n")
 	o := write(t, d+"/ops", "8:16 Read 1\n8:16 Write 2\n")
 	want = []IOStats{{"8:0", 5, 0, 0, 0}, {"8:16", 100, 200, 1, 2}}
-	if got := readIOStatV1(b, o); !cmp.Equal(got, want) {
+	if got := readIOStatV1(b, o, d+"/missing", d+"/missing"); !cmp.Equal(got, want) {
 		t.Errorf("readIOStatV1() = %+v, want %+v", got, want)
+	}
+	// Under BFQ the throttle's counters stay 0: the larger count wins.
+	bb := write(t, d+"/bfq.bytes", "8:16 Read 700\n8:16 Write 50\n")
+	bo := write(t, d+"/bfq.ops", "8:16 Read 7\n")
+	want = []IOStats{{"8:0", 5, 0, 0, 0}, {"8:16", 700, 200, 7, 2}}
+	if got := readIOStatV1(b, o, bb, bo); !cmp.Equal(got, want) {
+		t.Errorf("readIOStatV1() with BFQ's files = %+v, want %+v", got, want)
 	}
 }
 

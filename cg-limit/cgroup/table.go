@@ -51,6 +51,7 @@ type Setting struct {
 	Value      string // "67108864"
 	Optional   bool   // skipped, with a note, when the kernel lacks the file
 	Ignored    bool   // a v1-only field on cgroup v2: noted, not written (as runc)
+	BFQ        string // for a weight: the value of BFQ's own file (io.bfq.weight), used when it exists
 
 	// Devices, on cgroup v2, is a device list to compile into a
 	// BPF_PROG_TYPE_CGROUP_DEVICE program and attach (see devices.go);
@@ -228,6 +229,7 @@ func (h *Host) Settings(r *specs.LinuxResources) ([]Setting, error) {
 			if err := add("--blkio-weight", "io", "io.weight", "blkio.weight", "default "+strconv.Itoa(1+(int(w)-10)*9999/990), strconv.Itoa(int(w))); err != nil {
 				return nil, err
 			}
+			out[len(out)-1].BFQ = strconv.Itoa(int(w)) // BFQ takes docker's 10-1000 as it is
 		}
 		type dev struct{ major, minor int64 }
 		v2max := map[dev][]string{}

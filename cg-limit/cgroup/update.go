@@ -49,19 +49,17 @@ func (c *Cgroup) apply(settings []Setting) error {
 			continue
 		}
 		f := filepath.Join(d, s.File)
-		if _, err := os.Stat(f); err != nil {
-			if s.Optional {
-				c.log.Note("%s is missing%s: %s is not applied", f, hint(s, os.ErrNotExist), s.Flag)
-				continue
+		// A weight goes to BFQ's own file when the bfq scheduler is loaded, as
+		// runc does: v2's io.weight is io.cost's, which BFQ does not read,
+		// and v1 has only blkio.bfq.weight since CFQ left (Linux 5.0).
+		if bfq := filepath.Join(d, strings.Replace(s.File, "weight", "bfq.weight", 1)); s.BFQ != "" && bfq != f {
+			if _, err := os.Stat(bfq); err == nil {
+				f, s.Value = bfq, s.BFQ
 			}
-			if alt := strings.Replace(s.File, "weight", "bfq.weight", 1); alt != s.File {
-				if _, err := os.Stat(filepath.Join(d, alt)); err == nil {
-					f = filepath.Join(d, alt)
-					if s.V2 {
-						s.Value = strings.TrimPrefix(s.Value, "default ")
-					}
-				}
-			}
+		}
+		if _, err := os.Stat(f); err != nil && s.Optional {
+			c.log.Note("%s is missing%s: %s is not applied", f, hint(s, os.ErrNotExist), s.Flag)
+			continue
 		}
 		if err := c.write(f, s.Value); err != nil {
 			return fmt.Errorf("%s: %w%s", s.Flag, err, hint(s, err))

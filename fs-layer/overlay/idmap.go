@@ -83,8 +83,7 @@ func (c *Container) mountIdmapped(log *explain.Log, m IDMap) ([]string, error) {
 		if err := os.MkdirAll(dst, 0o755); err != nil {
 			return nil, err
 		}
-		log.Step(fmt.Sprintf("open_tree(%q, OPEN_TREE_CLONE); mount_setattr(MOUNT_ATTR_IDMAP, %q); move_mount(%q)", src, m, dst),
-			fmt.Sprintf("mount --bind -o X-mount.idmap=%d:%d:%d %s %s", m.Inside, m.Outside, m.Count, explain.Quote(src), explain.Quote(dst)))
+		log.Step(fmt.Sprintf("open_tree(%q, OPEN_TREE_CLONE); mount_setattr(MOUNT_ATTR_IDMAP, %q); move_mount(%q)", src, m, dst), shiftedCopy(m, src, dst))
 		fd, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 		if err != nil {
 			return nil, fmt.Errorf("open_tree %s: %w", src, err)
@@ -101,6 +100,19 @@ func (c *Container) mountIdmapped(log *explain.Log, m IDMap) ([]string, error) {
 		names = append(names, name)
 	}
 	return names, nil
+}
+
+// shiftedCopy is the shell half of an idmapped mount. util-linux 2.39 has
+// one (mount --bind -o X-mount.idmap=0:100000:65536 SRC DST), but Debian 12
+// and Ubuntu 22.04 ship 2.38 and 2.37, whose mount ignores the X-mount.idmap
+// option and makes a plain bind. So it prints what docker's userns-remap did
+// before idmapped mounts: a copy of the layer whose owners are shifted by
+// the map (the same view, paid for in disk space and time; chown clears
+// set-user-ID bits, so a setuid program in the copy loses them).
+func shiftedCopy(m IDMap, src, dst string) string {
+	d := explain.Quote(dst)
+	return fmt.Sprintf(`mkdir -p %s && cp -a %s/. %s/ && find %s -printf '%%U %%G\n' | sort -u | while read -r u g; do [ "$u" -ge %d ] || chown -hR --from="$u:$g" "$((u + %d)):$((g < %d ? g + %d : g))" %s; done  # util-linux 2.39: mount --bind -o X-mount.idmap=%d:%d:%d %s %s`,
+		d, explain.Quote(src), d, d, m.Count, m.Outside, m.Count, m.Outside, d, m.Inside, m.Outside, m.Count, explain.Quote(src), d)
 }
 
 // unmountIdmapped removes what mountIdmapped made.

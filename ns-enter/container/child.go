@@ -73,6 +73,9 @@ func initCommand(s *specs.Spec, o Options, p *runPlan, passed []*os.File, exe, f
 	if p.lateUser {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", setns.UsernsEnv, p.clone&^unix.CLONE_NEWUSER))
+		if o.Explain {
+			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", lateUserEnv, p.clone&^unix.CLONE_NEWUSER)) // userns.go
+		}
 		if p.rootCwd {
 			cmd.Env = append(cmd.Env, setns.ChdirEnv+"="+p.rootfs)
 		}

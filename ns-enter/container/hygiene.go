@@ -130,7 +130,7 @@ func passedFiles(n int) ([]*os.File, error) {
 // next execve (the container's) drops them all.
 func closeOnExec(log *explain.Log, first int) error {
 	log.Step(fmt.Sprintf("close_range(%d, ~0, CLOSE_RANGE_CLOEXEC)", first),
-		fmt.Sprintf("for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ \"$fd\" -lt %d ] || eval \"exec $fd>&-\"; done", first))
+		fmt.Sprintf("for fd in /proc/self/fd/*; do fd=${fd##*/}; [ \"$fd\" -lt %d ] || eval \"exec $fd>&-\"; done", first))
 	return fds.CloseOnExec(first)
 }
 

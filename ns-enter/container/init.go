@@ -54,6 +54,8 @@ func Init() (code int) {
 	os.Unsetenv("_CTRKIT_ERRFD")
 	os.Unsetenv(setns.PassEnv)
 	log := explain.New("ns-enter", logFile, cfg.Explain)
+	explainLateUserInside(log) // userns.go
+
 	if cfg.Keyring != "" { // before seccomp, which usually forbids keyctl(2)
 		if err := sessionKeyring(log, cfg.ID); err != nil {
 			return report(errPipe, err)

@@ -115,6 +115,12 @@ func parseMountOptions(opts []string) (flags, propagation uintptr, data string) 
 }
 
 // mountCommand is the mount(8) line that does what mount(2) is asked.
+// mountNoCanon adds --no-canonicalize to the mount commands explained: in
+// a user namespace, mount(8) would make "proc" the absolute path, whose
+// directories root inside may not search (ns-enter's state is private);
+// the kernel resolves the relative path from the current directory.
+var mountNoCanon bool
+
 func mountCommand(source, target, fstype string, flags uintptr, data string) string {
 	var opts []string
 	for _, f := range flagNames {
@@ -126,6 +132,9 @@ func mountCommand(source, target, fstype string, flags uintptr, data string) str
 		opts = append(opts, data)
 	}
 	words := []string{"mount"}
+	if mountNoCanon {
+		words = append(words, "--no-canonicalize")
+	}
 	rec := flags&unix.MS_REC != 0
 	switch {
 	case flags&unix.MS_MOVE != 0:
@@ -157,12 +166,16 @@ func mountCommand(source, target, fstype string, flags uintptr, data string) str
 
 // mount calls mount(2) and explains it; errors name the call with its flags.
 func mount(log *explain.Log, source, target, fstype string, flags uintptr, data string) error {
-	log.Step(fmt.Sprintf("mount(%q, %q, %q, %s, %q)", source, target, fstype, MountFlagNames(flags), data),
-		mountCommand(source, target, fstype, flags, data))
+	explainMount(log, source, target, fstype, flags, data)
 	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
 		return &mountError{source, target, fstype, flags, data, err}
 	}
 	return nil
+}
+
+func explainMount(log *explain.Log, source, target, fstype string, flags uintptr, data string) {
+	log.Step(fmt.Sprintf("mount(%q, %q, %q, %s, %q)", source, target, fstype, MountFlagNames(flags), data),
+		mountCommand(source, target, fstype, flags, data))
 }
 
 type mountError struct {

@@ -35,6 +35,7 @@ type runPlan struct {
 	// inside that could not reach them by path (userns.go).
 	bindFiles []*os.File
 	bindFDs   map[int]int // index in mounts → descriptor in stage 1
+	bindShell []string    // for --explain: the shell's way to those binds (userns.go)
 	// callersMountNS: the mount namespace joined by path is ns-enter's own.
 	callersMountNS bool
 	joined         []joined

@@ -116,7 +116,15 @@ func mountOne(log *explain.Log, root string, m specs.Mount, userns bool) error {
 	if fstype == "cgroup" {
 		fstype = "cgroup2"
 	}
-	err = mount(log, m.Source, dest, fstype, flags, data)
+	// A mount that may be refused and done another way below is explained
+	// once it worked: a replayed transcript stops at the first failure.
+	tried := log
+	if m.Type == "sysfs" || userns && (m.Type == "proc" || m.Type == "mqueue") || m.Type == "devpts" && strings.Contains(data, "gid=") {
+		tried = nil
+	}
+	if err = mount(tried, m.Source, dest, fstype, flags, data); err == nil && tried == nil {
+		explainMount(log, m.Source, dest, fstype, flags, data)
+	}
 	switch {
 	case err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM):
 		// sysfs may only be mounted by the owner of the network namespace;
@@ -209,7 +217,7 @@ func makeMountPoint(log *explain.Log, dest string, dir bool) error {
 			return fmt.Errorf("create mount point %s: %w", dest, err)
 		}
 	}
-	log.Step(fmt.Sprintf("open(%q, O_CREAT, 0644)", dest), "touch "+explain.Quote(dest))
+	log.Step(fmt.Sprintf("open(%q, O_CREAT, 0644)", dest), "test -e "+explain.Quote(dest)+" || touch "+explain.Quote(dest))
 	f, err := os.OpenFile(dest, os.O_CREATE|os.O_RDONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("create mount point %s: %w", dest, err)
@@ -250,6 +258,7 @@ func pivotRoot(log *explain.Log, root string) error {
 	// hash -r: a shell remembers where it found each command, and those
 	// were the host's paths; from here on, commands are the container's.
 	log.Step(`pivot_root(".", ".")`, "pivot_root . . && hash -r")
+	mountNoCanon = false // the container's mount (busybox's, say) from here on; its paths are inside
 	if err := unix.PivotRoot(".", "."); err != nil {
 		hint := "needs CAP_SYS_ADMIN in the mount namespace's user namespace"
 		if errors.Is(err, unix.EINVAL) {

@@ -17,6 +17,15 @@ package container
 //	nsenter --net=/run/netns/ID unshare --user --map-users=… --map-groups=… \
 //	    --mount --pid --ipc --uts --fork …
 //
+// That line needs util-linux 2.38 (Ubuntu 22.04 has 2.37), and it cannot
+// show the order that matters: the maps are written, and the cgroup joined,
+// from outside, between the two unshares. So --explain prints the steps as
+// a shell does them with any util-linux: a helper process holds the new
+// user namespace (unshare --user tail --pid=$$ …, which ends with the
+// container's shell), the maps go to its /proc/PID/uid_map, the shell
+// joins the cgroup, then enters the namespace as its root and unshares the
+// rest (nsenter --user=/proc/$userns/ns/user unshare … bash).
+//
 // Root inside is an unprivileged uid outside, which may not even reach the
 // root filesystem by its path (ctrkit's state directory is private). When
 // the root is a mount point of its own (fs-layer's overlay), the
@@ -29,6 +38,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
@@ -60,15 +71,41 @@ func explainLateUser(log *explain.Log, p *runPlan) {
 	if p.rootCwd {
 		log.Step(fmt.Sprintf("chdir(%q), in C before the Go runtime starts", p.rootfs), "cd "+explain.Quote(p.rootfs))
 	}
-	shell := []string{"unshare", "--user"}
-	rest := p.clone &^ unix.CLONE_NEWUSER
+	for i := 0; i+1 < len(p.bindShell); i += 2 {
+		log.Step(p.bindShell[i]+", by stage 0 before the start", p.bindShell[i+1])
+	}
+	log.Step("unshare(CLONE_NEWUSER), in C after the joins; it waits for its maps",
+		`unshare --user tail --pid=$$ -f /dev/null & userns=$!; until [ "$(readlink /proc/$userns/ns/user)" != "$(readlink /proc/$$/ns/user)" ]; do sleep 0.01; done`)
+}
+
+// lateUserEnv tells stage 1, under --explain, that the C constructor made
+// a late user namespace and these (decimal) namespaces in it, to print.
+const lateUserEnv = "_CTRKIT_EXPLAIN_LATE_USER"
+
+// explainLateUserInside prints what the C constructor did once ns-enter
+// had written the maps, joined the cgroup and sent the spec: become root
+// in the user namespace and unshare the rest there. The replayed shell
+// enters the namespace the helper holds; the shell it starts reads the
+// rest of the transcript.
+func explainLateUserInside(log *explain.Log) {
+	v, ok := os.LookupEnv(lateUserEnv)
+	if !ok {
+		return
+	}
+	os.Unsetenv(lateUserEnv)
+	mountNoCanon = true // mount.go
+	flags, _ := strconv.ParseUint(v, 10, 64)
+	shell := []string{"exec", "nsenter", "--user=/proc/$userns/ns/user", "unshare"}
 	for _, k := range namespace.Kinds {
-		if rest&k.Flag != 0 {
+		if uintptr(flags)&k.Flag != 0 {
 			shell = append(shell, k.Option)
 		}
 	}
-	log.Step(fmt.Sprintf("unshare(CLONE_NEWUSER); setresuid(0); unshare(%s), in C after the joins", namespace.FlagNames(rest)),
-		explain.Join(append(shell, "--fork"))+" …")
+	if uintptr(flags)&unix.CLONE_NEWPID != 0 {
+		shell = append(shell, "--fork")
+	}
+	log.Step(fmt.Sprintf("setresgid(0); setresuid(0); unshare(%s), in C once the spec arrived", namespace.FlagNames(uintptr(flags))),
+		strings.Join(shell, " ")+" bash")
 }
 
 // openBindSources copies the bind sources when the user namespace is made
@@ -99,6 +136,15 @@ func (p *runPlan) openBindSources(s *specs.Spec, o Options) error {
 		if err != nil {
 			return fmt.Errorf("bind mount source %s: open_tree: %w", m.Source, err)
 		}
+		// A shell has no open_tree: it binds the source onto the root
+		// while still the host's root, and the new mount namespace copies
+		// that bind (explainLateUser prints it).
+		dest := explain.Quote(filepath.Join(p.rootfs, m.Destination))
+		mk := "touch " + dest
+		if fi, err := os.Stat(src); err == nil && fi.IsDir() {
+			mk = "mkdir -p " + dest
+		}
+		p.bindShell = append(p.bindShell, fmt.Sprintf("open_tree(%q, OPEN_TREE_CLONE)", src), mk+" && mount --bind "+explain.Quote(src)+" "+dest)
 		f := os.NewFile(uintptr(fd), src)
 		if p.bindFDs == nil {
 			p.bindFDs = map[int]int{}
@@ -131,7 +177,8 @@ func writeLateMaps(log *explain.Log, errR *os.File, pid int, s *specs.Spec) erro
 			data = append(data, namespace.FormatIDMap(l)+"\n"...)
 		}
 		path := fmt.Sprintf("/proc/%d/%s", pid, m.file)
-		log.Step(fmt.Sprintf("write(%q, %q)", path, data), fmt.Sprintf("printf '%%s\\n' %s > %s", explain.Join(lines), path))
+		// The replayed shell names the helper that holds the namespace.
+		log.Step(fmt.Sprintf("write(%q, %q)", path, data), fmt.Sprintf("printf '%%s\\n' %s > /proc/$userns/%s", explain.Join(lines), m.file))
 		if err := os.WriteFile(path, data, 0); err != nil {
 			return &exitcode.Error{Code: 125, Err: fmt.Errorf("write %s: %w (the maps must name ids the caller may map: root may map any)", path, err)}
 		}
@@ -152,7 +199,7 @@ func attachDetached(log *explain.Log, source, dest string, fd int) error {
 	if err := makeMountPoint(log, dest, st.Mode&unix.S_IFMT == unix.S_IFDIR); err != nil {
 		return err
 	}
-	log.Step(fmt.Sprintf("move_mount(%d, \"\", AT_FDCWD, %q, MOVE_MOUNT_F_EMPTY_PATH)", fd, dest), "mount --bind SOURCE "+explain.Quote(dest))
+	log.Step(fmt.Sprintf("move_mount(%d, \"\", AT_FDCWD, %q, MOVE_MOUNT_F_EMPTY_PATH)", fd, dest), "# bound already, before the user namespace: "+explain.Quote(dest))
 	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, dest, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 		return fmt.Errorf("attach the bind mount of %s at %s: move_mount: %w", source, dest, err)
 	}
@@ -166,7 +213,7 @@ func attachDetached(log *explain.Log, source, dest string, fd int) error {
 // A recursive copy of the tree (open_tree), attached on top of it, is
 // unlocked at its top; fchdir moves into it.
 func bindCwd(log *explain.Log) error {
-	log.Step(`open_tree(AT_FDCWD, ".", OPEN_TREE_CLONE|AT_RECURSIVE); move_mount(…, "."); fchdir(…)`, "mount --rbind . . && cd .")
+	log.Step(`open_tree(AT_FDCWD, ".", OPEN_TREE_CLONE|AT_RECURSIVE); move_mount(…, "."); fchdir(…)`, `mount --no-canonicalize --rbind . . && cd "../${PWD##*/}"`) // "cd ." stays below the new mount
 	fd, err := unix.OpenTree(unix.AT_FDCWD, ".", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
 	if err != nil {
 		return fmt.Errorf("bind the root onto itself: open_tree: %w", err)
