@@ -44,8 +44,12 @@ test: unit bats
 
 # Tests needing root skip themselves when not root; run `sudo make unit`
 # (or scripts/test.sh) to run them all.
+# The race detector on the packages whose goroutines share writers (the
+# pipeline's stage copiers): slow to build, so only these.
+RACE_PKGS ?= ./ctr-run/lifecycle
 unit:
 	$(GO) test -count=1 $(GOTESTFLAGS) ./...
+	$(GO) test -count=1 -race -run 'Pipeline' $(RACE_PKGS)
 
 # bats removes its temp dir with `rm -rf`, which would descend into any
 # mount a failed test left there (and delete the mounted files).  So bats

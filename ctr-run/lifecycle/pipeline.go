@@ -69,6 +69,11 @@ func (p Pipeline) Run(env []string, stderr io.Writer) ([]byte, error) {
 		c := exec.Command(Bin(s.Command), s.Args...)
 		held[i] = &heldErrors{leader: s.Command + ": error: "}
 		c.Env, c.Stdin, c.Stderr = env, in, stderr
+		if _, isFile := stderr.(*os.File); !isFile {
+			// os/exec copies into a writer that is not a file from a
+			// goroutine of its own: take the lock the other copiers take.
+			c.Stderr = lockedWriter{&mu, stderr}
+		}
 		if i > 0 {
 			er, ew, err := os.Pipe()
 			if err != nil {
@@ -158,4 +163,16 @@ func (h *heldErrors) copy(r io.Reader, w io.Writer, mu *sync.Mutex) {
 		fmt.Fprintln(w, line)
 		mu.Unlock()
 	}
+}
+
+// lockedWriter writes to w holding mu, so lines from the stages do not mix.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -243,3 +243,23 @@ func TestFollowLogs(t *testing.T) {
 		t.Errorf("inode() of nothing is not 0")
 	}
 }
+
+// serve passes a writer that is not a file: every stage's lines reach it,
+// written under one lock (go test -race finds the first stage's copier
+// racing the others without it).
+func TestPipelineRunBufferStderr(t *testing.T) {
+	p := Pipeline{Stages: []Stage{
+		sh(`for i in 1 2 3 4 5; do echo first $i >&2; done; echo doc`),
+		sh(`for i in 1 2 3 4 5; do echo second $i >&2; done; cat`),
+	}}
+	var stderr bytes.Buffer
+	out, err := p.Run(nil, &stderr)
+	if err != nil || string(out) != "doc\n" {
+		t.Fatalf("Run() = %q, %v", out, err)
+	}
+	for _, want := range []string{"first 5\n", "second 5\n"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr = %q, lacks %q", stderr.String(), want)
+		}
+	}
+}
