@@ -26,6 +26,8 @@ type ApplyCmd struct {
 	Limits      `embed:""`
 	DeviceFlags `embed:""`
 	Name        string `help:"Name of the cgroup (default: the document's ctrkit.id)." placeholder:"NAME"`
+	PID         int    `name:"pid" help:"Also move process PID into the cgroup before printing the spec: a runtime's create and join in one call (hold.go)." placeholder:"PID"`
+	Hold        int    `help:"After printing the spec (and closing stdout), stay and read descriptor FD: the line \"rm\" ends what is left in the cgroup and removes it; end of file without it leaves the cgroup (hold.go)." placeholder:"FD"`
 }
 
 func (c *ApplyCmd) Help() string {
@@ -80,9 +82,15 @@ func (c *ApplyCmd) Run(g *cli.Globals) error {
 		cg.Remove()
 		return err
 	}
+	if err := c.join(g, doc, cg); err != nil { // hold.go
+		return err
+	}
 	doc.Linux.Resources = res
 	doc.Linux.CgroupsPath = cg.Path()
-	return spec.Write(os.Stdout, doc)
+	if err := spec.Write(os.Stdout, doc); err != nil || c.Hold == 0 {
+		return err
+	}
+	return c.hold(g, doc, cg) // hold.go
 }
 
 // RunCmd is cg-limit run [LIMITS] -- CMD.
