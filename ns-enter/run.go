@@ -129,6 +129,13 @@ func (c *RunCmd) Run(g *cli.Globals) error {
 	if explainTo != nil {
 		explainOut = explainTo
 	}
+	// A root without a mount namespace: its mounts go into ours, and are
+	// undone when the container ends (container/callermounts.go).
+	mounts, err := container.Snapshot(s, bundle)
+	if err != nil {
+		return &cli.ExitError{Code: 125, Err: err}
+	}
+	defer func() { container.Unmount(g.Log("ns-enter", explainOut), mounts.Made()) }()
 	status, err := container.Run(s, container.Options{
 		Bundle: bundle, Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Init: c.Init, PIDFile: c.PIDFile, PassFDs: listen + c.PreserveFDs, NoNewKeyring: c.NoNewKeyring, Explain: g.Explain,
