@@ -163,9 +163,6 @@ func (h *heldCgroup) make(pid int) error {
 	cmd.Stdin = bytes.NewReader(h.spec)
 	cmd.Stderr = h.stderr
 	cmd.ExtraFiles = []*os.File{holdR}
-	if h.log.Enabled() {
-		cmd.Env = append(os.Environ(), "CTRKIT_EXPLAIN=1")
-	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		holdW.Close()
