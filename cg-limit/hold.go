@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"syscall"
 
 	"ctrkit/cg-limit/cgroup"
@@ -52,6 +53,9 @@ func (c *ApplyCmd) join(g *cli.Globals, doc *specs.Spec, cg *cgroup.Cgroup) erro
 // hold waits on descriptor --hold for "rm" or its end.
 func (c *ApplyCmd) hold(g *cli.Globals, doc *specs.Spec, cg *cgroup.Cgroup) error {
 	os.Stdout.Close()
+	// Ctrl-C at the terminal signals the runtime's whole process group:
+	// the runtime passes it to the container, and says rm when that ends.
+	signal.Ignore(syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
 	f := os.NewFile(uintptr(c.Hold), "hold")
 	said, err := io.ReadAll(f)
 	f.Close()

@@ -206,8 +206,15 @@ func (h *heldCgroup) remove() {
 		err = werr
 	}
 	h.cmd = nil
-	if err != nil {
-		fmt.Fprintf(h.stderr, "ns-enter: removing cgroup %s with cg-limit: %v (remove it by hand: cg-limit rm -f %s)\n", h.path, err, h.name)
+	if err == nil {
+		return
+	}
+	// The holding cg-limit is gone (killed with the container's other
+	// processes, say): a cg-limit of its own does its work.
+	rm := exec.Command(sibling.Path("cg-limit"), "rm", "-f", h.name)
+	rm.Stdout, rm.Stderr = io.Discard, h.stderr
+	if rerr := rm.Run(); rerr != nil {
+		fmt.Fprintf(h.stderr, "ns-enter: removing cgroup %s with cg-limit: %v, then cg-limit rm -f: %v (remove it by hand: cg-limit rm -f %s)\n", h.path, err, rerr, h.name)
 	}
 }
 
