@@ -182,6 +182,40 @@ json() { jq -r "[.. | objects | .$1? // empty][0]"; }
 	rm -r "${CTRKIT_STATE:?}/$(jq -r '.annotations["ctrkit.id"]' "$doc")"
 }
 
+@test "cg-limit --pid PID --hold 3 [a runtime's one call: made and joined, then removed on rm, kept on end of file]" {
+	local hold=$BATS_TEST_TMPDIR/hold doc=$BATS_TEST_TMPDIR/config.json cg
+	sleep 1000 &
+	busy_pids=$!
+	mkfifo "$hold"
+	ns-enter spec -- true >"$BATS_TEST_TMPDIR/in.json"
+	cg-limit --name "$name" -m 64m --pid "$busy_pids" --hold 3 <"$BATS_TEST_TMPDIR/in.json" >"$doc" 3<"$hold" &
+	cg=$!
+	exec 4>"$hold"
+	# The spec (stdout closed after it) means: made, and the process in it.
+	local i
+	for i in $(seq 100); do jq -e .linux.cgroupsPath "$doc" >/dev/null 2>&1 && break || sleep 0.05; done
+	assert_equal "$(jq -r .linux.cgroupsPath "$doc")" "/ctrkit/$name"
+	grep -qx "$busy_pids" /sys/fs/cgroup/pids/ctrkit/"$name"/cgroup.procs 2>/dev/null ||
+		grep -qx "$busy_pids" /sys/fs/cgroup/ctrkit/"$name"/cgroup.procs
+	kill -0 "$cg" # holding
+	echo rm >&4
+	exec 4>&-
+	wait "$cg"
+	run cg-limit ls
+	refute_output --partial "$name"
+	run kill -0 "$busy_pids" # rm -f's work: what was left in it ended
+	assert_failure
+	# End of file without rm: the runtime left (a detached container's):
+	# the cgroup stays.
+	sleep 1000 &
+	busy_pids+=" $!"
+	cg-limit --name "$name" -m 64m --pid $! --hold 3 <"$BATS_TEST_TMPDIR/in.json" >"$doc" 3</dev/null
+	run cg-limit ls
+	assert_output --partial "$name"
+	run_tool cg-limit rm -f "$name"
+	rm -r "${CTRKIT_STATE:?}/$(jq -r '.annotations["ctrkit.id"]' "$doc")" 2>/dev/null || true
+}
+
 @test "cg-limit create -m 12x [names the flag, makes nothing]" {
 	run_tool --status 1 --separate-stderr cg-limit create "$name" -m 12x
 	assert_stderr_contains "--memory: invalid size \"12x\""

@@ -35,6 +35,12 @@ setup() {
 
 teardown() {
 	rt delete --force "$ID" >/dev/null 2>&1 || true
+	# A failed test may leave mounts below the root in our own namespace
+	# (a spec without a mount namespace): never the host's tree's.
+	local m
+	for m in $(awk -v r="$B/rootfs/" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+		umount -l "$m" || true
+	done
 }
 
 # detached CMD…: rt CMD… with its output in a file, as containerd's shim
@@ -64,6 +70,11 @@ bundle() {
 	assert [ -p "$ROOT/$ID/exec.fifo" ]
 	assert_equal "$(readlink "/proc/$pid/exe")" /ns-enter
 	assert_equal "$(cat /sys/fs/cgroup/memory"$CG/$ID"/cgroup.procs)" "$pid"
+	# Not stopped: delete without --force is an error and changes nothing
+	# (runtime-tools' delete; runc deletes it).
+	run_tool --status 1 rt delete "$ID"
+	assert_output --partial 'is created: stop it first, or delete --force'
+	assert [ -p "$ROOT/$ID/exec.fifo" ]
 	run_tool rt start "$ID"
 	assert [ ! -e "$ROOT/$ID/exec.fifo" ]
 	run_tool rt state "$ID"
@@ -145,6 +156,28 @@ bundle() {
 	assert_output --partial "is a mnt namespace"
 	assert_equal "$(stat -c %i /)" "$root_before"
 	assert [ ! -e "$ROOT/$ID" ]
+}
+
+@test "ctrkit-runc create; start; delete [no mount namespace in the spec: the root's mounts land in ours below it, chroot; delete undoes them]" {
+	# runtime-tools' linux_ns_itype: a namespace the spec does not list is
+	# the runtime's, the mount namespace too.
+	bundle '.process.args = ["sh", "-c", "ls /dev/pts; exec sleep 1000"] | .linux.namespaces = [] | del(.hostname, .linux.maskedPaths, .linux.readonlyPaths)'
+	mounts() { awk -v r="$B/rootfs/" 'index($5, r) == 1' /proc/self/mountinfo | wc -l; }
+	assert_equal "$(mounts)" 0
+	detached create --bundle "$B" --pid-file "$B/pid" "$ID"
+	assert_equal "$(readlink "/proc/$(cat "$B/pid")/ns/mnt")" "$(readlink /proc/self/ns/mnt)"
+	assert_equal "$(findmnt -n -o FSTYPE "$B/rootfs/proc")" proc
+	assert_equal "$(findmnt -n -o FSTYPE "$B/rootfs/dev/pts")" devpts
+	assert_equal "$(readlink "/proc/$(cat "$B/pid")/root")" "$B/rootfs"
+	rt start "$ID"
+	rt delete --force "$ID"
+	assert_equal "$(mounts)" 0
+	# What would change our namespace beyond the root is refused, and
+	# nothing is mounted.
+	bundle '.process.args = ["true"] | .linux.namespaces = [] | del(.hostname) | .root.readonly = true'
+	run_tool --status 1 rt run --bundle "$B" "$ID"
+	assert_output --partial "root.readonly needs a mount namespace"
+	assert_equal "$(mounts)" 0
 }
 
 @test "ctrkit-runc run [sysctl, umask, rlimits, oom_score_adj, a cwd made, a hostname]" {

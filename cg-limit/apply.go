@@ -15,6 +15,8 @@ type ApplyCmd struct {
 	Limits      `embed:""`
 	DeviceFlags `embed:""`
 	Name        string `help:"Name of the cgroup (default: the document's ctrkit.id)." placeholder:"NAME"`
+	PID         int    `name:"pid" help:"Also move process PID into the cgroup before printing the spec: one call for a runtime (ns-enter): make and join." placeholder:"PID"`
+	Hold        int    `help:"After printing the spec (and closing stdout), stay and read descriptor FD: the line \"rm\" ends what is left in the cgroup and removes it; end of file without it leaves the cgroup (a runtime holding it: ns-enter)." placeholder:"FD"`
 }
 
 func (c *ApplyCmd) Help() string {
@@ -69,7 +71,13 @@ func (c *ApplyCmd) Run(g *cli.Globals, s *Stdio) error {
 		cg.Remove()
 		return err
 	}
+	if err := c.join(g, doc, cg); err != nil { // hold.go
+		return err
+	}
 	doc.Linux.Resources = res
 	doc.Linux.CgroupsPath = cg.Path()
-	return spec.Write(s.Stdout, doc)
+	if err := spec.Write(s.Stdout, doc); err != nil || c.Hold == 0 {
+		return err
+	}
+	return c.hold(g, s, doc, cg) // hold.go
 }

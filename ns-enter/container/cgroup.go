@@ -15,8 +15,12 @@ import (
 // hierarchy where that cgroup exists: one directory on a cgroup v2 host, one
 // per controller on v1, both on a hybrid host. The cgroup is made (and
 // limited) by cg-limit; ns-enter only joins, before the container's first
-// instruction runs, so nothing escapes the limits.
+// instruction runs, so nothing escapes the limits. A cgroup makeCgroup
+// planned is made here, by the cg-limit call that also moves pid in.
 func joinCgroup(log *explain.Log, path string, pid int) error {
+	if h := takePending(path); h != nil {
+		return h.make(pid) // cgroup_create.go
+	}
 	dirs, err := CgroupDirs(path)
 	if err != nil {
 		return err

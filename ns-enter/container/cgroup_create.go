@@ -15,28 +15,35 @@ package container
 // protect nothing (mknod of the host's disk, then reading it).
 //
 // ns-enter follows the rule without learning cgroups: the mechanism stays
-// in cg-limit, and ns-enter runs it exactly as ctr-run does, with the spec
-// on stdin:
+// in cg-limit, and ns-enter runs it with the spec on stdin, as ctr-run
+// does, once the container's process exists (blocked, before it runs
+// anything of its own):
 //
-//	cg-limit --name NAME < config.json     # makes /ctrkit/NAME, prints the spec with linux.cgroupsPath
-//	… the container runs in /ctrkit/NAME …
-//	cg-limit rm -f NAME                    # after it ends, or when it fails to start
+//	cg-limit --name NAME --pid PID --hold 3 < config.json   # make /ctrkit/NAME, move PID in
+//	… the container runs in /ctrkit/NAME; cg-limit sleeps on descriptor 3 …
+//	echo rm >&3                                             # after it ends: cg-limit rm -f's work
+//
+// One cg-limit process per container (cg-limit/hold.go says why), started
+// while the container's stage 1 is still starting up, so the two overlap.
+// A detached container (runc create) closes descriptor 3 by exiting
+// instead: the cgroup stays, and delete runs cg-limit rm -f NAME.
 //
 // NAME is the document's ctrkit.id when it has one (an img-build RUN step
-// is ckb-…), else a fresh id. The cost is two short-lived cg-limit
-// processes per container.
+// is ckb-…), else a fresh id.
 
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 
 	"ctrkit/internal/explain"
 	"ctrkit/internal/sibling"
@@ -45,12 +52,12 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// makeCgroup runs cg-limit to create the cgroup the spec's linux.resources
-// need, when linux.cgroupsPath is empty or names a cgroup that does not
-// exist yet, and points linux.cgroupsPath at it. The returned function
-// removes it again (cg-limit rm -f, which also ends any process the
-// container left behind, as runc does); it is a no-op when ns-enter made
-// nothing.
+// makeCgroup plans the cgroup the spec's linux.resources need, when
+// linux.cgroupsPath is empty or names a cgroup that does not exist yet,
+// and points linux.cgroupsPath at it; joinCgroup then runs cg-limit to
+// make it and move the container's process in. The returned function
+// removes it again (ending any process the container left behind, as runc
+// does); it is a no-op when ns-enter made nothing.
 func makeCgroup(log *explain.Log, s *specs.Spec, stderr io.Writer) (remove func(), name string, err error) {
 	nothing := func() {}
 	if stderr == nil {
@@ -60,12 +67,14 @@ func makeCgroup(log *explain.Log, s *specs.Spec, stderr io.Writer) (remove func(
 		return nothing, "", nil
 	}
 	// name is cg-limit's NAME for /ctrkit/NAME, or the path itself.
+	path := ""
 	if p := s.Linux.CgroupsPath; p != "" {
 		dirs, err := CgroupDirs(p)
 		if err != nil || len(dirs) > 0 {
 			return nothing, "", err
 		}
 		name = filepath.Clean("/" + p)
+		path = name
 		if rest, ok := strings.CutPrefix(name, "/ctrkit/"); ok && !strings.Contains(rest, "/") {
 			name = rest
 		}
@@ -75,6 +84,9 @@ func makeCgroup(log *explain.Log, s *specs.Spec, stderr io.Writer) (remove func(
 	}
 	if name == "" {
 		name = spec.NewID()
+	}
+	if path == "" {
+		path = "/ctrkit/" + name // cg-limit's place for a cgroup by name
 	}
 	// The nodes ns-enter makes in every /dev must be usable whatever the
 	// spec's own device list says, as runc appends its AllowedDevices.
@@ -96,41 +108,114 @@ func makeCgroup(log *explain.Log, s *specs.Spec, stderr io.Writer) (remove func(
 			doc.Annotations[spec.IDAnnotation] = spec.NewID()
 		}
 	}
-	var in, out, said bytes.Buffer
+	var in bytes.Buffer
 	if err := spec.Write(&in, &doc); err != nil {
 		return nothing, "", err
 	}
-	cgLimit := sibling.Path("cg-limit")
-	cmd := exec.Command(cgLimit, "--name", name)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = &in, &out, io.MultiWriter(stderr, &said)
-	log.Step(fmt.Sprintf("fork(); execve(%q, [\"cg-limit\", \"--name\", %q]) with the spec on stdin", cgLimit, name),
-		fmt.Sprintf("cg-limit --name %s < config.json    # linux.resources and no cgroup yet: make it", explain.Quote(name)))
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return nothing, "", fmt.Errorf("the spec has linux.resources, so ns-enter made its cgroup with cg-limit --name %s, which failed: %w: %s", name, err, bytes.TrimSpace(said.Bytes()))
-		}
-		return nothing, "", fmt.Errorf("the spec has linux.resources and no cgroup yet, so ns-enter runs cg-limit to make one: %w (build it next to ns-enter with make build, or remove linux.resources from the spec)", err)
+	s.Linux.CgroupsPath = path
+	h := &heldCgroup{log: log, name: name, path: path, spec: in.Bytes(), stderr: stderr}
+	pendingMu.Lock()
+	pending[path] = h
+	pendingMu.Unlock()
+	return h.remove, name, nil
+}
+
+// heldCgroup is the cgroup makeCgroup planned and the cg-limit process
+// that made it and holds it.
+type heldCgroup struct {
+	log    *explain.Log
+	name   string
+	path   string
+	spec   []byte
+	stderr io.Writer
+	cmd    *exec.Cmd
+	hold   *os.File // descriptor 3 of cg-limit: "rm", or its end
+}
+
+// pending are the cgroups makeCgroup planned that joinCgroup has not made
+// yet, by linux.cgroupsPath.
+var (
+	pendingMu sync.Mutex
+	pending   = map[string]*heldCgroup{}
+)
+
+// takePending returns (and forgets) the planned cgroup at path, if any.
+func takePending(path string) *heldCgroup {
+	pendingMu.Lock()
+	defer pendingMu.Unlock()
+	h := pending[path]
+	delete(pending, path)
+	return h
+}
+
+// make runs cg-limit --name NAME --pid PID --hold 3 with the spec on
+// stdin, and returns once the cgroup exists with pid in it: when cg-limit
+// has printed the spec and closed its stdout.
+func (h *heldCgroup) make(pid int) error {
+	holdR, holdW, err := os.Pipe()
+	if err != nil {
+		return err
 	}
+	defer holdR.Close()
+	cgLimit := sibling.Path("cg-limit")
+	args := []string{"--name", h.name, "--pid", strconv.Itoa(pid), "--hold", "3"}
+	cmd := exec.Command(cgLimit, args...)
+	cmd.Stdin = bytes.NewReader(h.spec)
+	cmd.Stderr = h.stderr
+	cmd.ExtraFiles = []*os.File{holdR}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		holdW.Close()
+		return err
+	}
+	h.log.Step(fmt.Sprintf("fork(); execve(%q, %q) with the spec on stdin, fd 3 a pipe", cgLimit, append([]string{"cg-limit"}, args...)),
+		fmt.Sprintf("cg-limit --name %s --pid $$ < config.json    # linux.resources and no cgroup yet: make it, join it", explain.Quote(h.name)))
+	if err := cmd.Start(); err != nil {
+		holdW.Close()
+		return fmt.Errorf("the spec has linux.resources and no cgroup yet, so ns-enter runs cg-limit to make one: %w (build it next to ns-enter with make build, or remove linux.resources from the spec)", err)
+	}
+	h.cmd, h.hold = cmd, holdW
 	var made struct {
 		Linux struct {
 			CgroupsPath string `json:"cgroupsPath"`
 		} `json:"linux"`
 	}
-	remove = func() {
-		rm := exec.Command(cgLimit, "rm", "-f", name)
-		rm.Stdout, rm.Stderr = io.Discard, stderr
-		log.Step(fmt.Sprintf("fork(); execve(%q, [\"cg-limit\", \"rm\", \"-f\", %q])", cgLimit, name), "cg-limit rm -f "+explain.Quote(name))
-		if err := rm.Run(); err != nil {
-			fmt.Fprintf(stderr, "ns-enter: cg-limit rm -f %s: %v (remove it by hand: cg-limit rm -f %s)\n", name, err, name)
+	data, _ := io.ReadAll(out) // to its end: cg-limit closes stdout once it holds
+	if err := json.Unmarshal(data, &made); err != nil || made.Linux.CgroupsPath != h.path {
+		h.hold.Close() // no "rm": cg-limit undid what it made, or made nothing
+		werr := cmd.Wait()
+		h.cmd = nil
+		if werr != nil {
+			return fmt.Errorf("the spec has linux.resources, so ns-enter made its cgroup with cg-limit --name %s --pid %d, which failed: %w (its message is above)", h.name, pid, werr)
 		}
+		return fmt.Errorf("cg-limit --name %s printed no spec with linux.cgroupsPath %s: %v", h.name, h.path, err)
 	}
-	if err := json.Unmarshal(out.Bytes(), &made); err != nil || made.Linux.CgroupsPath == "" {
-		remove()
-		return nothing, "", fmt.Errorf("cg-limit --name %s printed no spec with linux.cgroupsPath: %v", name, err)
+	return nil
+}
+
+// remove tells the holding cg-limit to end what is left in the cgroup and
+// remove it, and waits until it has.
+func (h *heldCgroup) remove() {
+	if takePending(h.path) == h || h.cmd == nil {
+		return // never made
 	}
-	s.Linux.CgroupsPath = made.Linux.CgroupsPath
-	return remove, name, nil
+	h.log.Step(fmt.Sprintf("write(cg-limit's fd 3, \"rm\"); close; wait(%d)", h.cmd.Process.Pid), "cg-limit rm -f "+explain.Quote(h.name))
+	_, err := h.hold.WriteString("rm\n")
+	h.hold.Close()
+	if werr := h.cmd.Wait(); err == nil {
+		err = werr
+	}
+	h.cmd = nil
+	if err == nil {
+		return
+	}
+	// The holding cg-limit is gone (killed with the container's other
+	// processes, say): a cg-limit of its own does its work.
+	rm := exec.Command(sibling.Path("cg-limit"), "rm", "-f", h.name)
+	rm.Stdout, rm.Stderr = io.Discard, h.stderr
+	if rerr := rm.Run(); rerr != nil {
+		fmt.Fprintf(h.stderr, "ns-enter: removing cgroup %s with cg-limit: %v, then cg-limit rm -f: %v (remove it by hand: cg-limit rm -f %s)\n", h.path, err, rerr, h.name)
+	}
 }
 
 // cgroupName is what cg-limit accepts as a cgroup name under /ctrkit.

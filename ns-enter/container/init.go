@@ -125,6 +125,10 @@ func setup(log *explain.Log, cfg *initConfig) (string, error) {
 		if err := setupMounts(log, s, cfg.Rootfs, cfg.NoPivot, cfg.UserNS, createContainer); err != nil {
 			return "", err
 		}
+	} else if cfg.Rootfs != "" {
+		if err := setupCallerMounts(log, s, cfg.Rootfs, cfg.UserNS, createContainer); err != nil { // callermounts.go
+			return "", err
+		}
 	} else if err := createContainer(); err != nil {
 		return "", err
 	}

@@ -179,7 +179,14 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 			return nil, fmt.Errorf("root filesystem %s is missing or not a directory: build one with scripts/mk-rootfs.sh, or mount an image with fs-layer", root)
 		}
 		if !p.ownMountNS() {
-			return nil, errors.New("a root filesystem needs a mount namespace of the container's own, new or joined by path: add --mount (a \"mount\" entry in linux.namespaces), or pivot_root would change the host's root")
+			if seen[specs.MountNamespace] {
+				return nil, errors.New("a root filesystem needs a mount namespace of the container's own, new or joined by path: the one linux.namespaces names is ns-enter's own, and pivot_root would change its root")
+			}
+			// No mount namespace at all: the container inherits the
+			// caller's, and its root and mounts are set up there (callermounts.go).
+			if err := checkCallerMounts(s); err != nil {
+				return nil, err
+			}
 		}
 		p.rootfs = root
 	}
@@ -193,8 +200,8 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 	if err := checkSysctl(s, p); err != nil {
 		return nil, err
 	}
-	if len(s.Mounts) > 0 && !p.ownMountNS() {
-		return nil, errors.New("mounts need a new mount namespace: add --mount, or they would land in the host's")
+	if len(s.Mounts) > 0 && !p.ownMountNS() && p.rootfs == "" {
+		return nil, errors.New("mounts need a new mount namespace, or a root filesystem to go below: add --mount, or they would land on the host's own paths")
 	}
 	if err := checkSeccomp(s); err != nil {
 		return nil, err

@@ -95,13 +95,19 @@ func create(root, id, bundle string, s *specs.Spec, o CreateOptions, foreground 
 	// cg-limit, when ns-enter runs it to make the cgroup, records what it
 	// made under CTRKIT_STATE: keep that with this container's state.
 	os.Setenv("CTRKIT_STATE", st.Path("ctrkit"))
+	mounts, err := container.Snapshot(s, bundle)
+	if err != nil {
+		return err
+	}
 	p, err := container.Start(s, container.Options{
 		Bundle: bundle, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		PIDFile: o.PIDFile, PassFDs: o.PreserveFDs, NoNewKeyring: o.NoNewKeyring, NoPivot: o.NoPivot,
 		ID: id, ExecFifo: fifo, Detach: true, ConsoleSocket: o.ConsoleSocket,
 		Explain: o.Explain, Log: o.Log,
 	})
+	st.CallerMounts = mounts.Made()
 	if err != nil {
+		container.Unmount(o.Log, st.CallerMounts)
 		return err
 	}
 	if err := st.SetPid(p.Pid); err != nil {
@@ -114,6 +120,8 @@ func create(root, id, bundle string, s *specs.Spec, o CreateOptions, foreground 
 	}
 	if err != nil {
 		syscall.Kill(p.Pid, syscall.SIGKILL)
+		waitGone(st, 5*time.Second)
+		container.Unmount(o.Log, st.CallerMounts)
 		if st.CgroupMade != "" {
 			CgLimit(o.Log, nil, "rm", "-f", st.CgroupMade)
 		}
@@ -182,9 +190,13 @@ func Delete(root, id string, force bool, log *explain.Log) error {
 	if err != nil {
 		return err
 	}
+	// Only a stopped container is deleted without --force, as the spec
+	// says. runc also deletes a created one (killing its waiting
+	// process); containerd's shim never relies on that: its client kills
+	// a created task before deleting it.
 	switch status := st.Status(Frozen); {
 	case status == specs.StateStopped:
-	case status == specs.StateCreated || force:
+	case force:
 		if status == "paused" {
 			CgLimit(log, nil, "thaw", cgName(st.CgroupsPath)) // a frozen process does not die
 		}
@@ -200,6 +212,9 @@ func Delete(root, id string, force bool, log *explain.Log) error {
 		return fmt.Errorf("container %s is %s: stop it first, or delete --force", id, status)
 	}
 	var errs []error
+	if err := container.Unmount(log, st.CallerMounts); err != nil {
+		errs = append(errs, err)
+	}
 	if st.CgroupMade != "" {
 		if _, err := CgLimit(log, nil, "rm", "-f", st.CgroupMade); err != nil {
 			errs = append(errs, err)
@@ -246,6 +261,11 @@ func Run(root, id string, o CreateOptions) (int, error) {
 		PIDFile: o.PIDFile, PassFDs: o.PreserveFDs, NoNewKeyring: o.NoNewKeyring, NoPivot: o.NoPivot, ID: id,
 		ConsoleSocket: o.ConsoleSocket, Explain: o.Explain, Log: o.Log,
 	}
+	mounts, err := container.Snapshot(s, bundle)
+	if err != nil {
+		return 125, err
+	}
+	defer func() { container.Unmount(o.Log, mounts.Made()) }()
 	p, err := container.Start(s, co)
 	if err != nil {
 		return 125, err

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"ctrkit/internal/fsutil"
+	"ctrkit/ns-enter/container"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -49,6 +50,9 @@ type State struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 	CgroupsPath string            `json:"cgroupsPath,omitempty"`
 	CgroupMade  string            `json:"cgroupMade,omitempty"` // cg-limit's name of the cgroup ns-enter made: removed on delete
+	// CallerMounts are the mounts a spec without a mount namespace made
+	// in the caller's, below its root: unmounted on delete (container/callermounts.go).
+	CallerMounts []container.Mounted `json:"callerMounts,omitempty"`
 
 	dir string
 }
