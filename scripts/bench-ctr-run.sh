@@ -95,7 +95,7 @@ kb=0 who=
 for p in $sup $(pgrep -P "$sup" || true); do
 	comm=$(cat "/proc/$p/comm" 2>/dev/null) || continue
 	case $comm in
-	ctr-run | ns-enter)
+	ctr-run | ctr-run-supervi | ns-enter)
 		kb=$((kb + $(rss "$p")))
 		who+=" $comm $(rss "$p") ($(awk '/^Rss(Anon|File)/ { printf "%s%s ", $1, $2 }' "/proc/$p/status"))"
 		;;
