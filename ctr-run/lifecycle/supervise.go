@@ -61,11 +61,18 @@ func (c *Container) Detach(self string, args []string, env []string, stderr io.W
 	// ctr-run-supervise is the same supervisor in a binary that links
 	// little (ctr-run/supervise): it stays resident for the container's
 	// life. Without it next to us, `ctr-run supervise ID` does the work.
+	small := false
 	if bin := Bin("ctr-run-supervise"); filepath.IsAbs(bin) {
-		self, args = bin, []string{c.ID}
+		self, args, small = bin, []string{c.ID}, true
 	}
 	cmd := exec.Command(self, args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, log, log
+	if small {
+		// One P from the start: every OS thread the runtime makes (for
+		// each P, for blocking calls) stays for the process's life. It
+		// drops the variable before running anything.
+		cmd.Env = append(slices.Clip(env), "GOMAXPROCS=1")
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if slices.Contains(env, "CTRKIT_EXPLAIN=1") {
 		r, w, err := os.Pipe()
@@ -170,7 +177,11 @@ func (c *Container) Supervise(env []string) (int, error) {
 			go func() {
 				defer copying.Done()
 				defer s.r.Close()
-				io.Copy(s.w, s.r)
+				// 4 KiB, not io.Copy's 32: the record is cut by lines
+				// anyway, and the buffer stays resident for the container's
+				// life. (The struct hides os.File's WriteTo, which would
+				// take its own 32 KiB.)
+				io.CopyBuffer(s.w, struct{ io.Reader }{s.r}, make([]byte, 4096))
 			}()
 		}
 		if explainFD != nil {

@@ -19,7 +19,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"runtime/debug"
 
 	"ctrkit/ctr-run/lifecycle"
@@ -31,11 +30,11 @@ func main() {
 		os.Exit(2)
 	}
 	// The heap is small and lives long: collect more often, keep less.
-	// One P: the supervisor mostly waits, and every OS thread the Go
-	// runtime starts (one per P running at once, more for blocking system
-	// calls) keeps its stacks for the process's life.
+	// Detach runs us with GOMAXPROCS=1 (one P: the supervisor mostly
+	// waits, and each OS thread the runtime starts keeps its stacks for
+	// the process's life); ns-enter and the stages must not inherit it.
 	debug.SetGCPercent(20)
-	runtime.GOMAXPROCS(1)
+	os.Unsetenv("GOMAXPROCS")
 	state := os.Getenv("CTRKIT_STATE")
 	if state == "" {
 		state = "/run/ctrkit"
