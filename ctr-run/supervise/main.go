@@ -24,9 +24,23 @@ import (
 	"ctrkit/ctr-run/lifecycle"
 )
 
+const usage = `Usage: ctr-run-supervise ID
+
+What stays with a detached container, like containerd-shim or conmon: it runs
+ns-enter --detach as the container's subreaper, keeps its output in
+STATE/ID/log, reaps it, records its exit status, restarts it as --restart says
+and removes it after --rm. ctr-run -d, start and serve start it, with
+CTRKIT_STATE, CTRKIT_ROOT and CTRKIT_EXPLAIN in its environment; it is not
+meant to be typed. ctr-run supervise ID does the same in the bigger binary.
+`
+
 func main() {
+	if len(os.Args) == 2 && (os.Args[1] == "--help" || os.Args[1] == "-h") {
+		fmt.Print(usage)
+		return
+	}
 	if len(os.Args) != 2 || os.Args[1] == "" || os.Args[1][0] == '-' {
-		fmt.Fprintln(os.Stderr, "usage: ctr-run-supervise ID (ctr-run -d starts it; it is not meant to be typed)")
+		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
 	// The heap is small and lives long: collect more often, keep less.
