@@ -20,7 +20,7 @@ SCRIPTS := $(wildcard scripts/*.sh) $(wildcard scripts/examples/*.sh) .ci/run $(
 CGO_ns-enter := 1
 
 .PHONY: all build test unit cover cover-all bats lint install clean bench demo docs docs-diagrams check-docs setup help test-cgroups test-oci
-.PHONY: $(BINS)
+.PHONY: $(BINS) $(BIN)/ctr-run-supervise
 
 all: build
 
@@ -28,12 +28,18 @@ help:
 	@echo "targets: build test unit cover cover-all bats test-cgroups test-oci lint install clean bench demo docs docs-diagrams check-docs check-N setup"
 	@echo "commands found: $(CMDS)"
 
-build: $(BINS) $(BIN)/ctrkit-runc
+build: $(BINS) $(BIN)/ctrkit-runc $(BIN)/ctr-run-supervise
 
 # ns-enter answers runc's command line when called by this name: the path
 # containerd's --runc-binary and dockerd's --add-runtime are given.
 $(BIN)/ctrkit-runc: $(BIN)/ns-enter
 	ln -sf ns-enter $@
+
+# What stays with a detached container: ctr-run's supervisor in a binary
+# of its own that links little (ctr-run/supervise/main.go says why).
+$(BIN)/ctr-run-supervise:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./ctr-run/supervise
 
 # Always handed to go build: it knows better than make what is stale.
 $(BINS): $(BIN)/%:
@@ -127,7 +133,7 @@ cover-all:
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BINS) $(BIN)/ctr-run-supervise $(DESTDIR)$(PREFIX)/bin/
 	ln -sf ns-enter $(DESTDIR)$(PREFIX)/bin/ctrkit-runc
 
 clean:

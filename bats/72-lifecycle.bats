@@ -332,3 +332,28 @@ state_of() {
 	run_tool bash -o pipefail -c "host ctr-run inspect $output | jq -c .meta.log"
 	assert_output '{"maxSize":20971520,"maxFiles":5}'
 }
+
+@test "ctr-run -d keeps one small process per container [ns-enter leaves; the supervisor reaps the container: its status, a signal's, its last line]" {
+	run_tool host ctr-run -d --network none busybox sh -c 'read x </dev/null; echo started; sleep 1000'
+	local id=$output sup pid
+	sup=$(cut -d@ -f1 "$CTRKIT_STATE/$id/supervisor")
+	pid=$(cat "$CTRKIT_STATE/$id/pid")
+	# The container's process is the supervisor's own child: no ns-enter
+	# (or anything else) between them, and the supervisor is the small binary.
+	assert_equal "$(awk '{print $4}' "/proc/$pid/stat")" "$sup"
+	assert_equal "$(basename "$(readlink "/proc/$sup/exe")")" ctr-run-supervise
+	run_tool pgrep -P "$sup"
+	assert_output "$pid"
+	run_tool host ctr-run kill -s KILL "$id"
+	wait_for test -e "$CTRKIT_STATE/$id/exit"
+	assert_equal "$(state_of "$id")" "exited (137)"
+	run_tool host ctr-run logs "$id"
+	assert_output started
+	# An exit status of its own, and a last line without a newline.
+	run_tool host ctr-run -d --network none busybox sh -c 'printf last; sleep 0.5; exit 3'
+	id=$output
+	wait_for test -e "$CTRKIT_STATE/$id/exit"
+	assert_equal "$(state_of "$id")" "exited (3)"
+	run_tool host ctr-run logs "$id"
+	assert_output last
+}

@@ -74,6 +74,7 @@ type RunCmd struct {
 	PIDFile      string `name:"pid-file" help:"Write the container's PID (as the host sees it) to FILE once it runs, like runc --pid-file." placeholder:"FILE"`
 	PreserveFDs  int    `name:"preserve-fds" help:"Pass descriptors 3…3+N-1 on to the command, like runc --preserve-fds; every other descriptor above 2 is closed (systemd's LISTEN_FDS sockets are passed too, before them)." placeholder:"N"`
 	NoNewKeyring bool   `name:"no-new-keyring" help:"Keep the caller's session keyring instead of giving the container a new one, like runc --no-new-keyring."`
+	Detach       bool   `short:"d" help:"Exit 0 once the container's process runs, leaving it to the caller, who must be its subreaper (prctl PR_SET_CHILD_SUBREAPER) to reap it: what ctr-run -d's supervisor does, as runc run -d under a shim. Not with -t (detach.go)."`
 }
 
 func (c *RunCmd) Help() string {
@@ -135,9 +136,12 @@ func (c *RunCmd) Run(g *cli.Globals) error {
 	if err != nil {
 		return &cli.ExitError{Code: 125, Err: err}
 	}
+	if mounts != nil && c.Detach {
+		return &cli.ExitError{Code: 125, Err: errors.New("--detach with a spec that has no mount namespace: its mounts are in ours and nobody would undo them when it ends; add a mount namespace, or run it in the foreground")}
+	}
 	defer func() { container.Unmount(g.Log("ns-enter", explainOut), mounts.Made()) }()
-	status, err := container.Run(s, container.Options{
-		Bundle: bundle, Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+	status, err := runOrDetach(s, container.Options{ // detach.go
+		Bundle: bundle, Detach: c.Detach, Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Init: c.Init, PIDFile: c.PIDFile, PassFDs: listen + c.PreserveFDs, NoNewKeyring: c.NoNewKeyring, Explain: g.Explain,
 		Log: g.Log("ns-enter", explainOut), ExplainTo: explainTo,
 	})

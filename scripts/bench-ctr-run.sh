@@ -89,13 +89,13 @@ echo "target: ctr-run ≤ 0.2× podman's time, ≤ 60 ms with the bridge, ≤ 40
 # processes that stay per container besides the container's own.
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 cid=$(ctr-run -d --network none busybox sleep 60)
-sup=$(cat "$CTRKIT_STATE/$cid/supervisor")
+sup=$(cut -d@ -f1 "$CTRKIT_STATE/$cid/supervisor")
 sleep 0.5
 kb=0 who=
 for p in $sup $(pgrep -P "$sup" || true); do
 	comm=$(cat "/proc/$p/comm" 2>/dev/null) || continue
 	case $comm in
-	ctr-run | ns-enter)
+	ctr-run | ctr-run-supervi | ns-enter)
 		kb=$((kb + $(rss "$p")))
 		who+=" $comm $(rss "$p") ($(awk '/^Rss(Anon|File)/ { printf "%s%s ", $1, $2 }' "/proc/$p/status"))"
 		;;

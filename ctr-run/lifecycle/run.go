@@ -6,9 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,7 +14,6 @@ import (
 
 	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
-	"ctrkit/internal/fds"
 	"ctrkit/internal/fsutil"
 	"ctrkit/internal/imagespec"
 	"ctrkit/internal/mountinfo"
@@ -93,205 +90,11 @@ func (c *Container) Start(env []string, stderr io.Writer) (int, error) {
 		return 125, err
 	}
 	logFor(env, stderr).Note("fork(); execve(%q): %s", Bin("ns-enter"), explain.Join(append([]string{"ns-enter"}, c.NsEnter...)))
-	return c.supervise(func() *exec.Cmd {
+	return c.supervise(func(t *target) (int, error) {
 		cmd := exec.Command(Bin("ns-enter"), c.NsEnter...)
 		cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, os.Stdin, os.Stdout, stderr
-		return cmd
+		return c.runNsEnter(cmd, t, false)
 	}, env, stderr)
-}
-
-// supervise runs ns-enter to its end, records the exit status, starts it
-// again as the restart policy says, and removes the container when it was
-// made with --rm.
-func (c *Container) supervise(newCmd func() *exec.Cmd, env []string, stderr io.Writer) (int, error) {
-	policy, err := ParseRestart(c.Restart)
-	if err != nil {
-		return 125, err
-	}
-	// Ctrl-C and Ctrl-\ reach ns-enter from the terminal itself (same
-	// process group); the others are passed on, as docker run does.
-	signal.Ignore(syscall.SIGINT, syscall.SIGQUIT)
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
-	defer signal.Stop(sigs)
-	var mu sync.Mutex
-	var current *os.Process
-	go func() {
-		for s := range sigs {
-			mu.Lock()
-			if current != nil {
-				current.Signal(s)
-			}
-			mu.Unlock()
-		}
-	}()
-	var status int
-	for restarts, delay := 0, restartDelay; ; restarts++ {
-		cmd := newCmd()
-		started := time.Now()
-		t0 := started
-		err := cmd.Start()
-		for _, f := range cmd.ExtraFiles {
-			f.Close() // ns-enter has its copy (Supervise's explain descriptor)
-		}
-		if err != nil {
-			return 125, fmt.Errorf("start ns-enter: %w", err)
-		}
-		mu.Lock()
-		current = cmd.Process
-		mu.Unlock()
-		done := make(chan struct{})
-		go c.recordProcess(done)
-		status = waitStatus(cmd.Wait())
-		Times.Add("ns-enter (start to exit)", t0)
-		close(done)
-		if err := c.RecordExit(status); err != nil {
-			return status, err
-		}
-		if !policy.Again(status, restarts) || c.has("stopped") {
-			break
-		}
-		// docker's back-off: 100 ms, doubled after each quick exit, back
-		// to 100 ms after a run of 10 s.
-		if time.Since(started) >= 10*time.Second {
-			delay = restartDelay
-		}
-		c.mark("restarting")
-		for end := time.Now().Add(delay); time.Now().Before(end) && !c.has("stopped"); {
-			time.Sleep(20 * time.Millisecond)
-		}
-		delay = min(2*delay, time.Minute)
-		if c.has("stopped") {
-			os.Remove(c.Path("restarting"))
-			break
-		}
-		for _, f := range []string{"pid", "process", "exit"} {
-			os.Remove(c.Path(f))
-		}
-		fsutil.WriteFile(c.Path("restarts"), []byte(strconv.Itoa(restarts+1)+"\n"), 0o600)
-		os.Remove(c.Path("restarting"))
-		fmt.Fprintf(stderr, "ctr-run: restarting %s (--restart %s): it exited with %d\n", c.Name, c.Restart, status)
-	}
-	if c.Rm {
-		return status, c.Remove(env, stderr, false)
-	}
-	return status, nil
-}
-
-// waitStatus turns cmd.Wait's result into a shell's status: the exit code,
-// or 128+N for a process killed by signal N.
-func waitStatus(err error) int {
-	var ee *exec.ExitError
-	if err == nil || !errors.As(err, &ee) {
-		if err != nil {
-			return 125
-		}
-		return 0
-	}
-	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ee.ExitCode()
-}
-
-// Detach starts a supervisor for the container, in a session of its own
-// so it outlives ctr-run, and waits until the container runs (or failed).
-// The supervisor is `ctr-run supervise ID`: like containerd-shim or conmon,
-// it keeps the container's output in STATE/ID/log, reaps it, records its
-// exit status and restarts it as --restart says. With --explain, the
-// supervisor's and ns-enter's steps come back through a pipe
-// (CTRKIT_EXPLAIN_FD) and are copied to stderr, so the whole transcript is
-// where the command was typed, not in the log.
-func (c *Container) Detach(self string, args []string, env []string, stderr io.Writer) error {
-	log, err := os.OpenFile(c.Path("supervisor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	defer log.Close()
-	// The supervisor outlives us: it must not hold what our caller left
-	// open (a pipe it waits on, a directory handle) for the container's life.
-	if err := fds.CloseOnExec(3); err != nil {
-		return err
-	}
-	cmd := exec.Command(self, args...)
-	cmd.Env, cmd.Stdout, cmd.Stderr = env, log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if slices.Contains(env, "CTRKIT_EXPLAIN=1") {
-		r, w, err := os.Pipe()
-		if err != nil {
-			return err
-		}
-		defer r.Close()
-		cmd.ExtraFiles = []*os.File{w}
-		cmd.Env = append(explain.WithoutFD(env), explain.FDEnv+"=3")
-		copied := make(chan struct{})
-		go func() { io.Copy(stderr, r); close(copied) }()
-		defer func() {
-			// EOF once ns-enter's container runs (or failed); a little
-			// grace for the last lines after the container's PID shows.
-			select {
-			case <-copied:
-			case <-time.After(5 * time.Second):
-			}
-		}()
-	}
-	err = cmd.Start()
-	for _, f := range cmd.ExtraFiles {
-		f.Close()
-	}
-	if err != nil {
-		return fmt.Errorf("start the supervisor: %w", err)
-	}
-	id, err := proc.Of(cmd.Process.Pid)
-	if err != nil {
-		id = proc.ID{PID: cmd.Process.Pid}
-	}
-	if err := fsutil.WriteFile(c.Path("supervisor"), []byte(id.String()+"\n"), 0o600); err != nil {
-		return err
-	}
-	cmd.Process.Release()
-	policy, _ := ParseRestart(c.Restart)
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if c.PID() != 0 {
-			return nil
-		}
-		if c.Exited() && (policy.Name == "no" || !id.Alive()) {
-			var out strings.Builder
-			c.Logs(&out, false)
-			data, _ := os.ReadFile(c.Path("supervisor.log"))
-			return fmt.Errorf("the container exited at once with status %d: %s%s", c.ExitCode(), out.String(), data)
-		}
-		if c.Exited() {
-			return nil // its restart policy runs it again
-		}
-	}
-	return fmt.Errorf("the container did not start within 30s: see %s", c.Path("supervisor.log"))
-}
-
-// Supervise is the body of `ctr-run supervise ID`: the container's output
-// goes to STATE/ID/log, rotated as --log-opt says.
-func (c *Container) Supervise(env []string) (int, error) {
-	w, err := OpenLog(c.Path("log"), c.Log)
-	if err != nil {
-		return 125, err
-	}
-	defer w.Close()
-	stdout, stderr := w.Stream("stdout"), w.Stream("stderr")
-	defer stderr.Close()
-	defer stdout.Close()
-	env = explain.WithoutFD(env)
-	explainFD := explain.FD() // ctr-run -d --explain reads it (Detach), until the first start
-	return c.supervise(func() *exec.Cmd {
-		cmd := exec.Command(Bin("ns-enter"), c.NsEnter...)
-		cmd.Env, cmd.Stdout, cmd.Stderr = env, stdout, stderr
-		if explainFD != nil {
-			logFor(env, explainFD).Note("fork(); execve(%q): %s", cmd.Path, explain.Join(append([]string{"ns-enter"}, c.NsEnter...)))
-			cmd.ExtraFiles = []*os.File{explainFD}
-			cmd.Env = append(env, explain.FDEnv+"=3")
-			explainFD = nil // supervise closes it once ns-enter holds it
-		}
-		return cmd
-	}, env, os.Stderr)
 }
 
 // Signal sends sig to the container's process, and to no other: through a
