@@ -16,7 +16,7 @@ import (
 
 	"ctrkit/ctr-run/engine"
 	"ctrkit/internal/cli"
-	"ctrkit/internal/store"
+	"ctrkit/internal/spec"
 )
 
 type ServeCmd struct {
@@ -47,7 +47,7 @@ func (c *ServeCmd) Run(g *cli.Globals, s *Stdio) error {
 	if sock == "" {
 		sock = filepath.Join(g.State, "docker.sock")
 	}
-	if err := store.EnsureState(g.State); err != nil {
+	if err := spec.EnsureState(g.State); err != nil {
 		return err
 	}
 	if conn, err := net.Dial("unix", sock); err == nil {

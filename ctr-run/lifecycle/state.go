@@ -51,7 +51,7 @@ import (
 
 	"ctrkit/internal/fsutil"
 	"ctrkit/internal/proc"
-	"ctrkit/internal/store"
+	"ctrkit/internal/spec"
 )
 
 // Meta is what ctr-run knows about a container beyond its spec.
@@ -93,7 +93,7 @@ func (c *Container) Save() error {
 // runs with one name exactly one gets it.
 func New(state string, m Meta) (*Container, error) {
 	c := &Container{Meta: m, Dir: filepath.Join(state, m.ID)}
-	if err := store.EnsureState(state); err != nil {
+	if err := spec.EnsureState(state); err != nil {
 		return nil, err
 	}
 	lock, err := fsutil.Lock(state, "names.lock")

@@ -9,6 +9,7 @@ import (
 
 	"ctrkit/fs-layer/layer"
 	"ctrkit/internal/explain"
+	"ctrkit/internal/spec"
 	"ctrkit/internal/store"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -61,7 +62,7 @@ func New(s Setup) (*Container, error) {
 	if err := store.EnsurePrivate(s.Root, "containers"); err != nil {
 		return nil, err
 	}
-	if err := store.EnsureState(s.State); err != nil {
+	if err := spec.EnsureState(s.State); err != nil {
 		return nil, err
 	}
 	for _, d := range []string{c.Upper(), c.Work(), mp} {

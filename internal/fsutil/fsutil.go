@@ -137,3 +137,37 @@ func SyncDir(dir string) error {
 	}
 	return nil
 }
+
+// EnsureDir makes dir with exactly mode (its missing parents 0755), or
+// takes the bits mode lacks away from an existing one (never adding any an
+// administrator took away).
+func EnsureDir(dir string, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(dir), err)
+	}
+	created := true
+	if err := os.Mkdir(dir, mode); err != nil {
+		if !os.IsExist(err) {
+			return fmt.Errorf("create %s: %w", dir, err)
+		}
+		created = false
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory: move it away, ctrkit keeps its files there", dir)
+	}
+	have, want := fi.Mode().Perm(), mode
+	if !created {
+		want = have & mode
+	}
+	if have == want {
+		return nil
+	}
+	if err := os.Chmod(dir, want); err != nil {
+		return fmt.Errorf("chmod %o %s: %w", want, dir, err)
+	}
+	return nil
+}

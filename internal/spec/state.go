@@ -26,8 +26,12 @@ import (
 	"syscall"
 
 	"ctrkit/internal/fsutil"
-	"ctrkit/internal/store"
 )
+
+// EnsureState makes the state directory STATE 0700, as docker keeps
+// /run/docker: the containers' mounted roots are under it (the modes of
+// all ctrkit's directories: internal/store/dirs.go).
+func EnsureState(state string) error { return fsutil.EnsureDir(state, 0o700) }
 
 // StateResources reads what was recorded for container id under state.
 func StateResources(state, id string) ([]Resource, error) {
@@ -49,7 +53,7 @@ func StateResources(state, id string) ([]Resource, error) {
 // dir/.lock, replacing the file atomically so a reader never sees half a
 // list (fsutil.Lock, fsutil.WriteFile).
 func appendState(dir string, r Resource) error {
-	if err := store.EnsureState(filepath.Dir(dir)); err != nil {
+	if err := EnsureState(filepath.Dir(dir)); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -20,7 +20,7 @@ package store
 //	ROOT/containers     0700   (docker: 0710)
 //	ROOT/layers         0700   (docker's overlay2/: 0710)
 //	ROOT/volumes        0700   (docker: 0701)
-//	STATE               0700   (docker's /run/docker: 0700)
+//	STATE               0700   (docker's /run/docker: 0700; spec.EnsureState)
 //	ROOT/oci            0755   an OCI image layout, for skopeo and umoci
 //
 // The directories inside (an upper layer, a volume's _data) stay 0755:
@@ -35,9 +35,10 @@ package store
 //	mkdir -m 0700 DIR      # the same, in the shell
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
+
+	"ctrkit/internal/fsutil"
 )
 
 // Modes of ctrkit's directories; see above.
@@ -46,42 +47,8 @@ const (
 	PrivateMode os.FileMode = 0o700
 )
 
-// EnsureDir makes dir with exactly mode (its missing parents 0755), or
-// takes the bits mode lacks away from an existing one (never adding any an
-// administrator took away).
-func EnsureDir(dir string, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", filepath.Dir(dir), err)
-	}
-	created := true
-	if err := os.Mkdir(dir, mode); err != nil {
-		if !os.IsExist(err) {
-			return fmt.Errorf("create %s: %w", dir, err)
-		}
-		created = false
-	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return err
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s is not a directory: move it away, ctrkit keeps its files there", dir)
-	}
-	have, want := fi.Mode().Perm(), mode
-	if !created {
-		want = have & mode
-	}
-	if have == want {
-		return nil
-	}
-	if err := os.Chmod(dir, want); err != nil {
-		return fmt.Errorf("chmod %o %s: %w", want, dir, err)
-	}
-	return nil
-}
-
 // EnsureRoot makes the ctrkit root (--root, CTRKIT_ROOT) 0711.
-func EnsureRoot(root string) error { return EnsureDir(root, RootMode) }
+func EnsureRoot(root string) error { return fsutil.EnsureDir(root, RootMode) }
 
 // EnsurePrivate makes ROOT/NAME (containers, layers, volumes) 0700, in a
 // 0711 root.
@@ -89,8 +56,5 @@ func EnsurePrivate(root, name string) error {
 	if err := EnsureRoot(root); err != nil {
 		return err
 	}
-	return EnsureDir(filepath.Join(root, name), PrivateMode)
+	return fsutil.EnsureDir(filepath.Join(root, name), PrivateMode)
 }
-
-// EnsureState makes the state directory (--state, CTRKIT_STATE) 0700.
-func EnsureState(state string) error { return EnsureDir(state, PrivateMode) }

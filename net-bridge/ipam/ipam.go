@@ -27,7 +27,7 @@ import (
 	"sort"
 
 	"ctrkit/internal/fsutil"
-	"ctrkit/internal/store"
+	"ctrkit/internal/spec"
 )
 
 // Driver is how a network's containers are connected.
@@ -109,7 +109,7 @@ func (s *Store) file() string { return filepath.Join(s.dir, "networks.json") }
 // store (the last network gone) may have unlinked the file we opened while
 // we waited for it; fsutil.Lock then locks the new one instead.
 func (s *Store) lock() (*os.File, error) {
-	if err := store.EnsureState(filepath.Dir(s.dir)); err != nil {
+	if err := spec.EnsureState(filepath.Dir(s.dir)); err != nil {
 		return nil, err
 	}
 	return fsutil.Lock(s.dir, "lock")

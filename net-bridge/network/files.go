@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"ctrkit/internal/store"
+	"ctrkit/internal/spec"
 )
 
 // ctrFiles are the files a container gets from net-bridge, in STATE/ID/,
@@ -18,7 +18,7 @@ var ctrFiles = []string{"resolv.conf", "hosts", "hostname"}
 // their paths.
 func (m *Manager) writeFiles(id, hostname string, ip net.IP) ([]string, error) {
 	dir := filepath.Join(m.State, id)
-	if err := store.EnsureState(m.State); err != nil {
+	if err := spec.EnsureState(m.State); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
