@@ -65,7 +65,7 @@ if command -v runc >/dev/null; then
 	mkdir -p "$work/bundle"
 	mk-rootfs.sh "$work/bundle/rootfs" >/dev/null
 	(cd "$work/bundle" && ns-enter spec --pid --ipc --uts --net --rootfs rootfs -- /bin/true >config.json)
-	bench "runc run (prepared bundle)" "runc run --bundle $work/bundle ck-bench-runc"
+	bench "runc run (prepared bundle)" "runc --root $work/runc run --bundle $work/bundle ck-bench-runc"
 fi
 # podman with runc, its own store under $work, the busybox image copied
 # from ctrkit's OCI layout: nothing is pulled from the internet.

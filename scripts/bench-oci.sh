@@ -21,6 +21,10 @@ fi
 if mountpoint -q /sys/fs/cgroup/unified; then
 	umount /sys/fs/cgroup/unified
 fi
+# crun, finding no cgroup2 there, writes its own directories into
+# /sys/fs/cgroup/unified: give it a tmpfs that goes with the namespace,
+# not the host's directory under the mount.
+mount -t tmpfs -o mode=0755 ck-bench-unified /sys/fs/cgroup/unified
 mount -t tmpfs -o mode=0755 ck-bench-run /run # the runtimes' state, gone with the namespace
 
 work=$(mktemp -d /tmp/ck-bench-oci.XXXXXX)

@@ -55,10 +55,13 @@ jq '.ociVersion = "1.0.2" | .linux.cgroupsPath = "/ctrkit-bench"' "$bundle/confi
 # crun 1.8 rejects this host's hybrid cgroup layout (a cgroup2 mount at
 # /sys/fs/cgroup/unified next to the v1 hierarchies); in a private mount
 # namespace without that mount it sees plain cgroup v1 and works.
-crun_cmd="crun run --bundle $oci ck-bench-\$\$" crun_note=
+# There crun writes directories of its own into /sys/fs/cgroup/unified: a
+# tmpfs mounted for it keeps them off the host's directory under the mount.
+# The runtimes' state goes under $tmp, not the host's /run.
+crun_cmd="crun --root $tmp/crun run --bundle $oci ck-bench-\$\$" crun_note=
 if mountpoint -q /sys/fs/cgroup/unified 2>/dev/null; then
-	crun_cmd="unshare -m sh -c 'umount /sys/fs/cgroup/unified && exec $crun_cmd'"
-	crun_note="(crun's time includes unshare -m and umount)"
+	crun_cmd="unshare -m sh -c 'umount /sys/fs/cgroup/unified && mount -t tmpfs ck-bench-unified /sys/fs/cgroup/unified && exec $crun_cmd'"
+	crun_note="(crun's time includes unshare -m, umount and mount)"
 fi
 
 names=() cmds=()
@@ -78,7 +81,7 @@ else
 	echo "bench: skipping ns-enter: $nsenter not built (make build)" >&2
 fi
 if command -v runc >/dev/null; then
-	add runc "runc run --bundle $oci ck-bench-\$\$ || { runc delete -f ck-bench-\$\$; exit 1; }"
+	add runc "runc --root $tmp/runc run --bundle $oci ck-bench-\$\$ || { runc --root $tmp/runc delete -f ck-bench-\$\$; exit 1; }"
 else
 	echo "bench: skipping runc: not installed" >&2
 fi
