@@ -66,14 +66,14 @@ participants() {
 	assert_equal "$(find "$CTRKIT_STATE" -name meta.json | wc -l)" 0
 }
 
-@test "ctr-run -d --explain --diagram - busybox sleep [the supervisor starts ns-enter; explain lines still shown]" {
+@test "ctr-run -d --explain --diagram - busybox sleep [the supervisor starts ns-enter --detach; explain lines still shown]" {
 	requires root overlay busybox
 	run_tool --separate-stderr host ctr-run -d --explain --network none --diagram - busybox sleep 60
 	assert_line --index 0 --regexp '^[0-9a-f]{12}$'
 	assert_line --index 1 sequenceDiagram
 	assert_line '  participant supervisor'
-	assert_line '    ctr_run-)supervisor: fork()#59; setsid()#59; execve(): ctr-run supervise ID'
-	assert_line --partial 'supervisor-)ns_enter: fork()#59; execve(): ns-enter --spec STATE/ID/config.json'
+	assert_line '    ctr_run-)supervisor: fork()#59; setsid()#59; execve(): ctr-run-supervise ID'
+	assert_line --partial 'supervisor-)ns_enter: prctl(PR_SET_CHILD_SUBREAPER)#59; fork()#59; execve(): ns-enter --detach --spec STATE/ID/config.json'
 	assert_line '    container->>kernel: execve("/bin/sleep", ["sleep" "60"])'
 	assert_stderr_contains '[ns-enter] pivot_root("."'
 	run_tool host ctr-run rm -f "${lines[0]}"

@@ -175,10 +175,12 @@ func (d *diagramRecorder) phases() ([]*phase, *strings.Replacer) {
 					from = "supervisor"
 				}
 				p := open("start: ns-enter makes the namespaces and becomes the container")
-				if d.detached {
-					p.starts = append(p.starts, start{"ctr-run", "supervisor", "fork(); setsid(); execve(): ctr-run supervise ID"})
+				nsEnter := "fork(); execve(): ns-enter --spec STATE/ID/config.json …"
+				if d.detached { // the supervisor reaps the container; ns-enter leaves once it runs
+					p.starts = append(p.starts, start{"ctr-run", "supervisor", "fork(); setsid(); execve(): ctr-run-supervise ID"})
+					nsEnter = "prctl(PR_SET_CHILD_SUBREAPER); fork(); execve(): ns-enter --detach --spec STATE/ID/config.json …"
 				}
-				p.starts = append(p.starts, start{from, "ns-enter", "fork(); execve(): ns-enter --spec STATE/ID/config.json …"})
+				p.starts = append(p.starts, start{from, "ns-enter", nsEnter})
 				cloned = false
 			case strings.HasPrefix(l.Kernel, "fork(); execve("):
 				if cur == nil || !strings.HasPrefix(cur.label, "remove") {

@@ -286,7 +286,7 @@ func (s *Server) containerStart(w http.ResponseWriter, r *http.Request) error {
 	s.mu.Unlock()
 	if len(atts) == 0 && !cfg.OpenStdin && !cfg.Tty {
 		// Nobody listens: the supervisor keeps it, as for ctr-run -d.
-		s.log.Step("fork(); setsid(); execve(\"ctr-run\")", "ctr-run supervise "+c.ID+" >>"+explain.Quote(c.Path("log"))+" 2>&1 &")
+		s.log.Step("fork(); setsid(); execve(\"ctr-run-supervise\")", "ctr-run-supervise "+c.ID+" >>"+explain.Quote(c.Path("log"))+" 2>&1 &")
 		if err := c.Detach(s.Self, []string{"supervise", c.ID}, s.runEnv(), s.Stderr); err != nil && !c.Exited() {
 			return err
 		}
