@@ -169,6 +169,26 @@ json() { jq -r "[.. | objects | .$1? // empty][0]"; }
 	assert_equal "$(jq .pids.current <<<"$output")" 0
 }
 
+@test "cg-limit rm -f of a frozen cgroup [its processes die, the cgroup goes]" {
+	run_tool cg-limit create "$name"
+	sh -c "cg-limit add $name \$\$ && exec sleep 300" 3>&- &
+	local pid=$!
+	busy_pids=$pid
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		[ "$(cg-limit stats "$name" --format json | jq .pids.current)" = 1 ] && break
+		sleep 0.1
+	done
+	run_tool cg-limit freeze "$name"
+	# A frozen process takes no signal until it is thawed: rm -f must thaw
+	# after killing, or the kill waits for ever and rmdir fails (EBUSY).
+	run_tool cg-limit rm -f "$name"
+	run wait "$pid"
+	assert_equal "$status" 137
+	run_tool cg-limit ls
+	refute_output --partial "$name"
+}
+
 @test "ns-enter spec | cg-limit -m 64m | ns-enter [the container starts inside]" {
 	run_tool bash -o pipefail -c "ns-enter spec -- cat /proc/self/cgroup | cg-limit -m 64m --pids-limit 50 --name $name | tee $BATS_TEST_TMPDIR/config.json | ns-enter"
 	assert_line --regexp "^[0-9]+:memory:/ctrkit/$name\$"

@@ -149,14 +149,26 @@ func (c *Cgroup) setFrozen(on bool) error {
 	if err := c.write(filepath.Join(d, file), val); err != nil {
 		return err
 	}
-	// Freezing takes effect process by process; wait until all are.
-	for i := 0; i < 500; i++ {
+	// Freezing takes effect process by process; wait until all are. v1's
+	// freezer can stay FREEZING while new processes keep appearing (a
+	// shell loop forking): thawing for a moment and freezing again every
+	// half second improves the chances, as runc does while it waits.
+	for i := 1; i <= 500; i++ {
 		if f, err := c.Frozen(); err != nil || f == on {
 			return err
 		}
+		if on && !v2 && i%50 == 0 {
+			c.write(filepath.Join(d, file), "THAWED")
+			time.Sleep(10 * time.Millisecond)
+			c.write(filepath.Join(d, file), "FROZEN")
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return fmt.Errorf("cgroup %s did not become %s within 5 s", c.Path(), strings.ToLower(val))
+	if on { // nothing half-made: a cgroup left freezing would stop its processes one by one
+		thawed := map[bool]string{true: "0", false: "THAWED"}[v2]
+		c.write(filepath.Join(d, file), thawed)
+	}
+	return fmt.Errorf("cgroup %s did not become %s within 5 s (a process in an uninterruptible wait, D in ps, holds it up): try again", c.Path(), strings.ToLower(val))
 }
 
 // Frozen tells whether every process of the cgroup is frozen.
@@ -213,6 +225,16 @@ func (c *Cgroup) Kill(sig syscall.Signal) error {
 	if frozen {
 		if err := c.Thaw(); err != nil {
 			return err
+		}
+	}
+	if d != "" && !v2 && sig == syscall.SIGKILL {
+		// A frozen process takes no signal, SIGKILL included, until it is
+		// thawed: thaw a v1 cgroup (frozen by cg-limit freeze) once the
+		// signals are sent, so its processes die without running again.
+		if state, err := os.ReadFile(filepath.Join(d, "freezer.state")); err == nil && strings.TrimSpace(string(state)) != "THAWED" {
+			if err := c.write(filepath.Join(d, "freezer.state"), "THAWED"); err != nil {
+				return err
+			}
 		}
 	}
 	if sig == syscall.SIGKILL {

@@ -71,7 +71,11 @@ func openConsole(log *explain.Log, sock *os.File, uid int, ws unix.Winsize) erro
 		return fmt.Errorf("hand the terminal to ns-enter: %w", err)
 	}
 	sock.Close()
-	log.Step(fmt.Sprintf("setsid(); ioctl(%q, TIOCSCTTY); dup2 onto 0, 1, 2", path), "setsid --ctty … <"+path+" >"+path+" 2>&1")
+	// No shell half: a shell cannot unlock a pty (unlockpt) nor pass its
+	// master end over a socket, so a replayed -t transcript goes on with
+	// the replaying shell's own stdin and stdout, without a terminal.
+	log.Step(fmt.Sprintf("setsid(); ioctl(%q, TIOCSCTTY); dup2 onto 0, 1, 2", path), "")
+	log.Note("-t: %s is the container's terminal; a replay has none (stock tools cannot unlock a pty or hand its master over a socket) and keeps the shell's own input and output", path)
 	if _, err := unix.Setsid(); err != nil {
 		return fmt.Errorf("setsid: %w", err)
 	}
