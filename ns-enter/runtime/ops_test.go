@@ -190,8 +190,16 @@ func TestDeleteCreated(t *testing.T) {
 		t.Fatalf("Create(rt2) = %v", err)
 	}
 	st, _ := Load(root, "rt2")
-	if err := Delete(root, "rt2", false, nil); err != nil {
-		t.Fatalf("Delete(created) = %v", err)
+	// The spec: deleting a container that is not stopped is an error; only
+	// --force ends it (runtime-tools' delete program checks both).
+	if err := Delete(root, "rt2", false, nil); err == nil || !strings.Contains(err.Error(), "delete --force") {
+		t.Errorf("Delete(created) = %v, want the error naming --force", err)
+	}
+	if !st.Alive() {
+		t.Fatalf("Delete(created) without --force ended the process %d", st.Pid)
+	}
+	if err := Delete(root, "rt2", true, nil); err != nil {
+		t.Fatalf("Delete(created, force) = %v", err)
 	}
 	if st.Alive() {
 		t.Errorf("the created process %d still runs after Delete", st.Pid)
