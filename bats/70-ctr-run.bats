@@ -11,9 +11,7 @@ setup_file() {
 	load helpers
 	export CTRKIT_ROOT=$BATS_FILE_TMPDIR/root CTRKIT_STATE=$BATS_FILE_TMPDIR/state
 	make_host_netns
-	make_rootfs "$BATS_FILE_TMPDIR/rootfs"
-	tar -C "$BATS_FILE_TMPDIR/rootfs" -cf "$BATS_FILE_TMPDIR/busybox.tar" .
-	img-pull import --cmd=sh "$BATS_FILE_TMPDIR/busybox.tar" busybox:latest >/dev/null 2>&1
+	import_busybox
 }
 
 teardown_file() {
@@ -26,10 +24,7 @@ setup() {
 
 teardown() {
 	# Whatever a failed test left: remove it the way a user would.
-	local id
-	for id in $(host ctr-run ps -a 2>/dev/null | awk 'NR > 1 {print $1}'); do
-		host ctr-run rm -f "$id" >/dev/null 2>&1 || true
-	done
+	remove_host_containers
 }
 
 # containers: the container state directories left under CTRKIT_STATE.

@@ -11,9 +11,7 @@ load helpers
 setup_file() {
 	load helpers
 	export CTRKIT_ROOT=$BATS_FILE_TMPDIR/root
-	make_rootfs "$BATS_FILE_TMPDIR/rootfs"
-	tar -C "$BATS_FILE_TMPDIR/rootfs" -cf "$BATS_FILE_TMPDIR/busybox.tar" .
-	img-pull import --cmd=sh "$BATS_FILE_TMPDIR/busybox.tar" busybox:latest >/dev/null 2>&1
+	import_busybox
 }
 
 setup() {

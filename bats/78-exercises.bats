@@ -28,10 +28,7 @@ setup() {
 
 teardown() {
 	# Whatever a failed test left: removed the way a user would.
-	local id
-	for id in $(host ctr-run ps -a 2>/dev/null | awk 'NR > 1 {print $1}'); do
-		host ctr-run rm -f "$id" >/dev/null 2>&1 || true
-	done
+	remove_host_containers
 	cg-limit thaw ex2-ice >/dev/null 2>&1 || true
 	cg-limit kill ex2-ice KILL >/dev/null 2>&1 || true
 	cg-limit rm ex2-small ex2-oom ex2-ice >/dev/null 2>&1 || true

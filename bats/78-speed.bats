@@ -9,9 +9,7 @@ setup_file() {
 	load helpers
 	export CTRKIT_ROOT=$BATS_FILE_TMPDIR/root CTRKIT_STATE=$BATS_FILE_TMPDIR/state
 	make_host_netns
-	make_rootfs "$BATS_FILE_TMPDIR/rootfs"
-	tar -C "$BATS_FILE_TMPDIR/rootfs" -cf "$BATS_FILE_TMPDIR/busybox.tar" .
-	img-pull import --cmd=sh "$BATS_FILE_TMPDIR/busybox.tar" busybox:latest >/dev/null 2>&1
+	import_busybox
 }
 
 teardown_file() {

@@ -9,9 +9,7 @@ load helpers
 setup_file() {
 	load helpers
 	export CTRKIT_ROOT=$BATS_FILE_TMPDIR/root CTRKIT_STATE=$BATS_FILE_TMPDIR/state
-	make_rootfs "$BATS_FILE_TMPDIR/rootfs"
-	tar -C "$BATS_FILE_TMPDIR/rootfs" -cf "$BATS_FILE_TMPDIR/busybox.tar" .
-	img-pull import --cmd=sh "$BATS_FILE_TMPDIR/busybox.tar" busybox:latest >/dev/null 2>&1
+	import_busybox
 	# An image whose Dockerfile says USER: docker exec runs as that user.
 	mkdir -p "$BATS_FILE_TMPDIR/ctx"
 	printf 'FROM busybox\nUSER 1000:1000\nCMD ["sleep", "1000"]\n' >"$BATS_FILE_TMPDIR/ctx/Dockerfile"

@@ -15,9 +15,7 @@ setup_file() {
 	SH=$(mktemp -d /tmp/ck-sec.XXXXXX)
 	chmod 0755 "$SH"
 	export SH CTRKIT_ROOT=$SH/root CTRKIT_STATE=$SH/state
-	make_rootfs "$BATS_FILE_TMPDIR/rootfs"
-	tar -C "$BATS_FILE_TMPDIR/rootfs" -cf "$BATS_FILE_TMPDIR/busybox.tar" .
-	img-pull import --cmd=sh "$BATS_FILE_TMPDIR/busybox.tar" busybox:latest >/dev/null 2>&1
+	import_busybox
 }
 
 teardown_file() {

@@ -15,9 +15,7 @@ setup_file() {
 	[ -x /usr/bin/docker ] || return 0
 	export CTRKIT_ROOT=$BATS_FILE_TMPDIR/root CTRKIT_STATE=$BATS_FILE_TMPDIR/state
 	make_host_netns
-	make_rootfs "$BATS_FILE_TMPDIR/rootfs"
-	tar -C "$BATS_FILE_TMPDIR/rootfs" -cf "$BATS_FILE_TMPDIR/busybox.tar" .
-	img-pull import --cmd=sh "$BATS_FILE_TMPDIR/busybox.tar" busybox:latest >/dev/null 2>&1
+	import_busybox
 	# `docker` is Debian's client (API 1.41), whatever else is on PATH.
 	printf '#!/bin/sh\nexec /usr/bin/docker "$@"\n' >"$BATS_FILE_TMPDIR/bin/docker"
 	# api METHOD PATH [BODY]: the raw request, as the docs' curl examples.

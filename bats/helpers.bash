@@ -251,6 +251,24 @@ _leak_list() {
 	fi
 }
 
+# import_busybox: the offline busybox image (a rootfs made by make_rootfs,
+# as a tar) imported into the file's store, CTRKIT_ROOT (call it from
+# setup_file).
+import_busybox() {
+	make_rootfs "$BATS_FILE_TMPDIR/rootfs"
+	tar -C "$BATS_FILE_TMPDIR/rootfs" -cf "$BATS_FILE_TMPDIR/busybox.tar" .
+	img-pull import --cmd=sh "$BATS_FILE_TMPDIR/busybox.tar" busybox:latest >/dev/null 2>&1
+}
+
+# remove_host_containers: whatever containers a failed test left in the
+# file's "host", removed the way a user would (call it from teardown).
+remove_host_containers() {
+	local id
+	for id in $(host ctr-run ps -a 2>/dev/null | awk 'NR > 1 {print $1}'); do
+		host ctr-run rm -f "$id" >/dev/null 2>&1 || true
+	done
+}
+
 # make_host_netns: a network namespace playing the "host" for a test file
 # (call it from setup_file), so bridges, NAT rules and published ports never
 # touch the real host's network; sets and exports HOSTNS, and writes a

@@ -60,8 +60,7 @@ func ID(s string) string {
 type Sequence struct {
 	participants []string
 	known        map[string]bool
-	lines        []string
-	depth        int
+	body
 }
 
 // Participant declares id, shown as label, unless it is already declared.
@@ -104,29 +103,11 @@ func (s *Sequence) Note(text string, over ...string) {
 
 // Frame opens a labelled frame around the lines that follow (Mermaid's
 // "opt" block); End closes it.
-func (s *Sequence) Frame(label string) {
-	s.add("opt " + Text(label))
-	s.depth++
-}
-
-// End closes the innermost Frame.
-func (s *Sequence) End() {
-	if s.depth == 0 {
-		return
-	}
-	s.depth--
-	s.add("end")
-}
-
-func (s *Sequence) add(line string) {
-	s.lines = append(s.lines, strings.Repeat("  ", s.depth+1)+line)
-}
+func (s *Sequence) Frame(label string) { s.open("opt " + Text(label)) }
 
 // WriteTo writes the diagram as Mermaid text.
 func (s *Sequence) WriteTo(w io.Writer) (int64, error) {
-	for s.depth > 0 {
-		s.End()
-	}
+	s.closeAll()
 	var b strings.Builder
 	b.WriteString("sequenceDiagram\n")
 	for _, p := range s.participants {
@@ -142,9 +123,8 @@ func (s *Sequence) WriteTo(w io.Writer) (int64, error) {
 // Flowchart is a flowchart: nodes, edges and subgraphs, in the order they
 // were added.
 type Flowchart struct {
-	Dir   string // TB, BT, LR or RL
-	lines []string
-	depth int
+	Dir string // TB, BT, LR or RL
+	body
 }
 
 // Shapes of a node, as Mermaid draws them.
@@ -172,32 +152,49 @@ func (f *Flowchart) Edge(from, arrow, to, label string) {
 
 // Subgraph opens a group of nodes drawn in one frame; End closes it.
 func (f *Flowchart) Subgraph(id, label string) {
-	f.add(fmt.Sprintf("subgraph %s[\"%s\"]", ID(id), Label(label)))
-	f.depth++
-}
-
-// End closes the innermost Subgraph.
-func (f *Flowchart) End() {
-	if f.depth == 0 {
-		return
-	}
-	f.depth--
-	f.add("end")
-}
-
-func (f *Flowchart) add(line string) {
-	f.lines = append(f.lines, strings.Repeat("  ", f.depth+1)+line)
+	f.open(fmt.Sprintf("subgraph %s[\"%s\"]", ID(id), Label(label)))
 }
 
 // WriteTo writes the diagram as Mermaid text.
 func (f *Flowchart) WriteTo(w io.Writer) (int64, error) {
-	for f.depth > 0 {
-		f.End()
-	}
+	f.closeAll()
 	dir := f.Dir
 	if dir == "" {
 		dir = "TB"
 	}
 	n, err := io.WriteString(w, "flowchart "+dir+"\n"+strings.Join(f.lines, "\n")+"\n")
 	return int64(n), err
+}
+
+// body is what both kinds of diagram hold: their lines, indented by the
+// frames (Frame, Subgraph) open around them.
+type body struct {
+	lines []string
+	depth int
+}
+
+func (b *body) add(line string) {
+	b.lines = append(b.lines, strings.Repeat("  ", b.depth+1)+line)
+}
+
+// open adds a line that opens a frame: the lines after it are inside.
+func (b *body) open(line string) {
+	b.add(line)
+	b.depth++
+}
+
+// End closes the innermost frame (a Sequence's Frame, a Flowchart's
+// Subgraph).
+func (b *body) End() {
+	if b.depth == 0 {
+		return
+	}
+	b.depth--
+	b.add("end")
+}
+
+func (b *body) closeAll() {
+	for b.depth > 0 {
+		b.End()
+	}
 }

@@ -67,17 +67,8 @@ func checkCallerMounts(s *specs.Spec) error {
 // hooks and enters root with chroot.
 func setupCallerMounts(log *explain.Log, s *specs.Spec, root string, userns bool, createContainer func() error) error {
 	log.Note("no mount namespace in the spec: the mounts go below %s in ns-enter's own, and chroot replaces pivot_root", root)
-	devTmpfs := false
-	for _, m := range s.Mounts {
-		if err := mountOne(log, root, m, userns); err != nil {
-			return err
-		}
-		devTmpfs = devTmpfs || filepath.Clean(m.Destination) == "/dev"
-	}
-	if devTmpfs {
-		if err := makeDev(log, root, s, userns); err != nil {
-			return err
-		}
+	if err := mountAll(log, root, s, userns); err != nil { // rootfs.go
+		return err
 	}
 	if err := createContainer(); err != nil {
 		return err

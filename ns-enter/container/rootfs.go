@@ -48,17 +48,8 @@ func setupMounts(log *explain.Log, s *specs.Spec, root string, noPivot, userns b
 	} else if err := mount(log, root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
-	devTmpfs := false
-	for _, m := range s.Mounts {
-		if err := mountOne(log, root, m, userns); err != nil {
-			return err
-		}
-		devTmpfs = devTmpfs || filepath.Clean(m.Destination) == "/dev"
-	}
-	if devTmpfs {
-		if err := makeDev(log, root, s, userns); err != nil {
-			return err
-		}
+	if err := mountAll(log, root, s, userns); err != nil {
+		return err
 	}
 	if err := beforePivot(); err != nil {
 		return err
@@ -345,4 +336,20 @@ func readonlyPath(log *explain.Log, p string) error {
 func unifiedCgroup() bool {
 	var st unix.Statfs_t
 	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// mountAll mounts the spec's mounts below root, in order, then fills /dev
+// when one of them is a fresh /dev.
+func mountAll(log *explain.Log, root string, s *specs.Spec, userns bool) error {
+	devTmpfs := false
+	for _, m := range s.Mounts {
+		if err := mountOne(log, root, m, userns); err != nil {
+			return err
+		}
+		devTmpfs = devTmpfs || filepath.Clean(m.Destination) == "/dev"
+	}
+	if devTmpfs {
+		return makeDev(log, root, s, userns)
+	}
+	return nil
 }
