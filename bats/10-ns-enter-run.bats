@@ -101,8 +101,8 @@ start_target() {
 	assert_equal "$stderr" ''
 	local ours=$output
 	requires runc
-	on_teardown runc delete --force "$(safename)"
-	run_tool runc run --bundle "$bundle" "$(safename)"
+	on_teardown runc --root "$BATS_TEST_TMPDIR/runc" delete --force "$(safename)"
+	run_tool runc --root "$BATS_TEST_TMPDIR/runc" run --bundle "$bundle" "$(safename)"
 	assert_equal "$output" "$ours"
 }
 
