@@ -38,7 +38,7 @@ awk '/^```sh vm[[:space:]]*$/ { b = 1; next } /^```/ && b { b = 0; t = 1; next }
 
 adds=()
 for c in "${cmds[@]}"; do adds+=(--add "bin/$c"); done
-adds+=(--add "$tmp/store" --add scripts/vm-cg-limit.sh --add scripts/vm-swap-io.sh --add "$tmp/vm-doc.sh" --add scripts/vm-ctr-run.sh)
+adds+=(--add "$tmp/store" --add scripts/vm-tap.sh --add scripts/vm-cg-limit.sh --add scripts/vm-swap-io.sh --add "$tmp/vm-doc.sh" --add scripts/vm-ctr-run.sh)
 # shellcheck disable=SC2016 # the payload's own shell expands $?
 payload='sh vm-cg-limit.sh; r=$?; sh vm-swap-io.sh || r=1; sh vm-doc.sh 2>&1 || r=1; sh vm-ctr-run.sh || r=1; exit $r'
 vm() { # vm MODE: one guest; its output in $tmp/MODE.out, its status in $tmp/MODE.rc

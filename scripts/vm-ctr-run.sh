@@ -10,14 +10,8 @@ set -u
 PATH=/job:$PATH
 CTRKIT_ROOT=/job/store CTRKIT_STATE=/run/ctrkit
 export CTRKIT_ROOT CTRKIT_STATE
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { # check NAME CMD...: ok when CMD succeeds
-	name=$1
-	shift
-	if "$@"; then ok "$name"; else notok "$name"; fi
-}
+# shellcheck source=scripts/vm-tap.sh
+. /job/vm-tap.sh
 started=$(cut -d" " -f1 /proc/uptime)
 lap() { echo "# $(awk -v s="$started" '{ printf "%.1f", $1 - s }' /proc/uptime) s: $1"; }
 echo "# ctr-run in a guest: cgroup $(cg-limit info --format json | sed -n 's/.*"mode": "\(.*\)".*/\1/p'), kernel $(uname -r)"

@@ -15,15 +15,8 @@
 # is in the "#" lines (docs/02-cgroups.md quotes them).
 set -u
 PATH=/job:$PATH
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { # check NAME CMD...: ok when CMD succeeds
-	name=$1
-	shift
-	if "$@"; then ok "$name"; else notok "$name"; fi
-}
-json_num() { sed -n "s/.*\"$1\": *\\(-\\{0,1\\}[0-9]*\\).*/\\1/p" | head -n 1; }
+# shellcheck source=scripts/vm-tap.sh
+. /job/vm-tap.sh
 mode=$(cg-limit info --format json | sed -n 's/.*"mode": "\(.*\)".*/\1/p')
 cg=/sys/fs/cgroup
 mib() { echo $(($1 / 1048576)); }
