@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
 	"ctrkit/internal/explain"
+	"ctrkit/internal/ident"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,20 +24,18 @@ type Cgroup struct {
 	log  *explain.Log
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
 // CheckName refuses names that are not one plain path element, or an
 // absolute path of such elements.
 func CheckName(name string) error {
 	if rest, abs := strings.CutPrefix(name, "/"); abs {
 		for _, el := range strings.Split(rest, "/") {
-			if !nameRE.MatchString(el) {
+			if !ident.Valid(el, 64) {
 				return fmt.Errorf("invalid cgroup path %q: each element is letters, digits, '_', '.' and '-' (at most 64), like /ctrkit/web", name)
 			}
 		}
 		return nil
 	}
-	if !nameRE.MatchString(name) {
+	if !ident.Valid(name, 64) {
 		return fmt.Errorf("invalid cgroup name %q: use letters, digits, '_', '.' and '-' (at most 64), like web or ck-1, or an absolute path like /ctrkit/web", name)
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"ctrkit/ctr-run/lifecycle"
 	"ctrkit/internal/explain"
 	"ctrkit/internal/fsutil"
+	"ctrkit/internal/ident"
 )
 
 // find returns the container named by the request's {id}: a name, an id
@@ -47,11 +47,9 @@ func (s *Server) config(c *lifecycle.Container) *containerConfig {
 	return cfg
 }
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
-
 func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	name := strings.TrimPrefix(r.URL.Query().Get("name"), "/")
-	if name != "" && !validName.MatchString(name) {
+	if name != "" && (len(name) < 2 || !ident.Valid(name, 0)) {
 		return errf(http.StatusBadRequest, "invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
 	}
 	var cfg containerConfig

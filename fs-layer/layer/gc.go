@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
+	"strings"
 
 	"ctrkit/internal/lease"
 	"ctrkit/internal/store"
@@ -80,10 +80,24 @@ func EnsureLink(layersDir string, chain v1.Hash) (bool, error) {
 	return true, nil
 }
 
-var (
-	layerName = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	tmpName   = regexp.MustCompile(`^[0-9a-f]{12}\.[0-9a-z]+$`) // CHAIN12.LEASE (older: CHAIN12.RANDOM)
-)
+// isLayerName: a chain id, 64 hex digits.
+func isLayerName(s string) bool { return len(s) == 64 && onlyFrom(s, "0123456789abcdef") }
+
+// isTmpName: CHAIN12.LEASE (older: CHAIN12.RANDOM).
+func isTmpName(s string) bool {
+	chain, lease, ok := strings.Cut(s, ".")
+	return ok && len(chain) == 12 && onlyFrom(chain, "0123456789abcdef") && lease != "" && onlyFrom(lease, "0123456789abcdefghijklmnopqrstuvwxyz")
+}
+
+// onlyFrom tells whether every byte of s is in set.
+func onlyFrom(s, set string) bool {
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(set, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // GC collects the layer store under root, as described above; with dryRun
 // it only says what it would do. containerChains are the chain ids every
@@ -116,7 +130,7 @@ func (s *Store) GC(images *store.Store, containerChains []string, dryRun bool) (
 	tmps, _ := os.ReadDir(s.TmpDir())
 	for _, e := range tmps {
 		rel := filepath.Join("layers", "tmp", e.Name())
-		if !tmpName.MatchString(e.Name()) || live[rel] {
+		if !isTmpName(e.Name()) || live[rel] {
 			continue
 		}
 		it := GCItem{Action: "remove", Path: rel, Why: "an unpack that was killed", Bytes: du(filepath.Join(root, rel))}
@@ -149,7 +163,7 @@ func (s *Store) GC(images *store.Store, containerChains []string, dryRun bool) (
 	}
 	for _, e := range ents {
 		rel := filepath.Join("layers", e.Name())
-		if !layerName.MatchString(e.Name()) || used[e.Name()] || live[rel] {
+		if !isLayerName(e.Name()) || used[e.Name()] || live[rel] {
 			continue
 		}
 		it := GCItem{Action: "remove", Path: rel, Why: "no image or container uses it", Bytes: du(filepath.Join(root, rel))}
@@ -163,7 +177,7 @@ func (s *Store) GC(images *store.Store, containerChains []string, dryRun bool) (
 	}
 	// 3. The short links.
 	for _, e := range ents {
-		if !layerName.MatchString(e.Name()) || !used[e.Name()] && !live[filepath.Join("layers", e.Name())] {
+		if !isLayerName(e.Name()) || !used[e.Name()] && !live[filepath.Join("layers", e.Name())] {
 			continue
 		}
 		h := v1.Hash{Algorithm: "sha256", Hex: e.Name()}

@@ -49,14 +49,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
 	"time"
 
 	"ctrkit/internal/explain"
 	"ctrkit/internal/fsutil"
+	"ctrkit/internal/ident"
 	"ctrkit/internal/mountinfo"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -93,11 +94,9 @@ func (c *Container) Work() string  { return filepath.Join(c.Dir, "work") }
 // CopyRoot is the copy driver's root filesystem.
 func (c *Container) CopyRoot() string { return filepath.Join(c.Dir, "rootfs") }
 
-var validID = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
-
 // CheckID refuses ids that are not safe as one directory name.
 func CheckID(id string) error {
-	if !validID.MatchString(id) {
+	if !ident.Valid(id, 128) {
 		return fmt.Errorf("container id %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", id)
 	}
 	return nil

@@ -15,17 +15,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"time"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-
+	"ctrkit/internal/ident"
 	"ctrkit/internal/store"
-)
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
 
 // Volume is one named volume.
 type Volume struct {
@@ -41,7 +39,7 @@ func Dir(root string) string { return filepath.Join(root, "volumes") }
 // Create makes volume name if it does not exist and returns it; created
 // says whether it is new.
 func Create(root, name string) (v *Volume, created bool, err error) {
-	if !validName.MatchString(name) {
+	if !ident.Valid(name, 128) {
 		return nil, false, fmt.Errorf("volume name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", name)
 	}
 	if err := store.EnsurePrivate(root, "volumes"); err != nil {
@@ -61,7 +59,7 @@ func Create(root, name string) (v *Volume, created bool, err error) {
 
 // Inspect describes volume name.
 func Inspect(root, name string) (*Volume, error) {
-	if !validName.MatchString(name) {
+	if !ident.Valid(name, 128) {
 		return nil, fmt.Errorf("volume name %q is not valid", name)
 	}
 	data := filepath.Join(Dir(root), name, "_data")
@@ -153,7 +151,7 @@ func Parse(arg string) (Spec, error) {
 		s.Source = abs
 		return s, nil
 	}
-	if !validName.MatchString(src) {
+	if !ident.Valid(src, 128) {
 		return s, fmt.Errorf("-v %s: %q is neither a host path (starting with / or .) nor a volume name", arg, src)
 	}
 	s.Name = src

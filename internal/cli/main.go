@@ -21,11 +21,6 @@ type kongExit int
 // own exits come back as an *ExitError without a message (kong printed it;
 // a 0 after --help is nil).
 func Main(name, description string, grammar any, args []string, stdout, stderr io.Writer, binds ...any) (err error) {
-	k, err := kong.New(grammar, kong.Name(name), kong.Description(description), kong.ShortUsageOnError(),
-		kong.Writers(stdout, stderr), kong.Exit(func(code int) { panic(kongExit(code)) }))
-	if err != nil {
-		return err
-	}
 	defer func() {
 		if r := recover(); r != nil {
 			code, ok := r.(kongExit)
@@ -38,11 +33,28 @@ func Main(name, description string, grammar any, args []string, stdout, stderr i
 			}
 		}
 	}()
+	if n := narrow(grammar, args); n != nil { // narrow.go: the common case, cheaper
+		if k, err := newParser(name, description, n.grammar, stdout, stderr); err == nil {
+			if ctx, err := k.Parse(args); err == nil {
+				n.commit()
+				return ctx.Run(binds...)
+			}
+		}
+	}
+	k, err := newParser(name, description, grammar, stdout, stderr)
+	if err != nil {
+		return err
+	}
 	ctx, err := k.Parse(args)
 	if err != nil {
 		k.FatalIfErrorf(err) // prints the usage and the error, then exits (panics)
 	}
 	return ctx.Run(binds...)
+}
+
+func newParser(name, description string, grammar any, stdout, stderr io.Writer) (*kong.Kong, error) {
+	return kong.New(grammar, kong.Name(name), kong.Description(description), kong.ShortUsageOnError(),
+		kong.Writers(stdout, stderr), kong.Exit(func(code int) { panic(kongExit(code)) }))
 }
 
 // Status prints err once and returns the status to exit with, as Exit

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 
+	"ctrkit/internal/ident"
 	"ctrkit/net-bridge/ipam"
 	"ctrkit/net-bridge/netcfg"
 )
@@ -35,11 +35,9 @@ type plan struct {
 	ports    []ipam.Port
 }
 
-var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-
 // names returns the host-side link and namespace names of container id.
 func names(id string) (link, netnsName string, err error) {
-	if !idRE.MatchString(id) {
+	if !ident.Valid(id, 0) {
 		return "", "", fmt.Errorf("container id %q: use letters, digits, '_', '.' and '-'", id)
 	}
 	link = "ck-" + id

@@ -40,12 +40,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 
 	"ctrkit/internal/explain"
+	"ctrkit/internal/ident"
 	"ctrkit/internal/sibling"
 	"ctrkit/internal/spec"
 
@@ -79,7 +79,7 @@ func makeCgroup(log *explain.Log, s *specs.Spec, stderr io.Writer) (remove func(
 			name = rest
 		}
 	}
-	if id := s.Annotations[spec.IDAnnotation]; name == "" && cgroupName.MatchString(id) {
+	if id := s.Annotations[spec.IDAnnotation]; name == "" && ident.Valid(id, 64) {
 		name = id
 	}
 	if name == "" {
@@ -217,9 +217,6 @@ func (h *heldCgroup) remove() {
 		fmt.Fprintf(h.stderr, "ns-enter: removing cgroup %s with cg-limit: %v, then cg-limit rm -f: %v (remove it by hand: cg-limit rm -f %s)\n", h.path, err, rerr, h.name)
 	}
 }
-
-// cgroupName is what cg-limit accepts as a cgroup name under /ctrkit.
-var cgroupName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // hasTail tells whether list ends with tail.
 func hasTail(list, tail []specs.LinuxDeviceCgroup) bool {

@@ -36,6 +36,7 @@ import (
 	"os/exec"
 
 	"ctrkit/internal/explain"
+	"ctrkit/ns-enter/seccomp"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -105,6 +106,8 @@ type initConfig struct {
 	// State is the hooks' state document: createContainer and
 	// startContainer hooks run in stage 1.
 	State specs.State `json:"state"`
+	// Seccomp is the spec's filter, compiled by stage 0.
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 }
 
 // Descriptors of stage 1, after the PassFDs ones passed to the container

@@ -89,7 +89,7 @@ func Init() (code int) {
 	}
 	if p.NoNewPrivileges {
 		// As late as possible, so the filter need not allow the setup.
-		if err := loadSeccomp(log, cfg.Spec); err != nil {
+		if err := loadSeccomp(log, cfg.Seccomp); err != nil {
 			return report(errPipe, err)
 		}
 	}
@@ -154,7 +154,7 @@ func setup(log *explain.Log, cfg *initConfig) (string, error) {
 	if !s.Process.NoNewPrivileges {
 		// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN,
 		// which setupProcess drops.
-		if err := loadSeccomp(log, s); err != nil {
+		if err := loadSeccomp(log, cfg.Seccomp); err != nil {
 			return "", err
 		}
 	}

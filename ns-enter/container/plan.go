@@ -14,6 +14,7 @@ import (
 	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
 	"ctrkit/ns-enter/namespace"
+	"ctrkit/ns-enter/seccomp"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -39,6 +40,8 @@ type runPlan struct {
 	// callersMountNS: the mount namespace joined by path is ns-enter's own.
 	callersMountNS bool
 	joined         []joined
+	// seccomp waits for the filter's BPF, generated meanwhile (seccomp.go).
+	seccomp func() (*seccomp.Program, error)
 }
 
 type joined struct {
@@ -203,7 +206,7 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 	if len(s.Mounts) > 0 && !p.ownMountNS() && p.rootfs == "" {
 		return nil, errors.New("mounts need a new mount namespace, or a root filesystem to go below: add --mount, or they would land on the host's own paths")
 	}
-	if err := checkSeccomp(s); err != nil {
+	if p.seccomp, err = compileSeccomp(s); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -6,39 +6,51 @@ import (
 
 	"ctrkit/internal/explain"
 	"ctrkit/ns-enter/seccomp"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// checkSeccomp compiles the spec's seccomp profile in stage 0, before
-// anything is created, so a bad profile leaves nothing behind. Stage 1
-// compiles it again to load it.
-func checkSeccomp(s *specs.Spec) error {
+// compileSeccomp checks the spec's seccomp profile in stage 0, before
+// anything is created, so a bad profile leaves nothing behind, and starts
+// generating its BPF in the background, while stage 1 starts; the function
+// it returns waits for the program (nil without a profile).
+func compileSeccomp(s *specs.Spec) (func() (*seccomp.Program, error), error) {
 	if s.Linux == nil || s.Linux.Seccomp == nil {
-		return nil
+		return func() (*seccomp.Program, error) { return nil, nil }, nil
 	}
 	f, err := seccomp.Compile(s.Linux.Seccomp)
 	if err != nil {
-		return fmt.Errorf("linux.seccomp: %w", err)
+		return nil, fmt.Errorf("linux.seccomp: %w", err)
 	}
-	f.Release()
-	return nil
+	type result struct {
+		p   *seccomp.Program
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer f.Release()
+		p, err := f.Program()
+		done <- result{p, err}
+	}()
+	return func() (*seccomp.Program, error) {
+		r := <-done
+		if r.err != nil {
+			return nil, fmt.Errorf("linux.seccomp: %w", r.err)
+		}
+		return r.p, nil
+	}, nil
 }
 
-// loadSeccomp installs the spec's seccomp filter in stage 1. See package
+// loadSeccomp installs the filter stage 0 compiled, in stage 1. See package
 // seccomp for when that may happen: right before execve with no_new_privs,
 // else while CAP_SYS_ADMIN is still held.
-func loadSeccomp(log *explain.Log, s *specs.Spec) error {
-	if s.Linux == nil || s.Linux.Seccomp == nil {
+func loadSeccomp(log *explain.Log, p *seccomp.Program) error {
+	if p == nil {
 		return nil
 	}
-	f, err := seccomp.Compile(s.Linux.Seccomp)
-	if err != nil {
-		return fmt.Errorf("linux.seccomp: %w", err)
+	if len(p.Skipped) > 0 {
+		log.Note("seccomp: this libseccomp cannot name %s; the profile allows them, so they get its default action instead", strings.Join(p.Skipped, ", "))
 	}
-	defer f.Release()
-	if len(f.Skipped) > 0 {
-		log.Note("seccomp: this libseccomp cannot name %s; the profile allows them, so they get its default action instead", strings.Join(f.Skipped, ", "))
-	}
-	log.Step(f.String(), "# no stock shell tool loads a seccomp filter; check it with: grep Seccomp /proc/$$/status")
-	return f.Load()
+	log.Step(p.String(), "# no stock shell tool loads a seccomp filter; check it with: grep Seccomp /proc/$$/status")
+	return p.Load()
 }

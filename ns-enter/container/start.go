@@ -142,13 +142,17 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		if fifo != nil {
 			cfg.ExecFifo = 3 + len(cmd.ExtraFiles) - 2 // just before exe
 		}
+		var err error
+		if cfg.Seccomp, err = p.seccomp(); err != nil {
+			return err
+		}
 		if !o.NoNewKeyring {
 			cfg.Keyring = "new"
 			if len(p.joined) > 0 {
 				cfg.Keyring = "join"
 			}
 		}
-		err := json.NewEncoder(cfgW).Encode(cfg)
+		err = json.NewEncoder(cfgW).Encode(cfg)
 		cfgW.Close()
 		if err != nil && !errors.Is(err, syscall.EPIPE) {
 			return fmt.Errorf("send the spec to the container: %w", err)

@@ -103,7 +103,18 @@ func TestDockerDefault(t *testing.T) {
 	if skipped := slices.Contains(f.Skipped, "mseal"); skipped != (err != nil) {
 		t.Errorf("mseal skipped = %v, but libseccomp resolves it: %v", skipped, err == nil)
 	}
-	if got := f.String(); !strings.HasPrefix(got, "seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, {default SCMP_ACT_ERRNO(EPERM), ") {
+	prog, err := f.Program()
+	if err != nil {
+		t.Fatalf("Program() = %v", err)
+	}
+	// One instruction at least per allowed name, far fewer than 64 Ki.
+	if n := len(prog.BPF) / 8; n < f.Calls || n > 1<<16 {
+		t.Errorf("Program() = %d BPF instructions for %d calls", n, f.Calls)
+	}
+	if prog.Flags != unix.SECCOMP_FILTER_FLAG_TSYNC {
+		t.Errorf("Program().Flags = %#x, want SECCOMP_FILTER_FLAG_TSYNC", prog.Flags)
+	}
+	if got := prog.String(); !strings.HasPrefix(got, "seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, {default SCMP_ACT_ERRNO(EPERM), ") {
 		t.Errorf("String() = %q, want the seccomp(2) call with the default action", got)
 	}
 }
@@ -180,7 +191,12 @@ func loadChild() {
 	if err != nil {
 		fail("compile", err)
 	}
-	if err := f.Load(); err != nil {
+	p, err := f.Program()
+	if err != nil {
+		fail("program", err)
+	}
+	f.Release()
+	if err := p.Load(); err != nil {
 		fail("load", err)
 	}
 	if err := unix.Mkdirat(unix.AT_FDCWD, filepath.Join(dir, "private"), 0o700); !errors.Is(err, unix.EACCES) {
