@@ -54,6 +54,8 @@ participants() {
 	assert_line --partial 'opt create: the pipeline'
 	assert_line --partial 'opt start: ns-enter'
 	assert_line --partial 'opt remove (--rm)'
+	# The stages held what they made; ctr-run says rm, no process starts.
+	assert_line '    ctr_run-)fs_layer: write(fd 3, "rm"): fs-layer rm ID'
 	assert_line '    Note over container: the command ended with status 3'
 	# The container's id and this run's directories are written as words.
 	assert_line '    ctr_run-)fs_layer: fork()#59; execve(): fs-layer mount --name ID'

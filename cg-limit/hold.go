@@ -22,18 +22,19 @@ package main
 // delete. In a shell the first half is
 //
 //	cg-limit --name NAME --pid $$ < config.json
+//
+// ns-enter starts cg-limit before the container's process exists, so it
+// gives no --pid and joins the cgroup itself; ctr-run --rm holds cg-limit in
+// its pipeline (internal/hold) and says rm when the container has ended.
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"os/signal"
 	"syscall"
 
 	"ctrkit/cg-limit/cgroup"
 	"ctrkit/internal/cli"
+	"ctrkit/internal/hold"
 	"ctrkit/internal/spec"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -50,22 +51,11 @@ func (c *ApplyCmd) join(g *cli.Globals, doc *specs.Spec, cg *cgroup.Cgroup) erro
 	return nil
 }
 
-// hold waits on descriptor --hold for "rm" or its end.
+// hold waits on descriptor --hold for "rm" or its end (internal/hold).
 func (c *ApplyCmd) hold(g *cli.Globals, s *Stdio, doc *specs.Spec, cg *cgroup.Cgroup) error {
-	if out, ok := s.Stdout.(io.Closer); ok {
-		out.Close() // the runtime reads the spec to its end
-	}
-	// Ctrl-C at the terminal signals the runtime's whole process group:
-	// the runtime passes it to the container, and says rm when that ends.
-	signal.Ignore(syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
-	f := os.NewFile(uintptr(c.Hold), "hold")
-	said, err := io.ReadAll(f)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("--hold %d: %w (give a descriptor that is open for reading, e.g. a pipe's read end)", c.Hold, err)
-	}
-	if string(bytes.TrimSpace(said)) != "rm" {
-		return nil // the runtime left: the cgroup stays for cg-limit rm
+	rm, err := hold.Wait(s.Stdout, c.Hold)
+	if err != nil || !rm {
+		return err // end of file: the runtime left, the cgroup stays for cg-limit rm
 	}
 	return undo(g, doc, cg)
 }

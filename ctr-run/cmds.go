@@ -182,6 +182,7 @@ func (c *RunCmd) Run(g *cli.Globals, s *Stdio) (err error) {
 	if err := needRoot(); err != nil {
 		return err
 	}
+	o.Hold = o.Rm && !c.Detach // this process removes it: the stages hold what they made till then
 	if c.Detach && (c.Interactive || c.TTY) {
 		return &cli.ExitError{Code: 125, Err: errors.New("-d with -i or -t: a detached container has no terminal to talk to; drop one of them")}
 	}

@@ -144,7 +144,7 @@ type phase struct {
 type start struct{ from, to, text string }
 
 // phases splits the run at ctr-run's own lines: the pipeline (create),
-// ns-enter (start), the undo commands (--rm).
+// ns-enter (start), the removal (--rm: the held stages, or undo commands).
 func (d *diagramRecorder) phases() ([]*phase, *strings.Replacer) {
 	var ps []*phase
 	var cur *phase
@@ -188,6 +188,12 @@ func (d *diagramRecorder) phases() ([]*phase, *strings.Replacer) {
 				}
 				name, _, _ := strings.Cut(l.Shell, " ")
 				cur.starts = append(cur.starts, start{"ctr-run", name, "fork(); execve(): " + l.Shell})
+			case strings.HasSuffix(l.Kernel, `'s fd 3, "rm"); close`): // a stage held what it made (internal/hold)
+				if cur == nil || !strings.HasPrefix(cur.label, "remove") {
+					open("remove (--rm): each stage, held since it made its part, undoes it")
+				}
+				name, _, _ := strings.Cut(l.Shell, " ")
+				cur.starts = append(cur.starts, start{"ctr-run", name, `write(fd 3, "rm"): ` + l.Shell})
 			}
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"ctrkit/fs-layer/overlay"
 	"ctrkit/fs-layer/volume"
 	"ctrkit/internal/cli"
+	"ctrkit/internal/hold"
 	"ctrkit/internal/imagespec"
 	"ctrkit/internal/spec"
 
@@ -23,6 +24,7 @@ type MountCmd struct {
 	Tmpfs    []string `help:"A tmpfs at PATH[:OPTIONS], into the spec's mounts." placeholder:"PATH"`
 	ReadOnly bool     `help:"Mount the root filesystem read-only (root.readonly in a pipe)."`
 	Driver   string   `enum:"auto,overlay,copy" default:"auto" help:"overlay, copy (every file copied), or auto: overlay, else copy with a notice."`
+	Hold     int      `help:"In a pipe, after printing the spec (and closing stdout), stay and read descriptor FD: the line \"rm\" removes the container's root filesystem as fs-layer rm ID would; end of file without it leaves it (ctr-run --rm holds its stages so)." placeholder:"FD"`
 	Userns   string   `help:"Remap ids for a user namespace, MAP as in /proc/PID/uid_map (e.g. \"0 100000 65536\"): the layers are mounted idmapped so root inside owns the image, the upper dir belongs to the outside id, and in a pipe the document gets a user namespace with MAP as its uid and gid map (like dockerd --userns-remap; Linux 5.19)." placeholder:"MAP"`
 }
 
@@ -138,7 +140,13 @@ func (c *MountCmd) Run(g *cli.Globals, s *Stdio) error {
 		Undo: []string{"fs-layer", "rm", id}}); err != nil {
 		return err
 	}
-	return spec.Write(s.Stdout, doc)
+	if err := spec.Write(s.Stdout, doc); err != nil || c.Hold == 0 {
+		return err
+	}
+	if rm, err := hold.Wait(s.Stdout, c.Hold); err != nil || !rm { // internal/hold
+		return err
+	}
+	return (&RmCmd{IDs: []string{id}}).Run(g, s)
 }
 
 // containerID is the container's id: --name, else the document's, else a

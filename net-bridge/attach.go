@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"ctrkit/internal/cli"
+	"ctrkit/internal/hold"
 	"ctrkit/internal/spec"
 	"ctrkit/net-bridge/network"
 
@@ -20,6 +21,7 @@ type AttachCmd struct {
 	Parent  string   `help:"macvlan: the host interface the container's macvlan hangs off." placeholder:"IF"`
 	Subnet  string   `help:"macvlan: the subnet of the parent's LAN (default: the subnet of the parent's first address)." placeholder:"CIDR"`
 	Gateway string   `help:"macvlan: the default gateway on the parent's LAN (default: its first address)." placeholder:"IP"`
+	Hold    int      `help:"In a pipe, after printing the spec (and closing stdout), stay and read descriptor FD: the line \"rm\" disconnects the container as net-bridge detach ID would; end of file without it leaves it connected (ctr-run --rm holds its stages so)." placeholder:"FD"`
 }
 
 func (c *AttachCmd) Help() string {
@@ -57,6 +59,14 @@ func (c *AttachCmd) Run(g *cli.Globals, s *Stdio) error {
 	switch {
 	case err != nil:
 		return err
+	case piped && c.Hold != 0:
+		if err := spec.Write(s.Stdout, doc); err != nil {
+			return err
+		}
+		if rm, err := hold.Wait(s.Stdout, c.Hold); err != nil || !rm { // internal/hold
+			return err
+		}
+		return (&DetachCmd{ID: a.ID}).Run(g, s)
 	case piped:
 		return spec.Write(s.Stdout, doc)
 	case c.Network == "host":

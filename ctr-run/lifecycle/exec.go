@@ -64,7 +64,7 @@ func (c *Container) Exec(args []string, o ExecOptions, env []string) (Stage, []s
 			execEnv = append(execEnv, e)
 		}
 	}
-	return Stage{"ns-enter", nsArgs}, execEnv, nil
+	return Stage{Command: "ns-enter", Args: nsArgs}, execEnv, nil
 }
 
 // processFlags are the flags of the container's own ns-enter command that

@@ -41,12 +41,16 @@ type Options struct {
 	// UsernsMap is the id map of --userns ("" without): fs-layer idmaps
 	// the layers, ns-enter makes the user namespace.
 	UsernsMap string
+	// Hold keeps the stages that made something running, each holding it,
+	// until Remove (Pipeline.RunHolding): ctr-run --rm in the foreground,
+	// where this process removes the container once it ends.
+	Hold bool
 }
 
 // Pipeline is the chain of stages that prepares container id.
 func (o Options) Pipeline(id string) Pipeline {
 	seed, _ := json.Marshal(specs.Spec{Version: specs.Version, Annotations: map[string]string{spec.IDAnnotation: id}})
-	fs := Stage{"fs-layer", []string{"mount", "--name", id}}
+	fs := Stage{Command: "fs-layer", Args: []string{"mount", "--name", id}, Rm: []string{"fs-layer", "rm", id}}
 	for _, v := range o.Volume {
 		fs.Args = append(fs.Args, "-v", v)
 	}
@@ -59,11 +63,11 @@ func (o Options) Pipeline(id string) Pipeline {
 	if o.UsernsMap != "" {
 		fs.Args = append(fs.Args, "--userns", o.UsernsMap)
 	}
-	cg := Stage{"cg-limit", append([]string{"--name", id}, o.Limits...)}
+	cg := Stage{Command: "cg-limit", Args: append([]string{"--name", id}, o.Limits...), Rm: []string{"cg-limit", "rm", id}}
 	if o.Privileged {
 		cg.Args = append(cg.Args, "--privileged")
 	}
-	net := Stage{"net-bridge", []string{"attach", "--id", id}}
+	net := Stage{Command: "net-bridge", Args: []string{"attach", "--id", id}, Rm: []string{"net-bridge", "detach", id}}
 	if o.Network != "" {
 		net.Args = append(net.Args, "--network", o.Network)
 	}
@@ -77,7 +81,7 @@ func (o Options) Pipeline(id string) Pipeline {
 	if policy == "" {
 		policy = "missing"
 	}
-	pull := Stage{"img-pull", []string{"--pull", policy, o.Image}}
+	pull := Stage{Command: "img-pull", Args: []string{"--pull", policy, o.Image}}
 	return Pipeline{Seed: seed, Stages: []Stage{pull, fs, cg, net}}
 }
 
@@ -120,7 +124,7 @@ func (o Options) NsEnter(c *Container, entrypoint []string) Stage {
 	if cmd := imagespec.Command(entrypoint, o.Entrypoint, o.Cmd); len(cmd) > 0 {
 		args = append(append(args, "--"), cmd...)
 	}
-	return Stage{"ns-enter", args}
+	return Stage{Command: "ns-enter", Args: args}
 }
 
 // ImageEntrypoint asks the store under root, through img-pull and without
@@ -131,7 +135,7 @@ func ImageEntrypoint(root, image string, env []string) []string {
 	if _, err := os.Stat(filepath.Join(root, "oci", "index.json")); err != nil {
 		return nil
 	}
-	st := Stage{"img-pull", []string{"--pull", "never", "--print", "spec", "-q", image}}
+	st := Stage{Command: "img-pull", Args: []string{"--pull", "never", "--print", "spec", "-q", image}}
 	seed, _ := json.Marshal(specs.Spec{Version: specs.Version})
 	doc, err := Pipeline{Seed: seed, Stages: []Stage{st}}.Run(env, nil)
 	if err != nil {

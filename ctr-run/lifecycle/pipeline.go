@@ -3,10 +3,12 @@ package lifecycle
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +22,10 @@ import (
 type Stage struct {
 	Command string
 	Args    []string
+	// Rm, when set, is the command that undoes what the stage made: the
+	// stage can then stay with it (--hold FD, internal/hold) and do the
+	// same on "rm", when the pipeline runs holding.
+	Rm []string
 }
 
 func (s Stage) String() string { return explain.Join(append([]string{s.Command}, s.Args...)) }
@@ -58,17 +64,45 @@ func Bin(name string) string { return sibling.Path(name) }
 // terminal, and its progress bars), a later stage's message becomes the
 // error when that stage failed first, and the others are dropped.
 func (p Pipeline) Run(env []string, stderr io.Writer) ([]byte, error) {
+	doc, _, err := p.run(env, stderr, false)
+	return doc, err
+}
+
+// RunHolding is Run, but the stages that can hold (Stage.Rm) get
+// --hold and stay, each with what it made, once the document is out:
+// Held.Release then removes it all without a process start per stage
+// (ctr-run --rm). The shell line stays Shell's; a stage's rm command is
+// the shell's way to what Release does.
+func (p Pipeline) RunHolding(env []string, stderr io.Writer) ([]byte, *Held, error) {
+	return p.run(env, stderr, true)
+}
+
+func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *Held, error) {
 	cmds := make([]*exec.Cmd, len(p.Stages))
 	held := make([]*heldErrors, len(p.Stages))
+	holds := make([]*os.File, len(p.Stages)) // our ends of the stages' --hold pipes
 	var mu sync.Mutex
-	var copying sync.WaitGroup
+	copying := new(sync.WaitGroup)
 	var in io.Reader = bytes.NewReader(p.Seed)
 	var closers []io.Closer
-	var out bytes.Buffer
+	closeHolds := func() {
+		for _, h := range holds {
+			if h != nil {
+				h.Close()
+			}
+		}
+	}
 	for i, s := range p.Stages {
-		c := exec.Command(Bin(s.Command), s.Args...)
+		args := s.Args
+		if holding && s.Rm != nil {
+			args = append(slices.Clip(args), "--hold", "3")
+		}
+		c := exec.Command(Bin(s.Command), args...)
 		held[i] = &heldErrors{leader: s.Command + ": error: "}
 		c.Env, c.Stdin, c.Stderr = env, in, stderr
+		if s.Command != "img-pull" && s.Command != "fs-layer" {
+			c.Env = oneP(env)
+		}
 		if _, isFile := stderr.(*os.File); !isFile {
 			// os/exec copies into a writer that is not a file from a
 			// goroutine of its own: take the lock the other copiers take.
@@ -77,7 +111,8 @@ func (p Pipeline) Run(env []string, stderr io.Writer) ([]byte, error) {
 		if i > 0 {
 			er, ew, err := os.Pipe()
 			if err != nil {
-				return nil, err
+				closeHolds()
+				return nil, nil, err
 			}
 			closers = append(closers, ew)
 			copying.Add(1)
@@ -88,23 +123,30 @@ func (p Pipeline) Run(env []string, stderr io.Writer) ([]byte, error) {
 			}()
 			c.Stderr = ew
 		}
-		if i == len(p.Stages)-1 {
-			c.Stdout = &out
-		} else {
-			r, w, err := os.Pipe()
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeHolds()
+			return nil, nil, err
+		}
+		c.Stdout = w
+		closers = append(closers, w)
+		in = r
+		defer r.Close()
+		if holding && s.Rm != nil {
+			hr, hw, err := os.Pipe()
 			if err != nil {
-				return nil, err
+				closeHolds()
+				return nil, nil, err
 			}
-			c.Stdout = w
-			closers = append(closers, w)
-			in = r
-			defer r.Close()
+			c.ExtraFiles, holds[i] = []*os.File{hr}, hw
+			closers = append(closers, hr)
 		}
 		cmds[i] = c
 	}
 	start := time.Now()
 	for i, c := range cmds {
 		if err := c.Start(); err != nil {
+			closeHolds()
 			for _, started := range cmds[:i] {
 				started.Process.Kill()
 				started.Wait()
@@ -112,16 +154,43 @@ func (p Pipeline) Run(env []string, stderr io.Writer) ([]byte, error) {
 			for _, w := range closers {
 				w.Close()
 			}
-			return nil, fmt.Errorf("start %s: %w", p.Stages[i].Command, err)
+			return nil, nil, fmt.Errorf("start %s: %w", p.Stages[i].Command, err)
 		}
 	}
 	for _, w := range closers {
 		w.Close() // the children hold their ends
 	}
+	exited := make([]chan error, len(cmds))
+	for i, c := range cmds {
+		exited[i] = make(chan error, 1)
+		go func() { exited[i] <- c.Wait() }()
+	}
+	// The last stage's document, to its end: every stage before it has
+	// closed its stdout by then, by exiting or, holding, after its document.
+	doc, _ := io.ReadAll(in.(*os.File))
+	if holding && json.Valid(doc) {
+		// Every stage wrote its document after its work, so a whole one
+		// from the last means all succeeded; those that hold stay.
+		h := &Held{copying: copying}
+		ok := true
+		for i, c := range cmds {
+			if holds[i] == nil {
+				ok = ok && <-exited[i] == nil
+				Times.Add(stepName("  | ", append([]string{p.Stages[i].Command}, p.Stages[i].Args...)), start)
+				continue
+			}
+			Times.Add(stepName("  | ", append([]string{p.Stages[i].Command}, p.Stages[i].Args...)), start)
+			h.stages = append(h.stages, &heldStage{stage: p.Stages[i], cmd: c, hold: holds[i], exited: exited[i]})
+		}
+		if ok {
+			return doc, h, nil
+		}
+	}
+	closeHolds() // end of file: a stage that holds leaves what it made, for Create's clean-up
 	var firstErr error
 	failed := -1
-	for i, c := range cmds {
-		err := c.Wait()
+	for i := range cmds {
+		err := <-exited[i]
 		Times.Add(stepName("  | ", append([]string{p.Stages[i].Command}, p.Stages[i].Args...)), start)
 		if err != nil && firstErr == nil {
 			firstErr, failed = fmt.Errorf("%s failed (%w): see its message above", p.Stages[i], err), i
@@ -132,9 +201,42 @@ func (p Pipeline) Run(env []string, stderr io.Writer) ([]byte, error) {
 		firstErr = &exitcode.Error{Code: 125, Err: fmt.Errorf("%s: %s", p.Stages[failed].Command, strings.Join(held[failed].lines, "\n"))}
 	}
 	if firstErr != nil {
-		return nil, firstErr
+		return nil, nil, firstErr
 	}
-	return out.Bytes(), nil
+	return doc, nil, nil
+}
+
+// Held are the stages of a pipeline that stay with what they made.
+type Held struct {
+	stages  []*heldStage
+	copying *sync.WaitGroup // their stderr copiers
+}
+
+type heldStage struct {
+	stage  Stage
+	cmd    *exec.Cmd
+	hold   *os.File // the write end of the stage's --hold descriptor
+	exited chan error
+}
+
+// Release says "rm" to every held stage at once, waits until each has
+// removed what it made and ended, and returns the rm commands so done. A
+// stage that failed is not among them: its rm command (Container.Remove)
+// tries again.
+func (h *Held) Release(log *explain.Log) [][]string {
+	for _, s := range h.stages {
+		log.Step(fmt.Sprintf("write(%s's fd 3, \"rm\"); close", s.stage.Command), explain.Join(s.stage.Rm))
+		s.hold.WriteString("rm\n")
+		s.hold.Close()
+	}
+	var done [][]string
+	for _, s := range h.stages {
+		if err := <-s.exited; err == nil {
+			done = append(done, s.stage.Rm)
+		}
+	}
+	h.copying.Wait()
+	return done
 }
 
 // heldErrors copies a stage's stderr line by line, but keeps back its

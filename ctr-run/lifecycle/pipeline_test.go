@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,12 +13,13 @@ import (
 	"time"
 
 	"ctrkit/internal/exitcode"
+	"ctrkit/internal/explain"
 	"ctrkit/internal/proc"
 )
 
 // sh is a pipeline stage that runs script with sh (found on PATH, as
 // sibling commands are when they are not next to the executable).
-func sh(script string) Stage { return Stage{"sh", []string{"-c", script}} }
+func sh(script string) Stage { return Stage{Command: "sh", Args: []string{"-c", script}} }
 
 func TestPipelineRun(t *testing.T) {
 	StartTimings()
@@ -66,7 +68,7 @@ func TestPipelineRun(t *testing.T) {
 	if got := readStderr(); strings.Contains(got, "error") {
 		t.Errorf("a held message was printed: %q", got)
 	}
-	if _, err := (Pipeline{Stages: []Stage{{"no-such-command-ck", nil}}}).Run(nil, stderr); err == nil || !strings.Contains(err.Error(), "start no-such-command-ck") {
+	if _, err := (Pipeline{Stages: []Stage{{Command: "no-such-command-ck"}}}).Run(nil, stderr); err == nil || !strings.Contains(err.Error(), "start no-such-command-ck") {
 		t.Errorf("Run(missing command) = %v", err)
 	}
 
@@ -78,6 +80,45 @@ func TestPipelineRun(t *testing.T) {
 	var none *Timings
 	none.Add("x", time.Now())
 	none.Print(&tab) // a nil recorder records and prints nothing
+}
+
+// TestPipelineHolding: the stages with an Rm stay once the document is
+// out, and remove on "rm"; when a later stage fails, they get end of file
+// and leave what they made for Container.Remove.
+func TestPipelineHolding(t *testing.T) {
+	mark := filepath.Join(t.TempDir(), "said")
+	holding := func(name string) Stage {
+		st := sh(`cat; exec >&-; read said <&3; echo "` + name + `:$said" >>` + mark)
+		st.Rm = []string{name, "rm"}
+		return st
+	}
+	said := func() string {
+		data, _ := os.ReadFile(mark)
+		lines := strings.Fields(string(data))
+		slices.Sort(lines)
+		return strings.Join(lines, " ")
+	}
+	p := Pipeline{Seed: []byte(`{"a":1}`), Stages: []Stage{sh(`cat`), holding("one"), holding("two")}}
+	doc, h, err := p.RunHolding(nil, io.Discard)
+	if err != nil || string(doc) != `{"a":1}` || h == nil {
+		t.Fatalf("RunHolding() = %q, %v, %v; want the document and the held stages", doc, h, err)
+	}
+	if got := said(); got != "" {
+		t.Errorf("before Release the held stages said %q, want them still waiting", got)
+	}
+	done := h.Release(explain.New("t", io.Discard, false))
+	if got := said(); got != "one:rm two:rm" || len(done) != 2 {
+		t.Errorf("Release() = %q; the stages heard %q, want both rm", done, got)
+	}
+
+	os.Remove(mark)
+	p.Stages = []Stage{holding("one"), sh(`cat >/dev/null; exit 3`)}
+	if _, h, err := p.RunHolding(nil, io.Discard); err == nil || h != nil {
+		t.Errorf("RunHolding(failing stage) = %v, %v; want the error and nothing held", h, err)
+	}
+	if got := said(); got != "one:" {
+		t.Errorf("after a failure the held stage heard %q, want end of file", got)
+	}
 }
 
 func TestStepName(t *testing.T) {
@@ -95,7 +136,7 @@ func TestRunStage(t *testing.T) {
 			t.Errorf("RunStage(%q) = %d, %v; want %d", script, got, err, want)
 		}
 	}
-	if got, err := RunStage(Stage{"no-such-command-ck", nil}, nil); err == nil || got != 125 {
+	if got, err := RunStage(Stage{Command: "no-such-command-ck", Args: nil}, nil); err == nil || got != 125 {
 		t.Errorf("RunStage(missing) = %d, %v; want 125 and an error", got, err)
 	}
 }

@@ -70,7 +70,8 @@ type Meta struct {
 // Container is one container's state directory.
 type Container struct {
 	Meta
-	Dir string
+	Dir  string
+	held *Held // the stages holding what they made (Options.Hold), for Remove
 }
 
 func stateOf(c *Container) string { return filepath.Dir(c.Dir) }

@@ -154,7 +154,7 @@ func (c *Container) Supervise(env []string) (int, error) {
 			args = append([]string{"--detach"}, args...)
 		}
 		cmd := exec.Command(Bin("ns-enter"), args...)
-		cmd.Env = env
+		cmd.Env = oneP(env)
 		// Pipes of our own, not exec's: exec's copying would hold Wait
 		// until the container closes them, and ns-enter leaves before.
 		outR, outW, err := os.Pipe()

@@ -19,7 +19,9 @@ import (
 // planned is made here, by the cg-limit call that also moves pid in.
 func joinCgroup(log *explain.Log, path string, pid int) error {
 	if h := takePending(path); h != nil {
-		return h.make(pid) // cgroup_create.go
+		if err := h.made(); err != nil { // cgroup_create.go
+			return err
+		}
 	}
 	dirs, err := CgroupDirs(path)
 	if err != nil {

@@ -16,15 +16,18 @@ package container
 //
 // ns-enter follows the rule without learning cgroups: the mechanism stays
 // in cg-limit, and ns-enter runs it with the spec on stdin, as ctr-run
-// does, once the container's process exists (blocked, before it runs
-// anything of its own):
+// does, before anything else, then moves the container's process in once
+// it exists (blocked, before it runs anything of its own), as it joins any
+// cgroup a spec names:
 //
-//	cg-limit --name NAME --pid PID --hold 3 < config.json   # make /ctrkit/NAME, move PID in
+//	cg-limit --name NAME --hold 3 < config.json   # make /ctrkit/NAME
+//	echo $PID > …/NAME/cgroup.procs               # in every hierarchy
 //	… the container runs in /ctrkit/NAME; cg-limit sleeps on descriptor 3 …
-//	echo rm >&3                                             # after it ends: cg-limit rm -f's work
+//	echo rm >&3                                   # after it ends: cg-limit rm -f's work
 //
 // One cg-limit process per container (cg-limit/hold.go says why), started
-// while the container's stage 1 is still starting up, so the two overlap.
+// first: its start-up and the cgroup's making overlap ns-enter's clone and
+// the container's stage 1 starting up.
 // A detached container (runc create) closes descriptor 3 by exiting
 // instead: the cgroup stays, and delete runs cg-limit rm -f NAME.
 //
@@ -40,7 +43,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -52,10 +54,10 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// makeCgroup plans the cgroup the spec's linux.resources need, when
-// linux.cgroupsPath is empty or names a cgroup that does not exist yet,
-// and points linux.cgroupsPath at it; joinCgroup then runs cg-limit to
-// make it and move the container's process in. The returned function
+// makeCgroup starts making the cgroup the spec's linux.resources need,
+// when linux.cgroupsPath is empty or names a cgroup that does not exist
+// yet, and points linux.cgroupsPath at it; joinCgroup waits until it is
+// made and moves the container's process in. The returned function
 // removes it again (ending any process the container left behind, as runc
 // does); it is a no-op when ns-enter made nothing.
 func makeCgroup(log *explain.Log, s *specs.Spec, stderr io.Writer) (remove func(), name string, err error) {
@@ -113,7 +115,8 @@ func makeCgroup(log *explain.Log, s *specs.Spec, stderr io.Writer) (remove func(
 		return nothing, "", err
 	}
 	s.Linux.CgroupsPath = path
-	h := &heldCgroup{log: log, name: name, path: path, spec: in.Bytes(), stderr: stderr}
+	h := &heldCgroup{log: log, name: name, path: path, stderr: stderr}
+	h.start(in.Bytes())
 	pendingMu.Lock()
 	pending[path] = h
 	pendingMu.Unlock()
@@ -121,25 +124,27 @@ func makeCgroup(log *explain.Log, s *specs.Spec, stderr io.Writer) (remove func(
 }
 
 // heldCgroup is the cgroup makeCgroup planned and the cg-limit process
-// that made it and holds it.
+// that makes it and holds it.
 type heldCgroup struct {
 	log    *explain.Log
 	name   string
 	path   string
-	spec   []byte
 	stderr io.Writer
 	cmd    *exec.Cmd
-	hold   *os.File // descriptor 3 of cg-limit: "rm", or its end
+	out    io.ReadCloser // cg-limit's stdout: the spec once the cgroup is made
+	hold   *os.File      // descriptor 3 of cg-limit: "rm", or its end
+	err    error         // of start or made; made once err or out is spent
+	done   bool
 }
 
-// pending are the cgroups makeCgroup planned that joinCgroup has not made
-// yet, by linux.cgroupsPath.
+// pending are the cgroups makeCgroup started that joinCgroup has not
+// joined yet, by linux.cgroupsPath.
 var (
 	pendingMu sync.Mutex
 	pending   = map[string]*heldCgroup{}
 )
 
-// takePending returns (and forgets) the planned cgroup at path, if any.
+// takePending returns (and forgets) the started cgroup at path, if any.
 func takePending(path string) *heldCgroup {
 	pendingMu.Lock()
 	defer pendingMu.Unlock()
@@ -148,55 +153,69 @@ func takePending(path string) *heldCgroup {
 	return h
 }
 
-// make runs cg-limit --name NAME --pid PID --hold 3 with the spec on
-// stdin, and returns once the cgroup exists with pid in it: when cg-limit
-// has printed the spec and closed its stdout.
-func (h *heldCgroup) make(pid int) error {
+// start runs cg-limit --name NAME --hold 3 with the spec on stdin, and
+// returns at once: cg-limit starts and makes the cgroup while ns-enter
+// clones the container's process, and made waits for it.
+func (h *heldCgroup) start(spec []byte) {
 	holdR, holdW, err := os.Pipe()
 	if err != nil {
-		return err
+		h.err = err
+		return
 	}
 	defer holdR.Close()
 	cgLimit := sibling.Path("cg-limit")
-	args := []string{"--name", h.name, "--pid", strconv.Itoa(pid), "--hold", "3"}
+	args := []string{"--name", h.name, "--hold", "3"}
 	cmd := exec.Command(cgLimit, args...)
-	cmd.Stdin = bytes.NewReader(h.spec)
+	cmd.Stdin = bytes.NewReader(spec)
 	cmd.Stderr = h.stderr
 	cmd.ExtraFiles = []*os.File{holdR}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
+	if h.out, err = cmd.StdoutPipe(); err != nil {
 		holdW.Close()
-		return err
+		h.err = err
+		return
 	}
 	h.log.Step(fmt.Sprintf("fork(); execve(%q, %q) with the spec on stdin, fd 3 a pipe", cgLimit, append([]string{"cg-limit"}, args...)),
-		fmt.Sprintf("cg-limit --name %s --pid $$ < config.json    # linux.resources and no cgroup yet: make it, join it", explain.Quote(h.name)))
+		fmt.Sprintf("cg-limit --name %s < config.json    # linux.resources and no cgroup yet: make it", explain.Quote(h.name)))
 	if err := cmd.Start(); err != nil {
 		holdW.Close()
-		return fmt.Errorf("the spec has linux.resources and no cgroup yet, so ns-enter runs cg-limit to make one: %w (build it next to ns-enter with make build, or remove linux.resources from the spec)", err)
+		h.err = fmt.Errorf("the spec has linux.resources and no cgroup yet, so ns-enter runs cg-limit to make one: %w (build it next to ns-enter with make build, or remove linux.resources from the spec)", err)
+		return
 	}
 	h.cmd, h.hold = cmd, holdW
+}
+
+// made waits until cg-limit has made the cgroup: when it has printed the
+// spec and closed its stdout.
+func (h *heldCgroup) made() error {
+	if h.done || h.err != nil {
+		h.done = true
+		return h.err
+	}
+	h.done = true
 	var made struct {
 		Linux struct {
 			CgroupsPath string `json:"cgroupsPath"`
 		} `json:"linux"`
 	}
-	data, _ := io.ReadAll(out) // to its end: cg-limit closes stdout once it holds
+	data, _ := io.ReadAll(h.out) // to its end: cg-limit closes stdout once it holds
 	if err := json.Unmarshal(data, &made); err != nil || made.Linux.CgroupsPath != h.path {
 		h.hold.Close() // no "rm": cg-limit undid what it made, or made nothing
-		werr := cmd.Wait()
+		werr := h.cmd.Wait()
 		h.cmd = nil
 		if werr != nil {
-			return fmt.Errorf("the spec has linux.resources, so ns-enter made its cgroup with cg-limit --name %s --pid %d, which failed: %w (its message is above)", h.name, pid, werr)
+			h.err = fmt.Errorf("the spec has linux.resources, so ns-enter made its cgroup with cg-limit --name %s, which failed: %w (its message is above)", h.name, werr)
+		} else {
+			h.err = fmt.Errorf("cg-limit --name %s printed no spec with linux.cgroupsPath %s: %v", h.name, h.path, err)
 		}
-		return fmt.Errorf("cg-limit --name %s printed no spec with linux.cgroupsPath %s: %v", h.name, h.path, err)
 	}
-	return nil
+	return h.err
 }
 
 // remove tells the holding cg-limit to end what is left in the cgroup and
 // remove it, and waits until it has.
 func (h *heldCgroup) remove() {
-	if takePending(h.path) == h || h.cmd == nil {
+	takePending(h.path)
+	if h.made() != nil || h.cmd == nil {
 		return // never made
 	}
 	h.log.Step(fmt.Sprintf("write(cg-limit's fd 3, \"rm\"); close; wait(%d)", h.cmd.Process.Pid), "cg-limit rm -f "+explain.Quote(h.name))

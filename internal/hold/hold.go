@@ -1,0 +1,41 @@
+// Package hold lets a stage stay with what it made until whoever ran it
+// decides. The caller gives it a descriptor (--hold FD, a pipe's read end);
+// the stage writes its document, closes stdout, so the caller reads to the
+// end and goes on, and sleeps on FD. The line "rm" there means: undo what
+// you made, as your own rm command would. End of file without it means:
+// leave it (the caller ended, or hands the removal to that rm command or to
+// gc). One process then makes, holds and removes, where a removal would
+// otherwise start a second one: ns-enter holds the cg-limit that makes a
+// cgroup for it, and ctr-run --rm holds fs-layer, cg-limit and net-bridge
+// while the container runs.
+//
+// In a shell, the stage's command without --hold is the first half, and
+// its rm command the second.
+package hold
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Wait closes stdout, then sleeps on descriptor fd; it reports whether the
+// caller said "rm".
+func Wait(stdout io.Writer, fd int) (rm bool, err error) {
+	if c, ok := stdout.(io.Closer); ok {
+		c.Close()
+	}
+	// Ctrl-C at the terminal signals the caller's whole process group:
+	// the caller passes it to the container, and says rm when that ends.
+	signal.Ignore(syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
+	f := os.NewFile(uintptr(fd), "hold")
+	said, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		return false, fmt.Errorf("--hold %d: %w (give a descriptor that is open for reading, e.g. a pipe's read end)", fd, err)
+	}
+	return string(bytes.TrimSpace(said)) == "rm", nil
+}
