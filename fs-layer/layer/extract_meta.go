@@ -36,7 +36,12 @@ func xattrs(hdr *tar.Header) iter.Seq2[string, string] {
 // chown clears the set-uid and set-gid bits, so chmod comes after it.
 func (x *extractor) meta(hdr *tar.Header, dfd int, base, rel string) error {
 	isLink := hdr.Typeflag == tar.TypeSymlink
-	if x.isRoot && !x.opt.NoChown {
+	// A link or node just made is ours already (as a file is,
+	// extract_file.go): a chown only when the entry's owner differs, or a
+	// set-gid directory above may have handed its group down. A directory
+	// may be one made before, by another entry: always.
+	fresh := hdr.Typeflag != tar.TypeDir && hdr.Uid == x.uid && hdr.Gid == x.gid && !x.setgid
+	if x.isRoot && !x.opt.NoChown && !fresh {
 		if err := unix.Fchownat(dfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return &EntryError{Name: hdr.Name, Reason: fmt.Sprintf("chown %d:%d", hdr.Uid, hdr.Gid), Err: err}
 		}
