@@ -156,15 +156,11 @@ containers() {
 
 @test "kill -TERM ctr-run [the signal reaches the container; its status is ctr-run's]" {
 	requires root overlay busybox
-	local out=$BATS_TEST_TMPDIR/out i
+	local out=$BATS_TEST_TMPDIR/out
 	env --default-signal=INT host ctr-run --rm --network none busybox \
 		sh -c 'trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done' >"$out" 2>&1 3>&- &
 	local pid=$!
-	for ((i = 0; i < 100; i++)); do
-		grep -qx ready "$out" && break
-		sleep 0.05
-	done
-	grep -qx ready "$out" || fail "the container never said ready: $(cat "$out")"
+	wait_for grep -qx ready "$out"
 	kill -TERM "$pid"
 	local status=0
 	wait "$pid" || status=$?

@@ -28,16 +28,6 @@ teardown() {
 	if [ -n "${VICTIM:-}" ]; then kill "$VICTIM" 2>/dev/null || true; fi
 }
 
-# wait_for CMD…: run CMD every 10 ms until it succeeds (10 s at most).
-wait_for() {
-	local i
-	for i in $(seq 1000); do
-		"$@" 2>/dev/null && return 0
-		sleep 0.01
-	done
-	fail "wait_for: $* never succeeded"
-}
-
 # state_of ID: the STATUS column of ctr-run ps -a for ID.
 state_of() {
 	host ctr-run ps -a | awk -v id="$1" '$1 == id {sub(/.* ago +/, ""); sub(/ +[^ ]+$/, ""); print}'

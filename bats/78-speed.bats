@@ -48,34 +48,28 @@ held() {
 	ps -eo args= | grep -E "^\S*(fs-layer mount|cg-limit|net-bridge attach) .*$1 .*--hold 3" || true
 }
 
+none_held() { [ -z "$(held "$1")" ]; }
+
+# cgroup_empty DIR: no process left in the cgroup.
+cgroup_empty() { [ -z "$(cat "$1/cgroup.procs")" ]; }
+
 @test "kill -9 ctr-run --rm while its container runs; ctr-run gc [the held stages end, leaving what they made; gc removes it]" {
 	requires root overlay busybox
-	local out=$BATS_TEST_TMPDIR/out i id
+	local out=$BATS_TEST_TMPDIR/out id
 	host ctr-run --rm -m 64m busybox sh -c 'echo ready; sleep 100' >"$out" 2>&1 3>&- &
 	local pid=$!
-	for ((i = 0; i < 100; i++)); do
-		grep -qx ready "$out" && break
-		sleep 0.05
-	done
-	grep -qx ready "$out" || fail "the container never said ready: $(cat "$out")"
+	wait_for grep -qx ready "$out"
 	id=$(basename "$(dirname "$(ls "$CTRKIT_STATE"/*/meta.json)")")
 	assert_equal "$(held "$id" | wc -l)" 3
 	kill -KILL "$pid"
 	# end of file on --hold: each stage leaves, and what it made stays
-	for ((i = 0; i < 100; i++)); do
-		[ -z "$(held "$id")" ] && break
-		sleep 0.05
-	done
-	assert_equal "$(held "$id")" ''
+	wait_for none_held "$id"
 	run_tool test -d "/sys/fs/cgroup/pids/ctrkit/$id"
 	run_tool test -e "/run/netns/ck-$id"
 	# once the container has ended (its process by the PID it recorded),
 	# gc removes it all
 	kill -KILL "$(cat "$CTRKIT_STATE/$id/pid")"
-	for ((i = 0; i < 100; i++)); do
-		[ -n "$(cat "/sys/fs/cgroup/pids/ctrkit/$id/cgroup.procs" 2>/dev/null)" ] || break
-		sleep 0.05
-	done
+	wait_for cgroup_empty "/sys/fs/cgroup/pids/ctrkit/$id"
 	run_tool host ctr-run gc
 	assert_equal "$(find "$CTRKIT_STATE" -mindepth 2 -maxdepth 2 -name meta.json | wc -l)" 0
 	run_tool test ! -e "/sys/fs/cgroup/pids/ctrkit/$id"

@@ -106,6 +106,16 @@ refute_stderr_contains() {
 		batslib_decorate 'stderr should not contain substring' | fail
 }
 
+# wait_for CMD…: run CMD every 10 ms until it succeeds (10 s at most).
+wait_for() {
+	local i
+	for i in $(seq 1000); do
+		"$@" 2>/dev/null && return 0
+		sleep 0.01
+	done
+	fail "wait_for: $* never succeeded"
+}
+
 # requires WHAT...: skip the test, with the reason, unless the host has it.
 requires() {
 	local what

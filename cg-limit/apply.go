@@ -15,8 +15,8 @@ type ApplyCmd struct {
 	Limits      `embed:""`
 	DeviceFlags `embed:""`
 	Name        string `help:"Name of the cgroup (default: the document's ctrkit.id)." placeholder:"NAME"`
-	PID         int    `name:"pid" help:"Also move process PID into the cgroup before printing the spec: one call for a runtime (ns-enter): make and join." placeholder:"PID"`
-	Hold        int    `help:"After printing the spec (and closing stdout), stay and read descriptor FD: the line \"rm\" ends what is left in the cgroup and removes it; end of file without it leaves the cgroup (a runtime holding it: ns-enter)." placeholder:"FD"`
+	PID         int    `name:"pid" help:"Also move process PID into the cgroup before printing the spec: make and join in one call." placeholder:"PID"`
+	Hold        int    `help:"After printing the spec (and closing stdout), stay and read descriptor FD: the line \"rm\" ends what is left in the cgroup and removes it; end of file without it leaves the cgroup (ns-enter holds the cgroup it makes so, ctr-run --rm its pipeline's stages)." placeholder:"FD"`
 }
 
 func (c *ApplyCmd) Help() string {

@@ -161,9 +161,16 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 		w.Close() // the children hold their ends
 	}
 	exited := make([]chan error, len(cmds))
+	step := func(i int) string { return stepName("  | ", append([]string{p.Stages[i].Command}, p.Stages[i].Args...)) }
 	for i, c := range cmds {
 		exited[i] = make(chan error, 1)
-		go func() { exited[i] <- c.Wait() }()
+		go func() {
+			err := c.Wait()
+			if holds[i] == nil {
+				Times.Add(step(i), start) // from fork to exit
+			}
+			exited[i] <- err
+		}()
 	}
 	// The last stage's document, to its end: every stage before it has
 	// closed its stdout by then, by exiting or, holding, after its document.
@@ -171,18 +178,20 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 	if holding && json.Valid(doc) {
 		// Every stage wrote its document after its work, so a whole one
 		// from the last means all succeeded; those that hold stay.
-		h := &Held{copying: copying}
 		ok := true
-		for i, c := range cmds {
+		for i := range cmds {
 			if holds[i] == nil {
 				ok = ok && <-exited[i] == nil
-				Times.Add(stepName("  | ", append([]string{p.Stages[i].Command}, p.Stages[i].Args...)), start)
-				continue
 			}
-			Times.Add(stepName("  | ", append([]string{p.Stages[i].Command}, p.Stages[i].Args...)), start)
-			h.stages = append(h.stages, &heldStage{stage: p.Stages[i], cmd: c, hold: holds[i], exited: exited[i]})
 		}
 		if ok {
+			h := &Held{copying: copying}
+			for i, c := range cmds {
+				if holds[i] != nil {
+					Times.Add(step(i), start) // to the document's end: it stays
+					h.stages = append(h.stages, &heldStage{stage: p.Stages[i], cmd: c, hold: holds[i], exited: exited[i]})
+				}
+			}
 			return doc, h, nil
 		}
 	}
@@ -191,7 +200,9 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 	failed := -1
 	for i := range cmds {
 		err := <-exited[i]
-		Times.Add(stepName("  | ", append([]string{p.Stages[i].Command}, p.Stages[i].Args...)), start)
+		if holds[i] != nil {
+			Times.Add(step(i), start)
+		}
 		if err != nil && firstErr == nil {
 			firstErr, failed = fmt.Errorf("%s failed (%w): see its message above", p.Stages[i], err), i
 		}

@@ -1,10 +1,12 @@
 package lifecycle
 
 // --timings: where the milliseconds of a run go. The run is a pipeline of
-// processes (see Pipeline), then ns-enter, then, for --rm, one process per
-// undo step; each is timed from ctr-run's side, from fork to exit, which
-// is what a user waits for: the process start (exec, Go runtime, reading
-// the document) plus the stage's own work.
+// processes (see Pipeline), then ns-enter, then, for --rm, the removal by
+// the stages that held what they made (or an rm command per undo step);
+// each is timed from ctr-run's side, from fork to exit, which is what a
+// user waits for: the process start (exec, Go runtime, reading the
+// document) plus the stage's own work. A stage that holds stays after its
+// document: it is timed to the end of the pipeline's document.
 
 import (
 	"fmt"
