@@ -108,8 +108,8 @@ refute_stderr_contains() {
 
 # wait_for CMD…: run CMD every 10 ms until it succeeds (10 s at most).
 wait_for() {
-	local i
-	for i in $(seq 1000); do
+	local _
+	for _ in $(seq 1000); do
 		"$@" 2>/dev/null && return 0
 		sleep 0.01
 	done

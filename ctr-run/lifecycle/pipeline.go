@@ -161,7 +161,9 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 		w.Close() // the children hold their ends
 	}
 	exited := make([]chan error, len(cmds))
-	step := func(i int) string { return stepName("  | ", append([]string{p.Stages[i].Command}, p.Stages[i].Args...)) }
+	step := func(i int) string {
+		return stepName("  | ", append([]string{p.Stages[i].Command}, p.Stages[i].Args...))
+	}
 	for i, c := range cmds {
 		exited[i] = make(chan error, 1)
 		go func() {

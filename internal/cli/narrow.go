@@ -10,7 +10,7 @@ import (
 // narrowed is a grammar cut down to the root's flags and the one verb the
 // arguments select: kong reflects over every flag of every verb to build
 // its model, which is a third of a command's start-up (~5 ms and ~200 page
-// faults of ~600: ctr-run starts nine commands per container). It is kong
+// faults of ~600; a container starts seven Go processes). It is kong
 // itself that parses the cut grammar, so the result is the same; commit
 // copies what it parsed back into the whole grammar.
 type narrowed struct {

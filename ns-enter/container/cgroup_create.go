@@ -133,8 +133,8 @@ type heldCgroup struct {
 	cmd    *exec.Cmd
 	out    io.ReadCloser // cg-limit's stdout: the spec once the cgroup is made
 	hold   *os.File      // descriptor 3 of cg-limit: "rm", or its end
-	err    error         // of start or made; made once err or out is spent
-	done   bool
+	done   bool          // made has run
+	err    error         // start's failure, or made's
 }
 
 // pending are the cgroups makeCgroup started that joinCgroup has not
