@@ -174,6 +174,14 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 			exited[i] <- err
 		}()
 	}
+	errs := make([]error, len(cmds))
+	waited := make([]bool, len(cmds))
+	wait := func(i int) error {
+		if !waited[i] {
+			errs[i], waited[i] = <-exited[i], true
+		}
+		return errs[i]
+	}
 	// The last stage's document, to its end: every stage before it has
 	// closed its stdout by then, by exiting or, holding, after its document.
 	doc, _ := io.ReadAll(in.(*os.File))
@@ -182,16 +190,16 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 		// from the last means all succeeded; those that hold stay.
 		ok := true
 		for i := range cmds {
-			if holds[i] == nil {
-				ok = ok && <-exited[i] == nil
+			if holds[i] == nil && wait(i) != nil {
+				ok = false
 			}
 		}
 		if ok {
 			h := &Held{copying: copying}
-			for i, c := range cmds {
+			for i := range cmds {
 				if holds[i] != nil {
 					Times.Add(step(i), start) // to the document's end: it stays
-					h.stages = append(h.stages, &heldStage{stage: p.Stages[i], cmd: c, hold: holds[i], exited: exited[i]})
+					h.stages = append(h.stages, &heldStage{stage: p.Stages[i], hold: holds[i], exited: exited[i]})
 				}
 			}
 			return doc, h, nil
@@ -201,7 +209,7 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 	var firstErr error
 	failed := -1
 	for i := range cmds {
-		err := <-exited[i]
+		err := wait(i)
 		if holds[i] != nil {
 			Times.Add(step(i), start)
 		}
@@ -227,7 +235,6 @@ type Held struct {
 
 type heldStage struct {
 	stage  Stage
-	cmd    *exec.Cmd
 	hold   *os.File // the write end of the stage's --hold descriptor
 	exited chan error
 }

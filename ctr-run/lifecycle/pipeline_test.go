@@ -119,6 +119,17 @@ func TestPipelineHolding(t *testing.T) {
 	if got := said(); got != "one:" {
 		t.Errorf("after a failure the held stage heard %q, want end of file", got)
 	}
+
+	// A stage that does not hold fails after passing its document on:
+	// the document is whole, yet nothing may stay held.
+	os.Remove(mark)
+	p.Stages = []Stage{sh(`cat; exit 4`), holding("one")}
+	if _, h, err := p.RunHolding(nil, io.Discard); err == nil || h != nil {
+		t.Errorf("RunHolding(a stage failing late) = %v, %v; want the error and nothing held", h, err)
+	}
+	if got := said(); got != "one:" {
+		t.Errorf("after a late failure the held stage heard %q, want end of file", got)
+	}
 }
 
 func TestStepName(t *testing.T) {
