@@ -13,7 +13,7 @@ BIN     := bin
 CMDS    := $(patsubst %/main.go,%,$(wildcard */main.go))
 BINS    := $(addprefix $(BIN)/,$(CMDS))
 SCRIPTS := $(wildcard scripts/*.sh) $(wildcard scripts/examples/*.sh) .ci/run $(wildcard bats/*.bash) \
-           scripts/check $(wildcard scripts/exercises/*.bash)
+           scripts/check $(wildcard scripts/exercises/*.bash) $(wildcard scripts/*.bash)
 
 # ns-enter runs C code before the Go runtime starts (setns into mount and
 # user namespaces), so it needs cgo; the others do not.

@@ -37,7 +37,11 @@ cleanup() {
 	ip netns del "$ns" 2>/dev/null || true
 	umount -R "$work/podman" 2>/dev/null || true
 	rm -rf "$work"
+	peer_cgroups_remove
 }
+# shellcheck source=scripts/peer-cgroups.bash
+. "$repo/scripts/peer-cgroups.bash"
+peer_cgroups_before libpod_parent
 trap cleanup EXIT
 export CTRKIT_ROOT=$work/root CTRKIT_STATE=$work/state
 ip netns add "$ns"

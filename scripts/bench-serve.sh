@@ -26,7 +26,11 @@ cleanup() {
 	done
 	ip netns del "$ns" 2>/dev/null || true
 	rm -rf "$work"
+	peer_cgroups_remove
 }
+# shellcheck source=scripts/peer-cgroups.bash
+. "$repo/scripts/peer-cgroups.bash"
+peer_cgroups_before docker
 trap cleanup EXIT
 export CTRKIT_ROOT=$work/root CTRKIT_STATE=$work/state
 ip netns add "$ns"
