@@ -22,7 +22,7 @@ mkdir "$work"
 chmod 755 "$work"
 ns=ck-bench-$$
 in_ns="nsenter --net=/run/netns/$ns"
-podman=(podman --root "$work/podman" --runroot "$work/podman-run" --runtime runc
+podman=(podman --root "$work/podman" --runroot "$work/podman-run" --runtime runc --runtime-flag "root=$work/runc"
 	--cgroup-manager cgroupfs --events-backend none --storage-driver overlay)
 # podman as root raises RLIMIT_NOFILE and RLIMIT_NPROC above what a process
 # without CAP_SYS_RESOURCE may (runc then fails with EPERM): 1024, always
@@ -38,10 +38,15 @@ cleanup() {
 	umount -R "$work/podman" 2>/dev/null || true
 	rm -rf "$work"
 	peer_cgroups_remove
+	[ -z "$runc_root_made" ] || rmdir /run/runc 2>/dev/null || true
 }
 # shellcheck source=scripts/peer-cgroups.bash
 . "$repo/scripts/peer-cgroups.bash"
 peer_cgroups_before libpod_parent
+# podman cleans up with `runc delete` without its --runtime-flag root=,
+# which makes runc's default state root: removed again if it was not there.
+runc_root_made=
+[ -e /run/runc ] || runc_root_made=1
 trap cleanup EXIT
 export CTRKIT_ROOT=$work/root CTRKIT_STATE=$work/state
 ip netns add "$ns"
