@@ -164,21 +164,21 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 	step := func(i int) string {
 		return stepName("  | ", append([]string{p.Stages[i].Command}, p.Stages[i].Args...))
 	}
+	ended := make([]time.Time, len(cmds)) // each stage's exit, for --timings
 	for i, c := range cmds {
 		exited[i] = make(chan error, 1)
 		go func() {
 			err := c.Wait()
-			if holds[i] == nil {
-				Times.Add(step(i), start) // from fork to exit
-			}
+			ended[i] = time.Now()
 			exited[i] <- err
 		}()
 	}
 	errs := make([]error, len(cmds))
 	waited := make([]bool, len(cmds))
-	wait := func(i int) error {
+	wait := func(i int) error { // received once; timed from fork to exit
 		if !waited[i] {
 			errs[i], waited[i] = <-exited[i], true
+			Times.Span(step(i), start, ended[i])
 		}
 		return errs[i]
 	}
@@ -210,9 +210,6 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 	failed := -1
 	for i := range cmds {
 		err := wait(i)
-		if holds[i] != nil {
-			Times.Add(step(i), start)
-		}
 		if err != nil && firstErr == nil {
 			firstErr, failed = fmt.Errorf("%s failed (%w): see its message above", p.Stages[i], err), i
 		}

@@ -38,10 +38,13 @@ type timing struct {
 func StartTimings() { Times = &Timings{start: time.Now()} }
 
 // Add records a step that ran from from to now.
-func (t *Timings) Add(name string, from time.Time) {
+func (t *Timings) Add(name string, from time.Time) { t.Span(name, from, time.Now()) }
+
+// Span records a step that ran from from to to.
+func (t *Timings) Span(name string, from, to time.Time) {
 	if t != nil {
 		t.mu.Lock()
-		t.steps = append(t.steps, timing{name, from, time.Now()})
+		t.steps = append(t.steps, timing{name, from, to})
 		t.mu.Unlock()
 	}
 }
