@@ -63,11 +63,11 @@ func (o Options) Pipeline(id string) Pipeline {
 	if o.UsernsMap != "" {
 		fs.Args = append(fs.Args, "--userns", o.UsernsMap)
 	}
-	cg := Stage{Command: "cg-limit", Args: append([]string{"--name", id}, o.Limits...), Rm: []string{"cg-limit", "rm", id}}
+	cg := Stage{Command: "cg-limit", Args: append([]string{"--name", id}, o.Limits...), Rm: []string{"cg-limit", "rm", id}, Sequential: true}
 	if o.Privileged {
 		cg.Args = append(cg.Args, "--privileged")
 	}
-	net := Stage{Command: "net-bridge", Args: []string{"attach", "--id", id}, Rm: []string{"net-bridge", "detach", id}}
+	net := Stage{Command: "net-bridge", Args: []string{"attach", "--id", id}, Rm: []string{"net-bridge", "detach", id}, Sequential: true}
 	if o.Network != "" {
 		net.Args = append(net.Args, "--network", o.Network)
 	}

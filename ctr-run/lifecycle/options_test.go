@@ -1,6 +1,9 @@
 package lifecycle
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"ctrkit/internal/spec"
@@ -30,5 +33,24 @@ func TestPipelineNetwork(t *testing.T) {
 		if got := p.Stages[len(p.Stages)-1].String(); got != tt.want {
 			t.Errorf("Pipeline(%+v) net stage = %q, want %q", tt.o, got, tt.want)
 		}
+	}
+}
+
+// TestPipelineHoldsAndSequential: the stages that make something can hold
+// it, with the rm command each records; the ones that may download or
+// unpack in parallel keep every CPU.
+func TestPipelineHoldsAndSequential(t *testing.T) {
+	var got []string
+	for _, s := range (Options{Image: "busybox"}).Pipeline("abc").Stages {
+		got = append(got, fmt.Sprintf("%s rm=%q sequential=%v", s.Command, s.Rm, s.Sequential))
+	}
+	want := []string{
+		`img-pull rm=[] sequential=false`,
+		`fs-layer rm=["fs-layer" "rm" "abc"] sequential=false`,
+		`cg-limit rm=["cg-limit" "rm" "abc"] sequential=true`,
+		`net-bridge rm=["net-bridge" "detach" "abc"] sequential=true`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Pipeline stages:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

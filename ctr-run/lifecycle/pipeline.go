@@ -26,6 +26,9 @@ type Stage struct {
 	// stage can then stay with it (--hold FD, internal/hold) and do the
 	// same on "rm", when the pipeline runs holding.
 	Rm []string
+	// Sequential: the stage works in one sequence, so it runs with one P
+	// (oneP); img-pull and fs-layer may download and unpack in parallel.
+	Sequential bool
 }
 
 func (s Stage) String() string { return explain.Join(append([]string{s.Command}, s.Args...)) }
@@ -100,7 +103,7 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 		c := exec.Command(Bin(s.Command), args...)
 		held[i] = &heldErrors{leader: s.Command + ": error: "}
 		c.Env, c.Stdin, c.Stderr = env, in, stderr
-		if s.Command != "img-pull" && s.Command != "fs-layer" {
+		if s.Sequential {
 			c.Env = oneP(env)
 		}
 		if _, isFile := stderr.(*os.File); !isFile {

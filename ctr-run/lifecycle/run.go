@@ -31,11 +31,11 @@ func Env(root, state string, explainOn bool) []string {
 	return env
 }
 
-// oneP is env for a stage that works in one sequence (cg-limit, net-bridge,
-// ns-enter, every removal): a single P, GOMAXPROCS=1, so the Go runtime
-// starts fewer threads: ~2 ms and ~50 page faults of each start on a
-// virtual machine. img-pull and fs-layer mount keep every CPU: they may
-// download and unpack layers in parallel. A GOMAXPROCS of the caller's stays.
+// oneP is env for a process that works in one sequence (a Sequential
+// stage, ns-enter, every removal, the supervisor): a single P,
+// GOMAXPROCS=1, so the Go runtime starts fewer threads: ~2 ms and ~50 page
+// faults of each start on a virtual machine. A GOMAXPROCS of the caller's
+// stays.
 func oneP(env []string) []string {
 	for _, v := range env {
 		if strings.HasPrefix(v, "GOMAXPROCS=") {

@@ -71,7 +71,7 @@ func (c *Container) Detach(self string, args []string, env []string, stderr io.W
 		// One P from the start: every OS thread the runtime makes (for
 		// each P, for blocking calls) stays for the process's life. It
 		// drops the variable before running anything.
-		cmd.Env = append(slices.Clip(env), "GOMAXPROCS=1")
+		cmd.Env = oneP(env)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if slices.Contains(env, "CTRKIT_EXPLAIN=1") {

@@ -188,7 +188,6 @@ func (h *heldCgroup) start(spec []byte) {
 // spec and closed its stdout.
 func (h *heldCgroup) made() error {
 	if h.done || h.err != nil {
-		h.done = true
 		return h.err
 	}
 	h.done = true
