@@ -236,6 +236,30 @@ json() { jq -r "[.. | objects | .$1? // empty][0]"; }
 	rm -r "${CTRKIT_STATE:?}/$(jq -r '.annotations["ctrkit.id"]' "$doc")" 2>/dev/null || true
 }
 
+@test "cg-limit killed while it makes the cgroup [recorded first: rm undoes whatever it got to]" {
+	local in=$BATS_TEST_TMPDIR/in.json m d dir=$CTRKIT_STATE/$name
+	ns-enter spec -- true | jq --arg id "$name" '.annotations["ctrkit.id"] = $id' >"$in"
+	# SIGKILL at the first mkdir of the cgroup (nothing made), then, on v1,
+	# at the memory hierarchy's (some made): each time the undo it
+	# recorded, cg-limit rm NAME as gc runs it, leaves nothing.
+	local -a at=(first)
+	[ ! -d /sys/fs/cgroup/memory ] || at+=(/sys/fs/cgroup/memory/)
+	for m in "${at[@]}"; do
+		local -a paths=()
+		for d in /sys/fs/cgroup/ /sys/fs/cgroup/*/; do
+			[ "$m" = first ] || [ "$d" = "$m" ] || continue
+			paths+=(-P "${d}ctrkit/$name")
+		done
+		run strace -f -qq -o /dev/null -e trace=mkdir,mkdirat -e inject=mkdir,mkdirat:signal=KILL "${paths[@]}" \
+			cg-limit -m 64m <"$in"
+		assert_equal "$status" 137
+		assert_equal "$(jq -r '.[].undo | join(" ")' "$dir/resources.json")" "cg-limit rm $name"
+		run_tool cg-limit rm "$name"
+		[ ! -e "$dir" ]
+		[ -z "$(find /sys/fs/cgroup -maxdepth 3 -name "$name")" ]
+	done
+}
+
 @test "cg-limit create -m 12x [names the flag, makes nothing]" {
 	run_tool --status 1 --separate-stderr cg-limit create "$name" -m 12x
 	assert_stderr_contains "--memory: invalid size \"12x\""

@@ -238,9 +238,10 @@ _leak_list() {
 	fi
 
 	# Cgroups: /sys/fs/cgroup/<ctrkit> (v2), /sys/fs/cgroup/<ctrl>/<ctrkit>
-	# (v1), one level more for a parent slice; deeper is too slow to walk.
+	# (v1), one level more for a parent slice (or an img-build RUN step's
+	# ckb-…); deeper is too slow to walk.
 	find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d \
-		\( -name 'ctrkit*' -o -name 'ck-*' \) -printf 'cgroup %p\n' 2>/dev/null
+		\( -name 'ctrkit*' -o -name 'ck-*' -o -name 'ckb-*' \) -printf 'cgroup %p\n' 2>/dev/null
 
 	if command -v nft >/dev/null; then
 		# "table inet ctrkit"

@@ -63,12 +63,19 @@ func (c *ApplyCmd) Run(g *cli.Globals, s *Stdio) error {
 	if err != nil {
 		return err
 	}
-	cg, err := h.Create(log, name, res)
-	if err != nil {
+	// Recorded before it is made: a cg-limit killed in between leaves a
+	// record that gc's undo (cg-limit rm NAME) forgets, never a cgroup
+	// that nothing records.
+	if err := h.Free(name); err != nil {
 		return err
 	}
-	if err := spec.Record(doc, g.State, spec.Resource{Stage: tool, Kind: "cgroup", Name: cg.Path(), Undo: []string{tool, "rm", name}}); err != nil {
-		cg.Remove()
+	path := cgroup.Path(name)
+	if err := spec.Record(doc, g.State, spec.Resource{Stage: tool, Kind: "cgroup", Name: path, Undo: []string{tool, "rm", name}}); err != nil {
+		return err
+	}
+	cg, err := h.Create(log, name, res)
+	if err != nil {
+		spec.Forget(g.State, spec.ID(doc), tool, path)
 		return err
 	}
 	if err := c.join(g, doc, cg); err != nil { // hold.go

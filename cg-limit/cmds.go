@@ -7,6 +7,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"syscall"
 
 	"ctrkit/cg-limit/cgroup"
@@ -114,13 +115,24 @@ type RmCmd struct {
 func (c *RmCmd) Help() string {
 	return `Removes the directory /ctrkit/NAME from every hierarchy (rmdir), then /ctrkit where it is
 left empty, and forgets the cgroup in STATE/NAME/resources.json, where cg-limit recorded it
-when a document named the container NAME.`
+when a document named the container NAME. A cgroup recorded there and never made (a
+cg-limit killed between the two) only loses its record.`
 }
 
 func (c *RmCmd) Run(g *cli.Globals, s *Stdio) error {
 	var errs []error
 	for _, n := range c.Names {
 		cg, err := open(g, s, n)
+		if err != nil && recorded(g.State, n) {
+			// Recorded and never made (cg-limit killed in between, or an
+			// earlier rm interrupted): nothing to remove but the record.
+			err = spec.Forget(g.State, n, tool, cgroup.Path(n))
+			if err == nil {
+				fmt.Fprintf(s.Stderr, "cg-limit: no cgroup %s: forgot its record in %s\n", cgroup.Path(n), filepath.Join(g.State, n))
+			}
+			errs = append(errs, err)
+			continue
+		}
 		if err == nil && c.Force {
 			err = cg.Kill(syscall.SIGKILL)
 		}
@@ -135,6 +147,17 @@ func (c *RmCmd) Run(g *cli.Globals, s *Stdio) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// recorded says whether STATE/NAME records cg-limit's cgroup NAME.
+func recorded(state, name string) bool {
+	rs, _ := spec.StateResources(state, name)
+	for _, r := range rs {
+		if r.Stage == tool && r.Name == cgroup.Path(name) {
+			return true
+		}
+	}
+	return false
 }
 
 func open(g *cli.Globals, s *Stdio, name string) (*cgroup.Cgroup, error) {

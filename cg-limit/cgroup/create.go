@@ -16,6 +16,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Free says whether NAME is free to Create: an error if a cgroup of that
+// name exists in any hierarchy.
+func (h *Host) Free(name string) error {
+	c := &Cgroup{Name: name, host: h}
+	if ds := c.Dirs(); len(ds) > 0 {
+		return fmt.Errorf("cgroup %s exists already (%s): remove it with cg-limit rm %s, or choose another name", c.Path(), ds[0], name)
+	}
+	return nil
+}
+
 // Create makes the cgroup NAME with the limits r in every hierarchy it
 // needs, or nothing at all: on any error, what it made is removed again.
 func (h *Host) Create(log *explain.Log, name string, r *specs.LinuxResources) (*Cgroup, error) {
@@ -29,10 +39,10 @@ func (h *Host) Create(log *explain.Log, name string, r *specs.LinuxResources) (*
 	if err != nil {
 		return nil, err
 	}
-	c := &Cgroup{Name: name, host: h, log: log}
-	if ds := c.Dirs(); len(ds) > 0 {
-		return nil, fmt.Errorf("cgroup %s exists already (%s): remove it with cg-limit rm %s, or choose another name", c.Path(), ds[0], name)
+	if err := h.Free(name); err != nil {
+		return nil, err
 	}
+	c := &Cgroup{Name: name, host: h, log: log}
 	ctrls := append([]string(nil), baseControllers...)
 	for _, s := range settings {
 		ctrls = append(ctrls, s.Controller)
