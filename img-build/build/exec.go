@@ -96,9 +96,12 @@ type RunSpec struct {
 // Run executes one RUN step:
 //
 //	… seed document … | fs-layer mount --name ID IMAGE > config.json
-//	ns-enter --spec config.json
+//	ns-enter --spec - < config.json
 //	fs-layer diff ID -o layer.tar
 //	fs-layer rm ID
+//
+// config.json is only in memory: ns-enter reads it on stdin, so a killed
+// build leaves no file of it behind.
 func (x Executor) Run(r RunSpec) error {
 	id := "ckb-" + spec.NewID()
 	doc := spec.Default("", r.Args)
@@ -159,17 +162,7 @@ func (x Executor) Run(r RunSpec) error {
 			root.Close()
 		}
 	}
-	f, err := os.CreateTemp("", "ckb-config-*.json")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(full); err != nil {
-		f.Close()
-		return err
-	}
-	f.Close()
-	run := x.command(nil, "ns-enter", "--spec", f.Name())
+	run := x.command(bytes.NewReader(full), "ns-enter", "--spec", "-")
 	run.Stdout = x.Out
 	if err := run.Run(); err != nil {
 		var ee *exec.ExitError
