@@ -93,6 +93,36 @@ seccomp_of() {
 	assert_dir_not_exists "$ROOTFS/tmp/d"
 }
 
+@test "ns-enter twice with one profile [the second takes the compiled filter from ROOT/cache/seccomp, which must be root's alone]" {
+	requires root busybox
+	export CTRKIT_ROOT=$BATS_TEST_TMPDIR/root
+	local cache=$CTRKIT_ROOT/cache/seccomp deny=$BATS_TEST_TMPDIR/deny.json
+	# docker's default profile, compiled once and kept.
+	run_tool ns-enter --pid --rootfs "$ROOTFS" -- mkdir /tmp/a
+	run_tool find "$cache" -name '*.json'
+	assert_equal "${#lines[@]}" 1
+	local kept=${lines[0]}
+	run_tool stat -c %a "$cache" "$kept"
+	assert_output $'700\n600'
+	# A profile that denies mkdir: a second program.
+	echo '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}' >"$deny"
+	run_tool ! ns-enter --seccomp "$deny" --pid --rootfs "$ROOTFS" -- mkdir /tmp/b
+	run_tool find "$cache" -name '*.json' -newer "$kept"
+	assert_equal "${#lines[@]}" 1
+	# Put the denying program where docker's profile's is: the next run
+	# with docker's profile loads it, without compiling.
+	cp "${lines[0]}" "$kept"
+	run_tool ! ns-enter --pid --rootfs "$ROOTFS" -- mkdir /tmp/c
+	assert_output --partial "can't create directory '/tmp/c': Operation not permitted"
+	# A cache others may enter is ignored: the profile is compiled again.
+	chmod 755 "$cache"
+	run_tool ns-enter --pid --rootfs "$ROOTFS" -- mkdir /tmp/d
+	chmod 700 "$cache"
+	rm -r "$cache" # what removes the cache; nothing is lost
+	run_tool ns-enter --pid --rootfs "$ROOTFS" -- mkdir /tmp/e
+	rm -r "$CTRKIT_ROOT" "$ROOTFS"/tmp/[ade]
+}
+
 @test "ns-enter --seccomp FILE [docker's format: archMap, rules by capability]" {
 	requires root busybox
 	# A rule with "includes" applies only when the container has the

@@ -256,6 +256,10 @@ _leak_list() {
 		echo "process ${dir#/proc/} $(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null)"
 	done < <(find /proc -mindepth 2 -maxdepth 2 -name exe -lname "$BIN/*" -printf '%h\n' 2>/dev/null)
 
+	# The default store's cache (ns-enter's compiled seccomp filters), which
+	# a runtime run without CTRKIT_ROOT would make.
+	[ ! -e /var/lib/ctrkit/cache ] || echo "cache /var/lib/ctrkit/cache"
+
 	# Runtime state directories (the suite's own CTRKIT_STATE).
 	if [ -n "${CTRKIT_STATE:-}" ] && [ -d "$CTRKIT_STATE" ]; then
 		find "$CTRKIT_STATE" -mindepth 1 -maxdepth 1 -printf 'state %p\n'

@@ -43,6 +43,9 @@ type OCI struct {
 	Criu          string           `help:"Accepted for runc's sake; checkpointing is not supported." hidden:""`
 	Explain       bool             `help:"Print each step (kernel call and shell equivalent) on stderr." env:"CTRKIT_EXPLAIN"`
 	Version       kong.VersionFlag `short:"v" help:"Print the version and the runtime spec version."`
+	// Not runc's: ctrkit's store, where compiled seccomp filters are kept
+	// (ROOT/cache/seccomp), from CTRKIT_ROOT as for every ctrkit command.
+	Store string `name:"ctrkit-root" hidden:"" default:"/var/lib/ctrkit" env:"CTRKIT_ROOT" type:"path"`
 
 	Create   OCICreateCmd   `cmd:"" help:"Create a container: set it up, its process waiting before execve until start."`
 	Start    OCIStartCmd    `cmd:"" help:"Let a created container's process execve."`

@@ -6,6 +6,7 @@ import (
 	"ctrkit/internal/cli"
 	"ctrkit/ns-enter/container"
 	"ctrkit/ns-enter/runtime"
+	"ctrkit/ns-enter/seccomp"
 )
 
 type OCICreateCmd struct {
@@ -31,7 +32,7 @@ func (c *OCICreateCmd) Run(o *OCI) error {
 func (c *OCICreateCmd) options(o *OCI) runtime.CreateOptions {
 	return runtime.CreateOptions{Bundle: c.Bundle, PIDFile: c.PIDFile, ConsoleSocket: c.ConsoleSocket,
 		NoPivot: c.NoPivot, NoNewKeyring: c.NoNewKeyring, PreserveFDs: c.PreserveFDs + container.ListenFDs(),
-		Log: o.log(), Explain: o.Explain || o.Debug}
+		Log: o.log(), Explain: o.Explain || o.Debug, SeccompCache: seccomp.CacheDir(o.Store)}
 }
 
 type OCIRunCmd struct {

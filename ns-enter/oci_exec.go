@@ -6,6 +6,7 @@ import (
 	"ctrkit/internal/cli"
 	"ctrkit/internal/spec"
 	"ctrkit/ns-enter/runtime"
+	"ctrkit/ns-enter/seccomp"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -32,7 +33,8 @@ func (c *OCIExecCmd) Run(o *OCI) error {
 		return err
 	}
 	status, err := runtime.Exec(o.Root, c.ID, runtime.ExecOptions{Process: p, Detach: c.Detach, PIDFile: c.PIDFile,
-		ConsoleSocket: c.ConsoleSocket, PreserveFDs: c.PreserveFDs, Log: o.log(), Explain: o.Explain || o.Debug})
+		ConsoleSocket: c.ConsoleSocket, PreserveFDs: c.PreserveFDs, Log: o.log(), Explain: o.Explain || o.Debug,
+		SeccompCache: seccomp.CacheDir(o.Store)})
 	if err != nil || status != 0 {
 		return &cli.ExitError{Code: status, Err: err}
 	}

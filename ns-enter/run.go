@@ -15,6 +15,7 @@ import (
 	"ctrkit/internal/explain"
 	"ctrkit/internal/spec"
 	"ctrkit/ns-enter/container"
+	"ctrkit/ns-enter/seccomp"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -143,7 +144,7 @@ func (c *RunCmd) Run(g *cli.Globals) error {
 	status, err := runOrDetach(s, container.Options{ // detach.go
 		Bundle: bundle, Detach: c.Detach, Stdin: stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Init: c.Init, PIDFile: c.PIDFile, PassFDs: listen + c.PreserveFDs, NoNewKeyring: c.NoNewKeyring, Explain: g.Explain,
-		Log: g.Log("ns-enter", explainOut), ExplainTo: explainTo,
+		Log: g.Log("ns-enter", explainOut), ExplainTo: explainTo, SeccompCache: seccomp.CacheDir(g.Root),
 	})
 	if err != nil {
 		return &cli.ExitError{Code: status, Err: err}

@@ -29,6 +29,10 @@ mount -t tmpfs -o mode=0755 ck-bench-run /run # the runtimes' state, gone with t
 
 work=$(mktemp -d /tmp/ck-bench-oci.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+# ctrkit-runc keeps the seccomp filters it compiled in ROOT/cache: the
+# warm-up runs fill it, as any earlier container would (crun and runc
+# compile at every start).
+export CTRKIT_ROOT=$work/root
 mkdir -p "$work/bundle"
 mk-rootfs.sh "$work/bundle/rootfs" >/dev/null
 # ctrkit's default spec (docker's seccomp profile and device allowlist),

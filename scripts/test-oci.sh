@@ -170,6 +170,8 @@ done
 work=$(mktemp -d /tmp/ck-oci.XXXXXX)
 # Traversable by the ids a user namespace maps root to (linux_uid_mappings).
 chmod 0755 "$work"
+# ns-enter's compiled seccomp filters (ROOT/cache) go with the work dir.
+export CTRKIT_ROOT=$work/root
 cgroups_before=$work.cgroups
 # Cgroups are global: report (and remove, when empty) what the suite left,
 # also when this script fails half-way.

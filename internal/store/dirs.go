@@ -22,6 +22,7 @@ package store
 //	ROOT/volumes        0700   (docker: 0701)
 //	STATE               0700   (docker's /run/docker: 0700; spec.EnsureState)
 //	ROOT/oci            0755   an OCI image layout, for skopeo and umoci
+//	ROOT/cache          0700   what may be thrown away: ns-enter's compiled seccomp filters
 //
 // The directories inside (an upper layer, a volume's _data) stay 0755:
 // they are what the container sees as its "/" or mount point. The private

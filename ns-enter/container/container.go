@@ -72,6 +72,9 @@ type Options struct {
 	ConsoleSocket string
 	Explain       bool
 	Log           *explain.Log
+	// SeccompCache is where compiled seccomp filters are kept
+	// (seccomp.CacheDir of ctrkit's store); "" compiles at every start.
+	SeccompCache string
 	// ExplainTo, when set, receives stage 1's explain lines instead of
 	// Stderr (Log should write there too); Start closes it once the
 	// container runs or failed, so whoever reads it sees EOF then.

@@ -206,7 +206,7 @@ func plan(s *specs.Spec, o Options) (_ *runPlan, err error) {
 	if len(s.Mounts) > 0 && !p.ownMountNS() && p.rootfs == "" {
 		return nil, errors.New("mounts need a new mount namespace, or a root filesystem to go below: add --mount, or they would land on the host's own paths")
 	}
-	if p.seccomp, err = compileSeccomp(s); err != nil {
+	if p.seccomp, err = compileSeccomp(s, seccomp.Cache{Dir: o.SeccompCache}); err != nil {
 		return nil, err
 	}
 	return p, nil

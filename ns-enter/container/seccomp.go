@@ -13,10 +13,16 @@ import (
 // compileSeccomp checks the spec's seccomp profile in stage 0, before
 // anything is created, so a bad profile leaves nothing behind, and starts
 // generating its BPF in the background, while stage 1 starts; the function
-// it returns waits for the program (nil without a profile).
-func compileSeccomp(s *specs.Spec) (func() (*seccomp.Program, error), error) {
+// it returns waits for the program (nil without a profile). A program the
+// cache has for the same profile is taken as it is (package seccomp,
+// cache.go), and a new one is put there.
+func compileSeccomp(s *specs.Spec, cache seccomp.Cache) (func() (*seccomp.Program, error), error) {
 	if s.Linux == nil || s.Linux.Seccomp == nil {
 		return func() (*seccomp.Program, error) { return nil, nil }, nil
+	}
+	key := cache.Key(s.Linux.Seccomp)
+	if p := cache.Get(key); p != nil {
+		return func() (*seccomp.Program, error) { return p, nil }, nil
 	}
 	f, err := seccomp.Compile(s.Linux.Seccomp)
 	if err != nil {
@@ -31,6 +37,9 @@ func compileSeccomp(s *specs.Spec) (func() (*seccomp.Program, error), error) {
 		defer f.Release()
 		p, err := f.Program()
 		done <- result{p, err}
+		if err == nil {
+			cache.Put(key, p) // a failure only means compiling again next time
+		}
 	}()
 	return func() (*seccomp.Program, error) {
 		r := <-done
@@ -39,6 +48,18 @@ func compileSeccomp(s *specs.Spec) (func() (*seccomp.Program, error), error) {
 		}
 		return r.p, nil
 	}, nil
+}
+
+// withoutSeccomp is s as stage 1 gets it: its seccomp profile goes
+// compiled (initConfig.Seccomp), not as the rules' JSON.
+func withoutSeccomp(s *specs.Spec) *specs.Spec {
+	if s.Linux == nil || s.Linux.Seccomp == nil {
+		return s
+	}
+	sent, linux := *s, *s.Linux
+	linux.Seccomp = nil
+	sent.Linux = &linux
+	return &sent
 }
 
 // loadSeccomp installs the filter stage 0 compiled, in stage 1. See package

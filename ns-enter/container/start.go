@@ -135,7 +135,7 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		if p.rootCwd {
 			rootfs = "."
 		}
-		cfg := initConfig{Spec: s, Rootfs: rootfs, NoPivot: o.NoPivot, Mounts: p.ownMountNS(), Unshare: p.unshare, BindFDs: p.bindFDs,
+		cfg := initConfig{Spec: withoutSeccomp(s), Rootfs: rootfs, NoPivot: o.NoPivot, Mounts: p.ownMountNS(), Unshare: p.unshare, BindFDs: p.bindFDs,
 			UTS: s.Hostname != "" || s.Domainname != "", UserNS: p.userns, Fork: o.Init, Explain: o.Explain,
 			Console: consoleSize(s.Process, o.Stdin), PassFDs: o.PassFDs, ID: o.id(s),
 			State: state}

@@ -21,6 +21,7 @@ type ExecOptions struct {
 	PreserveFDs   int
 	Log           *explain.Log
 	Explain       bool
+	SeccompCache  string // container.Options'
 }
 
 // Exec is runc exec: a new process in the running container's namespaces
@@ -47,7 +48,7 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 	co := container.Options{
 		Bundle: st.Bundle, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		PIDFile: o.PIDFile, PassFDs: o.PreserveFDs, ID: id, Detach: o.Detach,
-		ConsoleSocket: o.ConsoleSocket, Explain: o.Explain, Log: o.Log,
+		ConsoleSocket: o.ConsoleSocket, Explain: o.Explain, Log: o.Log, SeccompCache: o.SeccompCache,
 	}
 	if o.Detach {
 		_, err := container.Start(s, co)

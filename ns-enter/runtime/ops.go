@@ -29,6 +29,7 @@ type CreateOptions struct {
 	PreserveFDs   int
 	Log           *explain.Log
 	Explain       bool
+	SeccompCache  string // container.Options'
 }
 
 // Create is runc create: the container's process is set up in its
@@ -103,7 +104,7 @@ func create(root, id, bundle string, s *specs.Spec, o CreateOptions, foreground 
 		Bundle: bundle, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		PIDFile: o.PIDFile, PassFDs: o.PreserveFDs, NoNewKeyring: o.NoNewKeyring, NoPivot: o.NoPivot,
 		ID: id, ExecFifo: fifo, Detach: true, ConsoleSocket: o.ConsoleSocket,
-		Explain: o.Explain, Log: o.Log,
+		Explain: o.Explain, Log: o.Log, SeccompCache: o.SeccompCache,
 	})
 	st.CallerMounts = mounts.Made()
 	if err != nil {
@@ -259,7 +260,7 @@ func Run(root, id string, o CreateOptions) (int, error) {
 	co := container.Options{
 		Bundle: bundle, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		PIDFile: o.PIDFile, PassFDs: o.PreserveFDs, NoNewKeyring: o.NoNewKeyring, NoPivot: o.NoPivot, ID: id,
-		ConsoleSocket: o.ConsoleSocket, Explain: o.Explain, Log: o.Log,
+		ConsoleSocket: o.ConsoleSocket, Explain: o.Explain, Log: o.Log, SeccompCache: o.SeccompCache,
 	}
 	mounts, err := container.Snapshot(s, bundle)
 	if err != nil {

@@ -124,7 +124,8 @@
 // up. Stage 1 receives the instructions with the spec and loads them with
 // seccomp(2) itself: the container's setup never waits for libseccomp, which
 // is what a runtime saves by compiling once (crun keeps the BPF in its state
-// directory for exec, too).
+// directory for exec, too). And a profile compiled once is not compiled
+// again: stage 0 keeps the program in a cache (cache.go).
 //
 // There is no stock shell command that loads a filter (systemd's
 // SystemCallFilter= and bubblewrap's --seccomp FD do it for their own
