@@ -22,7 +22,10 @@ mkdir "$work"
 chmod 755 "$work"
 ns=ck-bench-$$
 in_ns="nsenter --net=/run/netns/$ns"
-podman=(podman --root "$work/podman" --runroot "$work/podman-run" --runtime runc --runtime-flag "root=$work/runc"
+# The runtimes' state goes where it goes by default, on a tmpfs (/run):
+# ctrkit's /run/ctrkit, podman's runroot, runc's /run/runc, all in $run.
+run=$work/run
+podman=(podman --root "$work/podman" --runroot "$run/podman" --runtime runc --runtime-flag "root=$run/runc"
 	--cgroup-manager cgroupfs --events-backend none --storage-driver overlay)
 # podman as root raises RLIMIT_NOFILE and RLIMIT_NPROC above what a process
 # without CAP_SYS_RESOURCE may (runc then fails with EPERM): 1024, always
@@ -36,6 +39,7 @@ cleanup() {
 	[ -z "${cid:-}" ] || ctr-run rm -f "$cid" >/dev/null 2>&1 || true
 	ip netns del "$ns" 2>/dev/null || true
 	umount -R "$work/podman" 2>/dev/null || true
+	umount -R "$run" 2>/dev/null || true
 	rm -rf "$work"
 	peer_cgroups_remove
 	[ -z "$runc_root_made" ] || rmdir /run/runc 2>/dev/null || true
@@ -48,7 +52,9 @@ peer_cgroups_before libpod_parent
 runc_root_made=
 [ -e /run/runc ] || runc_root_made=1
 trap cleanup EXIT
-export CTRKIT_ROOT=$work/root CTRKIT_STATE=$work/state
+mkdir "$run"
+mount -t tmpfs -o mode=0755 ck-bench-run "$run"
+export CTRKIT_ROOT=$work/root CTRKIT_STATE=$run/ctrkit
 ip netns add "$ns"
 ip -n "$ns" link set lo up
 mk-image.sh busybox:latest
@@ -74,7 +80,7 @@ if command -v runc >/dev/null; then
 	mkdir -p "$work/bundle"
 	mk-rootfs.sh "$work/bundle/rootfs" >/dev/null
 	(cd "$work/bundle" && ns-enter spec --pid --ipc --uts --net --rootfs rootfs -- /bin/true >config.json)
-	bench "runc run (prepared bundle)" "runc --root $work/runc run --bundle $work/bundle ck-bench-runc"
+	bench "runc run (prepared bundle)" "runc --root $run/runc run --bundle $work/bundle ck-bench-runc"
 fi
 # podman with runc, its own store under $work, the busybox image copied
 # from ctrkit's OCI layout: nothing is pulled from the internet.
