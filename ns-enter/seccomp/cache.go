@@ -16,8 +16,9 @@ package seccomp
 // is root's alone: the directory is made 0700, and a directory or file
 // that is not the caller's, or that group or others may write, is ignored
 // (the program is compiled as if there were no cache). Files are written to
-// a temporary name and renamed, so a reader never sees half of one; one
-// that does not parse, or is not whole BPF instructions, is a miss. The
+// a temporary name and renamed (fsutil.WriteFile), so a reader never sees
+// half of one; one that does not parse, or is not whole BPF instructions, is
+// a miss. The
 // directory keeps at most maxCached programs, the oldest going first.
 // Removing it loses nothing: rm -r ROOT/cache/seccomp.
 //
@@ -37,6 +38,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+
+	"ctrkit/internal/fsutil"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -112,19 +115,7 @@ func (c Cache) Put(key string, p *Program) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(c.Dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(c.Dir, key+".json"))
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := fsutil.WriteFile(filepath.Join(c.Dir, key+".json"), data, 0o600); err != nil {
 		return err
 	}
 	return c.prune(key + ".json")
