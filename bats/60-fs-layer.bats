@@ -238,3 +238,27 @@ srv/z"
 	run_tool fs-layer ls
 	refute_output --partial "$id"
 }
+
+@test "fs-layer rm after an rm that was interrupted [the rest goes; a record alone is forgotten]" {
+	local id
+	id=$(safename)
+	# Killed half-way through rm -rf of the container, container.json gone
+	# first: the mount, the upper layer and the record are left.
+	ns-enter spec -- true | fs-layer mount --name "$id" fl-feat:1 >/dev/null
+	local r=$CTRKIT_STATE/$id/rootfs
+	rm "$CTRKIT_ROOT/containers/$id/container.json"
+	run_tool fs-layer rm "$id"
+	run findmnt "$r"
+	assert_failure
+	assert_dir_not_exists "$CTRKIT_ROOT/containers/$id"
+	assert_dir_not_exists "$CTRKIT_STATE/$id"
+	# Killed after the files went, before the record: only the record.
+	ns-enter spec -- true | fs-layer mount --name "$id" fl-feat:1 >/dev/null
+	umount "$r" && rm -r "$CTRKIT_ROOT/containers/$id" "$r"
+	run_tool --separate-stderr fs-layer rm "$id"
+	assert_stderr_contains "fs-layer: no container $id: forgot its record"
+	assert_dir_not_exists "$CTRKIT_STATE/$id"
+	# Neither: an error, as before.
+	run_tool --separate-stderr ! fs-layer rm "$id"
+	assert_stderr_contains "no container \"$id\""
+}

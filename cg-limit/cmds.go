@@ -123,7 +123,7 @@ func (c *RmCmd) Run(g *cli.Globals, s *Stdio) error {
 	var errs []error
 	for _, n := range c.Names {
 		cg, err := open(g, s, n)
-		if err != nil && recorded(g.State, n) {
+		if err != nil && spec.Recorded(g.State, n, tool, cgroup.Path(n)) {
 			// Recorded and never made (cg-limit killed in between, or an
 			// earlier rm interrupted): nothing to remove but the record.
 			err = spec.Forget(g.State, n, tool, cgroup.Path(n))
@@ -147,17 +147,6 @@ func (c *RmCmd) Run(g *cli.Globals, s *Stdio) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// recorded says whether STATE/NAME records cg-limit's cgroup NAME.
-func recorded(state, name string) bool {
-	rs, _ := spec.StateResources(state, name)
-	for _, r := range rs {
-		if r.Stage == tool && r.Name == cgroup.Path(name) {
-			return true
-		}
-	}
-	return false
 }
 
 func open(g *cli.Globals, s *Stdio, name string) (*cgroup.Cgroup, error) {

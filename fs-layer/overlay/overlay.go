@@ -129,6 +129,21 @@ func Load(root, state, id string) (*Container, error) {
 	return &c, err
 }
 
+// Remains is what an interrupted Remove left of container id once Load
+// no longer finds it (container.json went with part of the directory): a
+// Container for Remove to finish, or nil when nothing of it is left.
+func Remains(root, state, id string) *Container {
+	if CheckID(id) != nil {
+		return nil
+	}
+	dir, mp := Dirs(root, state, id)
+	mounted, _ := IsMountpoint(mp)
+	if _, err := os.Lstat(dir); err != nil && !mounted {
+		return nil
+	}
+	return &Container{ID: id, Dir: dir, Mountpoint: mp, Mounted: mounted, Layers: filepath.Join(root, "layers")}
+}
+
 // Save writes container.json.
 func (c *Container) Save() error {
 	data, err := json.MarshalIndent(c, "", "  ")

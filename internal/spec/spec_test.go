@@ -109,6 +109,24 @@ func TestRecord(t *testing.T) {
 			t.Errorf("file %q left in the state dir, want only resources.json and .lock", e.Name())
 		}
 	}
+	for _, c := range []struct {
+		stage string
+		names []string
+		want  bool
+	}{
+		{"cg-limit", nil, true},
+		{"cg-limit", []string{"/sys/fs/cgroup/ctrkit/x"}, true},
+		{"cg-limit", []string{"/sys/fs/cgroup/ctrkit/y"}, false},
+		{"fs-layer", nil, false},
+		{"net-bridge", []string{"ck-y", "ck-x"}, true},
+	} {
+		if got := Recorded(state, ID(s), c.stage, c.names...); got != c.want {
+			t.Errorf("Recorded(%s, %q) = %v, want %v", c.stage, c.names, got, c.want)
+		}
+	}
+	if Recorded(state, "nothing-here", "cg-limit") {
+		t.Errorf("Recorded() for an id with no state dir = true")
+	}
 }
 
 func TestFromStdin(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -77,6 +78,20 @@ func appendState(dir string, r Resource) error {
 
 // resourcesFile is the list's name in STATE/ID.
 const resourcesFile = "resources.json"
+
+// Recorded says whether stage recorded a resource for id, one of the
+// given names, or any when no name is given: a removal asks it of what it
+// no longer finds, to tell an interrupted earlier removal (the record is
+// left; forget it) from a mistake.
+func Recorded(state, id, stage string, names ...string) bool {
+	rs, _ := StateResources(state, id)
+	for _, r := range rs {
+		if r.Stage == stage && (len(names) == 0 || slices.Contains(names, r.Name)) {
+			return true
+		}
+	}
+	return false
+}
 
 // Forget removes from STATE/ID/resources.json the resources of stage named
 // name, once its command has removed them, and the directory when nothing
