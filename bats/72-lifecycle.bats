@@ -121,6 +121,21 @@ state_of() {
 	assert_equal "$(leak_check --list | grep -v '^state ')" "$before"
 }
 
+@test "ctr-run rm after a removal stopped half-way [each undo runs again; what is gone only loses its record]" {
+	local id before
+	before=$(leak_check --list | grep -v '^state ')
+	id=$(host ctr-run create --network none -m 32m busybox true)
+	# The removal got as far as the root filesystem and the cgroup, then
+	# was killed: their records are still there.
+	host fs-layer rm "$id"
+	host cg-limit rm "$id"
+	run_tool jq -r '.[].stage' "$CTRKIT_STATE/$id/resources.json"
+	assert_line fs-layer
+	run_tool --separate-stderr host ctr-run rm "$id"
+	run_tool test ! -e "$CTRKIT_STATE/$id"
+	assert_equal "$(leak_check --list | grep -v '^state ')" "$before"
+}
+
 @test "kill -9 the supervisor; ctr-run gc [a running container is kept and listed; rm -f removes it]" {
 	run_tool host ctr-run -d --network none busybox sleep 1000
 	local id=$output
