@@ -78,6 +78,25 @@ fetch() { ip netns exec "$1" timeout 5 busybox wget -qO- "$2"; }
 	assert_output --partial "1 packets received"
 }
 
+@test "net-bridge attach killed half-way [recorded first: detach, as gc runs it, removes what it got to]" {
+	local id at
+	id=$(cid k)
+	# SIGKILL at the namespace's bind mount (nothing of the container's
+	# made yet), then at the veth's move into it (namespace and pair made).
+	for at in mount setns; do
+		run nsenter --net="/run/netns/$HOST" strace -f -qq -o /dev/null -e trace="$at" -e inject="$at":signal=KILL \
+			net-bridge attach --id "$id" <<<"$(ns-enter spec --net -- true)"
+		assert_equal "$status" 137
+		run_tool jq -r '[.[] | select(.stage == "net-bridge") | .undo | join(" ")] | unique[]' "$CTRKIT_STATE/$id/resources.json"
+		assert_output "net-bridge detach $id"
+		run_tool nsenter --net="/run/netns/$HOST" net-bridge detach "$id"
+		run_tool test ! -e "$CTRKIT_STATE/$id"
+		run_tool test ! -e "/run/netns/ck-$id"
+		run ip -n "$HOST" link show "ck-$id"
+		assert_failure
+	done
+}
+
 @test "net-bridge attach [the outside server sees the host's address: masquerade]" {
 	run_tool nsenter --net="/run/netns/$HOST" net-bridge attach --id "$(cid a)"
 	run_tool ip netns exec "ck-$(cid a)" busybox wget -qO- http://192.0.2.2/

@@ -262,3 +262,16 @@ srv/z"
 	run_tool --separate-stderr ! fs-layer rm "$id"
 	assert_stderr_contains "no container \"$id\""
 }
+
+@test "fs-layer mount killed at its mount(2) [recorded first: rm, as gc runs it, removes the rest]" {
+	local id
+	id=$(safename)
+	run strace -f -qq -o /dev/null -e trace=mount -e inject=mount:signal=KILL \
+		fs-layer mount --name "$id" fl-feat:1 <<<"$(ns-enter spec -- true)"
+	assert_equal "$status" 137
+	run_tool jq -r '.[] | select(.stage == "fs-layer") | .undo | join(" ")' "$CTRKIT_STATE/$id/resources.json"
+	assert_output "fs-layer rm $id"
+	run_tool fs-layer rm "$id"
+	assert_dir_not_exists "$CTRKIT_ROOT/containers/$id"
+	assert_dir_not_exists "$CTRKIT_STATE/$id"
+}

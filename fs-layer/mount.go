@@ -94,11 +94,26 @@ func (c *MountCmd) Run(g *cli.Globals, s *Stdio) error {
 	if driver == "auto" {
 		driver = ""
 	}
+	// In a pipe, the mount is recorded before it is made: an fs-layer
+	// killed in between leaves a record whose undo (fs-layer rm ID)
+	// removes whatever it got to.
+	_, mountpoint := overlay.Dirs(g.Root, g.State, id)
+	recorded := false
+	if doc != nil && !spec.Recorded(g.State, id, "fs-layer", mountpoint) {
+		if err := spec.Record(doc, g.State, spec.Resource{Stage: "fs-layer", Kind: "mount", Name: mountpoint,
+			Undo: []string{"fs-layer", "rm", id}}); err != nil {
+			return err
+		}
+		recorded = true
+	}
 	ctr, err := overlay.New(overlay.Setup{Root: g.Root, State: g.State, ID: id, Image: img.Name,
 		Manifest: img.Descriptor.Digest.String(), Layers: layers, Driver: driver,
 		ReadOnly: c.ReadOnly && doc == nil, Volumes: vols, Userns: c.Userns, Log: log,
 		Notice: func(msg string) { fmt.Fprintln(s.Stderr, "fs-layer: "+msg) }})
 	if err != nil {
+		if recorded {
+			spec.Forget(g.State, id, "fs-layer", mountpoint)
+		}
 		return err
 	}
 	if doc == nil {
@@ -135,10 +150,6 @@ func (c *MountCmd) Run(g *cli.Globals, s *Stdio) error {
 			doc.Process = &specs.Process{}
 		}
 		ids.Apply(doc.Process)
-	}
-	if err := spec.Record(doc, g.State, spec.Resource{Stage: "fs-layer", Kind: "mount", Name: ctr.Mountpoint,
-		Undo: []string{"fs-layer", "rm", id}}); err != nil {
-		return err
 	}
 	if err := spec.Write(s.Stdout, doc); err != nil || c.Hold == 0 {
 		return err

@@ -72,7 +72,9 @@ func (m *Manager) Attach(doc *specs.Spec, o Options) (a *Attached, err error) {
 		return nil, err
 	}
 
-	// 2. The kernel, with every step's undo on a stack.
+	// 2. The record of what the kernel steps will make, before they make
+	// it: a net-bridge killed half-way leaves a record whose undo
+	// (net-bridge detach ID) removes whatever it got to.
 	var u undo
 	u.push(func() { m.release(p.netName, id) })
 	defer func() {
@@ -80,21 +82,23 @@ func (m *Manager) Attach(doc *specs.Spec, o Options) (a *Attached, err error) {
 			u.run()
 		}
 	}()
+	u.push(func() { m.forget(id) })
+	if err = m.record(doc, p, n, ip); err != nil {
+		return nil, err
+	}
+
+	// 3. The kernel, with every step's undo on a stack.
 	if err = m.connect(p, n, ip, &u); err != nil {
 		return nil, err
 	}
 
-	// 3. The container's files, and the record of what was made.
+	// 4. The container's files.
 	hostname := doc.Hostname
 	if hostname == "" {
 		hostname = id
 	}
-	u.push(func() { m.forget(id) })
 	files, err := m.writeFiles(id, hostname, ip)
 	if err != nil {
-		return nil, err
-	}
-	if err = m.record(doc, p, n, ip); err != nil {
 		return nil, err
 	}
 

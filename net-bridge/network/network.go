@@ -15,14 +15,17 @@
 //     address, the published ports checked against every other container's.
 //     Only the state file changes here; the kernel work follows without the
 //     lock, so fifty attaches at once wait for each other only briefly.
-//  3. connect.go, the kernel: the namespace, the veth pair or macvlan, lo,
+//  3. records.go: a record of every resource the next step makes, in the
+//     document and in STATE/ID/resources.json, each undone by
+//     `net-bridge detach ID`; written first, so a net-bridge killed
+//     half-way leaves a record whose undo removes what it got to (Detach
+//     skips whatever is not there).
+//  4. connect.go, the kernel: the namespace, the veth pair or macvlan, lo,
 //     the address and default route, the published-port rules. Each step
 //     pushes its undo on a stack (undo.go) that runs, newest first, when a
 //     later step fails, so a failed attach leaves nothing half-made.
-//  4. files.go and records.go: resolv.conf, hosts and hostname for the
-//     container in STATE/ID/, and a record of every resource made, in the
-//     document and in STATE/ID/resources.json, each undone by
-//     `net-bridge detach ID`.
+//  5. files.go: resolv.conf, hosts and hostname for the container in
+//     STATE/ID/.
 //
 // An overlay network (overlay.go, with the design at length) is a bridge
 // per host joined to the other hosts' by a VXLAN device; CreateOverlay and

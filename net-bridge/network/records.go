@@ -16,9 +16,9 @@ import (
 
 const stage = "net-bridge"
 
-// record adds what an attach made to the document and to
+// record adds what an attach makes to the document and to
 // STATE/ID/resources.json (spec.Record), each undone by
-// `net-bridge detach ID`.
+// `net-bridge detach ID`, before connect makes it.
 func (m *Manager) record(doc *specs.Spec, p *plan, n *ipam.Network, ip net.IP) error {
 	detach := []string{"net-bridge", "detach", p.id}
 	var rs []spec.Resource

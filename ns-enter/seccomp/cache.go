@@ -13,14 +13,15 @@ package seccomp
 // was first made; the same profile gives the same answer.
 //
 // A cached program is a filter every later container gets, so the cache
-// is root's alone: the directory is made 0700, and a directory or file
-// that is not the caller's, or that group or others may write, is ignored
-// (the program is compiled as if there were no cache). Files are written to
-// a temporary name and renamed (fsutil.WriteFile), so a reader never sees
-// half of one; one that does not parse, or is not whole BPF instructions, is
-// a miss. The
-// directory keeps at most maxCached programs, the oldest going first.
-// Removing it loses nothing: rm -r ROOT/cache/seccomp.
+// is root's alone: the directory is made 0700, and a directory that is not
+// the caller's or that others may enter, or a file that others may write,
+// is ignored (the program is compiled as if there were no cache); both are
+// checked on the descriptors the program is read through. Files are
+// written to a temporary name and renamed (fsutil.WriteFile), so a reader
+// never sees half of one; one that does not parse, or is not whole BPF
+// instructions, is a miss. The directory keeps at most maxCached programs,
+// the oldest going first. Removing it loses nothing: rm -r
+// ROOT/cache/seccomp.
 //
 // ns-enter's translation is identified by its binary (device, inode, size
 // and modification time of /proc/self/exe): a rebuilt ns-enter compiles
@@ -81,15 +82,23 @@ func (c Cache) Key(p *specs.LinuxSeccomp) string {
 
 // Get returns the program cached under key, or nil.
 func (c Cache) Get(key string) *Program {
-	if key == "" || !private(c.Dir) {
+	if key == "" {
 		return nil
 	}
-	f, err := os.OpenFile(filepath.Join(c.Dir, key+".json"), os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	// The directory is checked through the descriptor the file is then
+	// opened in, so it cannot be swapped between the check and the open.
+	dir, err := privateDir(c.Dir)
 	if err != nil {
 		return nil
 	}
+	defer dir.Close()
+	fd, err := unix.Openat(int(dir.Fd()), key+".json", unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), key+".json")
 	defer f.Close()
-	if !privateFile(f) {
+	if !owned(f, unix.S_IFREG, 0o022) {
 		return nil
 	}
 	var p Program
@@ -108,9 +117,11 @@ func (c Cache) Put(key string, p *Program) error {
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return err
 	}
-	if !private(c.Dir) {
-		return fmt.Errorf("%s is not root's alone (0700): not caching seccomp programs there", c.Dir)
+	dir, err := privateDir(c.Dir)
+	if err != nil {
+		return err
 	}
+	dir.Close()
 	data, err := json.Marshal(p)
 	if err != nil {
 		return err
@@ -148,18 +159,25 @@ func (c Cache) prune(keep string) error {
 	return errors.Join(errs...)
 }
 
-// private says whether dir is a directory of the caller's that no one
-// else may write or read.
-func private(dir string) bool {
-	var st unix.Stat_t
-	return unix.Lstat(dir, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR &&
-		int(st.Uid) == os.Geteuid() && st.Mode&0o077 == 0
+// privateDir opens dir if it is a directory of the caller's that no one
+// else may enter.
+func privateDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	if !owned(f, unix.S_IFDIR, 0o077) {
+		f.Close()
+		return nil, fmt.Errorf("%s is not root's alone (0700): no seccomp programs are cached there", dir)
+	}
+	return f, nil
 }
 
-// privateFile says whether f is a regular file of the caller's that group
-// and others may not write.
-func privateFile(f *os.File) bool {
+// owned says whether f is of the type (S_IFDIR, S_IFREG), the caller's,
+// and has none of the mode bits in others (group's and others' write, or
+// all of theirs).
+func owned(f *os.File, typ uint32, others uint32) bool {
 	var st unix.Stat_t
-	return unix.Fstat(int(f.Fd()), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG &&
-		int(st.Uid) == os.Geteuid() && st.Mode&0o022 == 0
+	return unix.Fstat(int(f.Fd()), &st) == nil && st.Mode&unix.S_IFMT == typ &&
+		int(st.Uid) == os.Geteuid() && st.Mode&others == 0
 }
