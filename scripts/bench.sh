@@ -21,6 +21,8 @@ fi
 
 tmp=$(mktemp -d /tmp/ck-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+# ns-enter keeps the seccomp filters it compiled in ROOT/cache: here.
+export CTRKIT_ROOT=$tmp/root
 bundle=$tmp/bundle
 mkdir -p "$bundle"
 "$repo/scripts/mk-rootfs.sh" "$bundle/rootfs"
