@@ -53,7 +53,7 @@ func (c *ApplyCmd) join(g *cli.Globals, doc *specs.Spec, cg *cgroup.Cgroup) erro
 
 // hold waits on descriptor --hold for "rm" or its end (internal/hold).
 func (c *ApplyCmd) hold(g *cli.Globals, s *Stdio, doc *specs.Spec, cg *cgroup.Cgroup) error {
-	rm, err := hold.Wait(s.Stdout, c.Hold)
+	rm, err := hold.Wait(s.Stdout, s.Stderr, c.Hold)
 	if err != nil || !rm {
 		return err // end of file: the runtime left, the cgroup stays for cg-limit rm
 	}

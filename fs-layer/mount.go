@@ -154,7 +154,7 @@ func (c *MountCmd) Run(g *cli.Globals, s *Stdio) error {
 	if err := spec.Write(s.Stdout, doc); err != nil || c.Hold == 0 {
 		return err
 	}
-	if rm, err := hold.Wait(s.Stdout, c.Hold); err != nil || !rm { // internal/hold
+	if rm, err := hold.Wait(s.Stdout, s.Stderr, c.Hold); err != nil || !rm { // internal/hold
 		return err
 	}
 	return (&RmCmd{IDs: []string{id}}).Run(g, s)

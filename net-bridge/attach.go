@@ -63,7 +63,7 @@ func (c *AttachCmd) Run(g *cli.Globals, s *Stdio) error {
 		if err := spec.Write(s.Stdout, doc); err != nil {
 			return err
 		}
-		if rm, err := hold.Wait(s.Stdout, c.Hold); err != nil || !rm { // internal/hold
+		if rm, err := hold.Wait(s.Stdout, s.Stderr, c.Hold); err != nil || !rm { // internal/hold
 			return err
 		}
 		return (&DetachCmd{ID: a.ID}).Run(g, s)

@@ -15,6 +15,7 @@ import (
 
 	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
+	"ctrkit/internal/hold"
 	"ctrkit/internal/sibling"
 )
 
@@ -101,10 +102,15 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 			args = append(slices.Clip(args), "--hold", "3")
 		}
 		c := exec.Command(Bin(s.Command), args...)
-		held[i] = &heldErrors{leader: s.Command + ": error: "}
+		held[i] = &heldErrors{leader: s.Command + ": error: ", marked: make(chan struct{})}
 		c.Env, c.Stdin, c.Stderr = env, in, stderr
 		if s.Sequential {
 			c.Env = oneP(env)
+		}
+		if holding && s.Rm != nil {
+			// The lines it writes before its document, in order before
+			// ours: it marks their end (internal/hold).
+			c.Env = append(slices.Clip(c.Env), hold.MarkEnv+"=1")
 		}
 		if _, isFile := stderr.(*os.File); !isFile {
 			// os/exec copies into a writer that is not a file from a
@@ -198,6 +204,13 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 			}
 		}
 		if ok {
+			// Every line a holding stage wrote before its document is out
+			// once its mark has come (or its stderr ended).
+			for i := range cmds {
+				if holds[i] != nil && i > 0 {
+					<-held[i].marked
+				}
+			}
 			h := &Held{copying: copying}
 			for i := range cmds {
 				if holds[i] != nil {
@@ -261,19 +274,27 @@ func (h *Held) Release(log *explain.Log) [][]string {
 
 // heldErrors copies a stage's stderr line by line, but keeps back its
 // error message: the line starting with leader and the indented lines that
-// continue it (cli.Status's format).
+// continue it (cli.Status's format). A holding stage's mark (hold.Mark) is
+// not copied: it closes marked, as the end of its stderr does.
 type heldErrors struct {
 	leader string
 	lines  []string
+	marked chan struct{}
+	once   sync.Once
 }
 
 func (h *heldErrors) copy(r io.Reader, w io.Writer, mu *sync.Mutex) {
+	mark := func() { h.once.Do(func() { close(h.marked) }) }
+	defer mark()
 	indent := strings.Repeat(" ", len(h.leader))
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
+		case line == hold.Mark:
+			mark()
+			continue
 		case strings.HasPrefix(line, h.leader):
 			h.lines = append(h.lines, strings.TrimPrefix(line, h.leader))
 			continue

@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
+	"ctrkit/internal/hold"
 	"ctrkit/internal/proc"
 )
 
@@ -87,8 +89,10 @@ func TestPipelineRun(t *testing.T) {
 // and leave what they made for Container.Remove.
 func TestPipelineHolding(t *testing.T) {
 	mark := filepath.Join(t.TempDir(), "said")
+	// A holding stage as internal/hold makes one: its document, a line on
+	// stderr, the mark, stdout closed, then it waits on fd 3.
 	holding := func(name string) Stage {
-		st := sh(`cat; exec >&-; read said <&3; echo "` + name + `:$said" >>` + mark)
+		st := sh(`cat; echo "` + name + ` made it" >&2; [ -z "$` + hold.MarkEnv + `" ] || echo "` + hold.Mark + `" >&2; exec >&-; read said <&3; echo "` + name + `:$said" >>` + mark)
 		st.Rm = []string{name, "rm"}
 		return st
 	}
@@ -99,9 +103,15 @@ func TestPipelineHolding(t *testing.T) {
 		return strings.Join(lines, " ")
 	}
 	p := Pipeline{Seed: []byte(`{"a":1}`), Stages: []Stage{sh(`cat`), holding("one"), holding("two")}}
-	doc, h, err := p.RunHolding(nil, io.Discard)
+	var stderr lockedBuffer
+	doc, h, err := p.RunHolding(nil, &stderr)
 	if err != nil || string(doc) != `{"a":1}` || h == nil {
 		t.Fatalf("RunHolding() = %q, %v, %v; want the document and the held stages", doc, h, err)
+	}
+	// What they wrote before their documents is out before RunHolding
+	// returns (ctr-run's next lines come after it); the marks are not.
+	if got := stderr.String(); !strings.Contains(got, "one made it") || !strings.Contains(got, "two made it") || strings.Contains(got, hold.Mark) {
+		t.Errorf("stderr when RunHolding returned = %q, want both stages' lines and no mark", got)
 	}
 	if got := said(); got != "" {
 		t.Errorf("before Release the held stages said %q, want them still waiting", got)
@@ -314,4 +324,23 @@ func TestPipelineRunBufferStderr(t *testing.T) {
 			t.Errorf("stderr = %q, lacks %q", stderr.String(), want)
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer the pipeline's copiers may write to while
+// the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -11,6 +11,13 @@
 //
 // In a shell, the stage's command without --hold is the first half, and
 // its rm command the second.
+//
+// A caller that shows the stages' stderr next to its own (ctr-run copies
+// it line by line, for --explain and --diagram) needs to know when a
+// holding stage's lines from before its document are all there: it sets
+// MarkEnv, and Wait writes the line Mark on stderr before it closes
+// stdout. Once the caller has read the document to its end, the mark is
+// in the pipe, after every line the stage wrote before it.
 package hold
 
 import (
@@ -22,9 +29,19 @@ import (
 	"syscall"
 )
 
+// MarkEnv, set in a stage's environment, asks Wait for Mark.
+const MarkEnv = "CTRKIT_HOLD_MARK"
+
+// Mark is the line Wait writes on stderr, when asked, before it closes
+// stdout.
+const Mark = "ctrkit-hold: document written"
+
 // Wait closes stdout, then sleeps on descriptor fd; it reports whether the
-// caller said "rm".
-func Wait(stdout io.Writer, fd int) (rm bool, err error) {
+// caller said "rm". With MarkEnv set it first writes Mark on stderr.
+func Wait(stdout, stderr io.Writer, fd int) (rm bool, err error) {
+	if os.Getenv(MarkEnv) != "" {
+		fmt.Fprintln(stderr, Mark)
+	}
 	if c, ok := stdout.(io.Closer); ok {
 		c.Close()
 	}
