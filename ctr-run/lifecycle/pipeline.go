@@ -107,9 +107,10 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 		if s.Sequential {
 			c.Env = oneP(env)
 		}
-		if holding && s.Rm != nil {
-			// The lines it writes before its document, in order before
-			// ours: it marks their end (internal/hold).
+		if holding && s.Rm != nil && i > 0 {
+			// Its stderr is copied (below): it marks the end of the lines
+			// it writes before its document (internal/hold), so they come
+			// before ours. The first stage's goes straight to stderr.
 			c.Env = append(slices.Clip(c.Env), hold.MarkEnv+"=1")
 		}
 		if _, isFile := stderr.(*os.File); !isFile {
