@@ -170,8 +170,13 @@ func fetchBlob(ctx context.Context, st *store.Store, reg *registry, b v1.Descrip
 	}
 	err = withRetries(ctx, opt, notify, func() error {
 		resumed := ing.Offset > 0
-		if err := download(ctx, reg, b, ing, bar, opt); err != nil {
-			return err
+		// Every byte may be there already (a pull killed between the last
+		// write and the rename): nothing to ask for, and a registry
+		// answers a Range that starts at the end with 416.
+		if ing.Offset < b.Size {
+			if err := download(ctx, reg, b, ing, bar, opt); err != nil {
+				return err
+			}
 		}
 		err := ing.Commit()
 		var mm *store.MismatchError

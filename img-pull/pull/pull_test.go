@@ -252,6 +252,44 @@ func TestPullRejectsCorruptBlob(t *testing.T) {
 	}
 }
 
+// A pull killed after the last byte of a blob, before it verified and
+// renamed it, leaves the whole blob as a partial one: the next pull asks
+// the registry nothing for it (a Range from its end is a 416) and stores it.
+func TestPullKeptWholeBlob(t *testing.T) {
+	img := randomImage(t, 4096, 1)
+	cfg, _ := img.ConfigName()
+	raw, _ := img.RawConfigFile()
+	var asked sync.Map
+	host := serve(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/blobs/"+cfg.String()) && r.Method == http.MethodGet {
+				asked.Store(r.Header.Get("Range"), true)
+				if r.Header.Get("Range") != "" {
+					http.Error(w, "invalid range: failed to overlap", http.StatusRequestedRangeNotSatisfiable)
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	want := push(t, host+"/demo:kept", img)
+	st := newStore(t)
+	ing, err := st.Ingest(context.Background(), cfg, int64(len(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ing.Write(raw)
+	ing.Close() // killed before Commit
+	if _, err := Pull(context.Background(), st, host+"/demo:kept", Options{}); err != nil {
+		t.Fatalf("Pull() with the config kept whole = %v", err)
+	}
+	checkStored(t, st, host+"/demo:kept", want)
+	asked.Range(func(k, _ any) bool {
+		t.Errorf("the registry was asked for the kept config (Range %q)", k)
+		return true
+	})
+}
+
 func TestPullErrors(t *testing.T) {
 	host := serve(t, nil)
 	push(t, host+"/demo:1", randomImage(t, 64, 1))
