@@ -25,7 +25,7 @@ in_ns="nsenter --net=/run/netns/$ns"
 # The runtimes' state goes where it goes by default, on a tmpfs (/run):
 # ctrkit's /run/ctrkit, podman's runroot, runc's /run/runc, all in $run.
 run=$work/run
-podman=(podman --root "$work/podman" --runroot "$run/podman" --runtime runc --runtime-flag "root=$run/runc"
+podman=(podman --root "$work/podman" --runroot "$run/podman" --tmpdir "$run/libpod" --runtime runc --runtime-flag "root=$run/runc"
 	--cgroup-manager cgroupfs --events-backend none --storage-driver overlay)
 # podman as root raises RLIMIT_NOFILE and RLIMIT_NPROC above what a process
 # without CAP_SYS_RESOURCE may (runc then fails with EPERM): 1024, always

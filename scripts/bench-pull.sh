@@ -72,7 +72,7 @@ secs[img-pull]=$(median_s "CTRKIT_ROOT=$tmp/dst $repo/bin/img-pull -q --print di
 secs[skopeo]=$(median_s "skopeo copy -q --src-tls-verify=false docker://$ref oci:$tmp/dst:bench")
 if command -v podman >/dev/null; then
 	names+=(podman)
-	secs[podman]=$(median_s "podman --root $tmp/dst/podman --runroot $tmp/dst/run pull -q --tls-verify=false $ref")
+	secs[podman]=$(median_s "podman --root $tmp/dst/podman --runroot $tmp/dst/run --tmpdir $tmp/dst/libpod pull -q --tls-verify=false $ref")
 fi
 
 echo
