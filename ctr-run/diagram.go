@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"ctrkit/internal/cli"
@@ -129,7 +130,8 @@ func (d *diagramRecorder) finish() error {
 // Where a participant stands, left to right: the order of the pipeline.
 var participantOrder = []string{"ctr-run", "supervisor", "img-pull", "fs-layer", "cg-limit", "net-bridge", "ns-enter", "container", "kernel"}
 
-var seedID = regexp.MustCompile(`"ctrkit\.id":"([0-9a-f]+)"`)
+// Compiled on first use (as quoted, versioned): every ctr-run start would pay for them.
+var seedID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`"ctrkit\.id":"([0-9a-f]+)"`) })
 
 // A phase of the run: its frame's label, the processes it started and
 // the explain lines of each participant in it.
@@ -159,7 +161,7 @@ func (d *diagramRecorder) phases() ([]*phase, *strings.Replacer) {
 		if l.Tool == "ctr-run" {
 			switch {
 			case strings.HasPrefix(l.Note, "pipe(); fork(); execve()"):
-				if m := seedID.FindStringSubmatch(l.Note); m != nil {
+				if m := seedID().FindStringSubmatch(l.Note); m != nil {
 					id = m[1]
 				}
 				p := open("create: the pipeline, every stage a process, the spec passed on the pipe")

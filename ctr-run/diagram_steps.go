@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"ctrkit/internal/explain"
 )
@@ -67,11 +68,11 @@ func command(shell string) string {
 	return strings.Join(words, " ")
 }
 
-var quoted = regexp.MustCompile(`"([^"]*/[^"]*)"`)
+var quoted = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`"([^"]*/[^"]*)"`) })
 
 // firstPath is the first quoted argument holding a path, or "".
 func firstPath(kernel string) string {
-	if m := quoted.FindStringSubmatch(kernel); m != nil {
+	if m := quoted().FindStringSubmatch(kernel); m != nil {
 		return m[1]
 	}
 	return ""

@@ -36,9 +36,9 @@ const ociName = "ctrkit-runc"
 type OCI struct {
 	Root          string           `help:"Directory of the runtime's container state (runc's --root; not ctrkit's image store)." default:"/run/ctrkit/runc" type:"path" placeholder:"DIR"`
 	LogFile       string           `name:"log" help:"Also write errors to FILE, as containerd's shim reads them." placeholder:"FILE"`
-	LogFormat     string           `help:"text or json." enum:"text,json" default:"text"`
+	LogFormat     string           `name:"log-format" help:"text or json." enum:"text,json" default:"text"`
 	Debug         bool             `help:"Print each step, as --explain does."`
-	SystemdCgroup bool             `help:"Refused: ns-enter speaks cgroupfs paths, not systemd's slices."`
+	SystemdCgroup bool             `name:"systemd-cgroup" help:"Refused: ns-enter speaks cgroupfs paths, not systemd's slices."`
 	Rootless      string           `help:"Accepted for runc's sake; ns-enter runs as root." default:"auto" placeholder:"BOOL"`
 	Criu          string           `help:"Accepted for runc's sake; checkpointing is not supported." hidden:""`
 	Explain       bool             `help:"Print each step (kernel call and shell equivalent) on stderr." env:"CTRKIT_EXPLAIN"`
@@ -68,11 +68,15 @@ func (o *OCI) log() *explain.Log { return explain.New(ociName, os.Stderr, o.Expl
 // ociMain runs runc's command line with args and exits.
 func ociMain(args []string) {
 	var o OCI
-	parser := kong.Must(&o, kong.Name(ociName),
+	// Every call from a shim is a new process: cli.Parse builds kong's
+	// model of the one verb asked for, not of all fourteen.
+	parser, ctx, err := cli.Parse(&o, args, kong.Name(ociName),
 		kong.Description("ns-enter as an OCI runtime: runc's command line, for containerd, dockerd and the runtime-tools validation suite."),
 		kong.ShortUsageOnError(),
 		kong.Vars{"version": ociName + " version ns-enter (ctrkit)\nspec: " + specs.Version})
-	ctx, err := parser.Parse(args)
+	if parser == nil {
+		panic(err) // the grammar is wrong: kong.Must's panic
+	}
 	if err == nil {
 		if o.SystemdCgroup {
 			err = &cli.ExitError{Code: 1, Err: errors.New("--systemd-cgroup: ns-enter speaks cgroupfs paths (/a/b), not systemd's slice:prefix:name; configure the engine with cgroupfs")}

@@ -8,17 +8,21 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
-var sizeRE = regexp.MustCompile(`^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$`)
+// sizeRE is compiled on first use, not at every start of cg-limit.
+var sizeRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$`)
+})
 
 // ParseSize reads a size the way docker does: a number of bytes with an
 // optional binary suffix, k, m, g, t or p (also kb, KiB, MB …, all powers
 // of 1024): "64m" is 67108864.
 func ParseSize(s string) (int64, error) {
-	m := sizeRE.FindStringSubmatch(strings.TrimSpace(s))
+	m := sizeRE().FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return 0, fmt.Errorf("invalid size %q: want a number with an optional k, m, g or t suffix, like 64m", s)
 	}

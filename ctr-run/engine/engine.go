@@ -137,7 +137,8 @@ func errf(code int, format string, args ...any) error {
 // handler is an endpoint; a returned error becomes {"message": …}.
 type handler func(w http.ResponseWriter, r *http.Request) error
 
-var versioned = regexp.MustCompile(`^/v(\d+\.\d+)(/.*)$`)
+// Compiled on first use, not at every start of ctr-run.
+var versioned = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/v(\d+\.\d+)(/.*)$`) })
 
 // Handler routes every endpoint, with or without the /vX.Y prefix.
 func (s *Server) Handler() http.Handler {
@@ -190,7 +191,7 @@ func (s *Server) Handler() http.Handler {
 		s.log.Step("read(): "+r.Method+" "+r.URL.RequestURI(), "")
 		w.Header().Set("Api-Version", APIVersion)
 		w.Header().Set("Server", "ctrkit/"+Version)
-		if m := versioned.FindStringSubmatch(r.URL.Path); m != nil {
+		if m := versioned().FindStringSubmatch(r.URL.Path); m != nil {
 			if apiLess(APIVersion, m[1]) {
 				writeError(w, errf(http.StatusBadRequest, "client version %s is too new: the maximum supported API version is %s (set DOCKER_API_VERSION=%s)", m[1], APIVersion, APIVersion))
 				return

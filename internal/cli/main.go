@@ -33,28 +33,44 @@ func Main(name, description string, grammar any, args []string, stdout, stderr i
 			}
 		}
 	}()
-	if n := narrow(grammar, args); n != nil { // narrow.go: the common case, cheaper
-		if k, err := newParser(name, description, n.grammar, stdout, stderr); err == nil {
-			if ctx, err := k.Parse(args); err == nil {
-				n.commit()
-				return ctx.Run(binds...)
-			}
+	k, ctx, err := Parse(grammar, args, options(name, description, stdout, stderr)...)
+	if err != nil {
+		if k == nil {
+			return err
 		}
-	}
-	k, err := newParser(name, description, grammar, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	ctx, err := k.Parse(args)
-	if err != nil {
 		k.FatalIfErrorf(err) // prints the usage and the error, then exits (panics)
 	}
 	return ctx.Run(binds...)
 }
 
+// Parse is kong.New(grammar, opts...) then Parse(args), through the cut
+// grammar narrow makes when it can (narrow.go: the common case, cheaper).
+// A usage error is the whole grammar's, with its parser for the message;
+// the parser is nil only when grammar itself is wrong.
+func Parse(grammar any, args []string, opts ...kong.Option) (*kong.Kong, *kong.Context, error) {
+	if n := narrow(grammar, args); n != nil {
+		if k, err := kong.New(n.grammar, opts...); err == nil {
+			if ctx, err := k.Parse(args); err == nil {
+				n.commit()
+				return k, ctx, nil
+			}
+		}
+	}
+	k, err := kong.New(grammar, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, err := k.Parse(args)
+	return k, ctx, err
+}
+
 func newParser(name, description string, grammar any, stdout, stderr io.Writer) (*kong.Kong, error) {
-	return kong.New(grammar, kong.Name(name), kong.Description(description), kong.ShortUsageOnError(),
-		kong.Writers(stdout, stderr), kong.Exit(func(code int) { panic(kongExit(code)) }))
+	return kong.New(grammar, options(name, description, stdout, stderr)...)
+}
+
+func options(name, description string, stdout, stderr io.Writer) []kong.Option {
+	return []kong.Option{kong.Name(name), kong.Description(description), kong.ShortUsageOnError(),
+		kong.Writers(stdout, stderr), kong.Exit(func(code int) { panic(kongExit(code)) })}
 }
 
 // Status prints err once and returns the status to exit with, as Exit

@@ -133,10 +133,9 @@ func flagsOf(f reflect.StructField, flags map[string]bool) bool {
 	if !ok {
 		return false
 	}
+	// A short name (-x) needs nothing: the scan stops at the first word
+	// with a single dash, and kong decides from there.
 	flags[name] = f.Type.Kind() != reflect.Bool
-	if short := f.Tag.Get("short"); short != "" {
-		return false // -x: kong may bundle it with others; not worth following
-	}
 	return true
 }
 

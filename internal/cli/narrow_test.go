@@ -23,9 +23,10 @@ func (v *rmVerb) Run(out *bytes.Buffer) error { out.WriteString("rm"); return ni
 
 type tool struct {
 	Globals
-	Run    runVerb `cmd:"" default:"withargs"`
-	Rm     rmVerb  `cmd:"" aliases:"delete"`
-	NewNet rmVerb  `cmd:"" name:"network"`
+	Verbose bool    `short:"v"`
+	Run     runVerb `cmd:"" default:"withargs"`
+	Rm      rmVerb  `cmd:"" aliases:"delete"`
+	NewNet  rmVerb  `cmd:"" name:"network"`
 }
 
 // TestNarrow: the cut grammar holds the verb the arguments select, or
@@ -41,7 +42,10 @@ func TestNarrow(t *testing.T) {
 		{[]string{"--rm", "busybox", "true"}, "Run"},
 		{[]string{"busybox", "--", "rm"}, "Run"}, // after --, words are the command's
 		{[]string{"-n", "x", "busybox"}, "Run"},
-		{[]string{"--rm", "busybox", "rm"}, ""}, // rm may be the verb: kong decides
+		{[]string{"--verbose", "rm", "a"}, "Rm"}, // a root flag with a short name too
+		{[]string{"-v", "busybox"}, "Run"},       // the scan stops at -v: the default verb
+		{[]string{"-v", "rm", "a"}, ""},          // …unless a word names another verb
+		{[]string{"--rm", "busybox", "rm"}, ""},  // rm may be the verb: kong decides
 		{[]string{"rm", "--help"}, ""},
 		{[]string{"-h"}, ""},
 		{nil, ""},
@@ -64,6 +68,7 @@ func TestNarrowSame(t *testing.T) {
 	for _, args := range [][]string{
 		{"rm", "-f", "a", "b"},
 		{"--explain", "--root", "/r", "delete", "x"},
+		{"-v", "--verbose", "rm", "a"},
 		{"--rm", "-n", "c", "busybox", "true"},
 		{"busybox"},
 		{"network", "x"},

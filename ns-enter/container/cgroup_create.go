@@ -99,7 +99,8 @@ func makeCgroup(log *explain.Log, s *specs.Spec, stderr io.Writer) (remove func(
 	}
 	// cg-limit records the cgroup under STATE/ID, ID being the document's
 	// ctrkit.id: make it the cgroup's name, so cg-limit rm NAME finds it.
-	doc := *s
+	// It reads no seccomp profile, most of a spec's bytes: it gets none.
+	doc := *withoutSeccomp(s)
 	doc.Annotations = map[string]string{}
 	for k, v := range s.Annotations {
 		doc.Annotations[k] = v

@@ -27,6 +27,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -58,11 +59,12 @@ type State struct {
 }
 
 // validID: runc's rule, so an id can never name a path outside ROOT.
-var validID = regexp.MustCompile(`^[\w+\-.]+$`)
+// Compiled on first use, not at every start of ns-enter.
+var validID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\w+\-.]+$`) })
 
 // CheckID refuses ids that are empty or could escape ROOT.
 func CheckID(id string) error {
-	if !validID.MatchString(id) || id == "." || id == ".." {
+	if !validID().MatchString(id) || id == "." || id == ".." {
 		return fmt.Errorf("container id %q: use letters, digits, and _ + - . only", id)
 	}
 	return nil

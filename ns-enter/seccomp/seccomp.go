@@ -140,6 +140,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -148,7 +149,8 @@ import (
 )
 
 // syscallName is what a syscall name looks like in syscalls(2).
-var syscallName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+// Compiled on first use, not at every start of ns-enter.
+var syscallName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_]*$`) })
 
 // Filter is a profile whose rules libseccomp has taken; Program turns it
 // into the BPF to load. Release it when done.
@@ -238,7 +240,7 @@ func (f *Filter) build(p *specs.LinuxSeccomp, def libseccomp.ScmpAction) error {
 			return err
 		}
 		for _, name := range sc.Names {
-			if !syscallName.MatchString(name) {
+			if !syscallName().MatchString(name) {
 				return fmt.Errorf("%s: %q is not a syscall name: names are lower case, like \"mkdir\" or \"clock_gettime\" (see syscalls(2))", where, name)
 			}
 			nr, err := libseccomp.GetSyscallFromName(name)
