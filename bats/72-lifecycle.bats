@@ -191,10 +191,11 @@ state_of() {
 	assert_output "../$chain/diff"
 }
 
-@test "kill -9 img-build during RUN; img-pull gc; fs-layer gc [its temporary tag and RUN container go]" {
+@test "kill -9 img-build during RUN; img-pull gc; fs-layer gc [its temporary tag, RUN container and heredoc script go]" {
 	local ctx=$BATS_TEST_TMPDIR/ctx
 	mkdir "$ctx"
-	printf 'FROM busybox\nRUN sleep 1000\n' >"$ctx/Dockerfile"
+	# A #! heredoc: its script is a file, bound into the container.
+	printf 'FROM busybox\nRUN <<EOF\n#!/bin/sh\nsleep 1000\nEOF\n' >"$ctx/Dockerfile"
 	setsid img-build -t killed:1 "$ctx" >/dev/null 2>&1 3>&- &
 	local pid=$!
 	wait_for sh -c "grep -qs '\"container:ckb-' '$CTRKIT_ROOT'/leases/*.json"
@@ -209,7 +210,9 @@ state_of() {
 	refute grep -q ctrkit-build "$CTRKIT_ROOT/oci/index.json"
 	run_tool fs-layer gc
 	assert_line --regexp '^removed container ckb-[0-9a-f]{12}: the img-build that ran it no longer runs$'
-	run_tool find "$CTRKIT_ROOT/containers" "$CTRKIT_ROOT/leases" -mindepth 1
+	run_tool find "$CTRKIT_ROOT/containers" "$CTRKIT_ROOT/leases" "$CTRKIT_ROOT/oci.tmp" -mindepth 1
+	assert_output ''
+	run_tool find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'ckb-heredoc-*'
 	assert_output ''
 	run_tool bash -c "findmnt -rn -o TARGET | grep -F '$CTRKIT_STATE/' || true"
 	assert_output ''

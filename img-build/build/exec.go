@@ -91,6 +91,10 @@ type RunSpec struct {
 	// heredoc's #! script at /dev/pipes/NAME. The container's /dev is a
 	// tmpfs, so they never become part of the layer.
 	Files map[string]string
+	// Tmp is where their files are written: the store's oci.tmp, which
+	// img-pull gc empties once no build runs, so a killed build's go too
+	// ("": the system's temporary directory).
+	Tmp string
 }
 
 // Run executes one RUN step:
@@ -124,7 +128,7 @@ func (x Executor) Run(r RunSpec) error {
 		return fmt.Errorf("--network %s: want none or host", r.Network)
 	}
 	for dest, content := range r.Files {
-		src, err := scriptFile(content)
+		src, err := scriptFile(r.Tmp, content)
 		if err != nil {
 			return err
 		}
@@ -178,9 +182,9 @@ func (x Executor) Run(r RunSpec) error {
 	return nil
 }
 
-// scriptFile writes content to a new executable temporary file.
-func scriptFile(content string) (string, error) {
-	f, err := os.CreateTemp("", "ckb-heredoc-*")
+// scriptFile writes content to a new executable temporary file in dir.
+func scriptFile(dir, content string) (string, error) {
+	f, err := os.CreateTemp(dir, "ckb-heredoc-*")
 	if err != nil {
 		return "", err
 	}

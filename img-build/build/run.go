@@ -107,7 +107,7 @@ func (b *builder) runLayer(s *stage, in dockerfile.Instruction, r RunSpec) (Laye
 	tarFile.Close()
 	defer os.Remove(tarFile.Name())
 	b.res.Ran++
-	r.Image, r.Output = tmp, tarFile.Name()
+	r.Image, r.Output, r.Tmp = tmp, tarFile.Name(), b.images.Root+"/oci.tmp"
 	if err := b.opt.Exec.Run(r); err != nil {
 		var ee *exitcode.Error
 		if errors.As(err, &ee) {
