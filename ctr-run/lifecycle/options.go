@@ -1,14 +1,11 @@
 package lifecycle
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 
 	"ctrkit/internal/imagespec"
 	"ctrkit/internal/spec"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Options are docker run's flags, as ctr-run takes them.
@@ -49,7 +46,7 @@ type Options struct {
 
 // Pipeline is the chain of stages that prepares container id.
 func (o Options) Pipeline(id string) Pipeline {
-	seed, _ := json.Marshal(specs.Spec{Version: specs.Version, Annotations: map[string]string{spec.IDAnnotation: id}})
+	seed := seedDoc(map[string]string{spec.IDAnnotation: id}) // doc.go
 	fs := Stage{Command: "fs-layer", Args: []string{"mount", "--name", id}, Rm: []string{"fs-layer", "rm", id}}
 	for _, v := range o.Volume {
 		fs.Args = append(fs.Args, "-v", v)
@@ -136,14 +133,13 @@ func ImageEntrypoint(root, image string, env []string) []string {
 		return nil
 	}
 	st := Stage{Command: "img-pull", Args: []string{"--pull", "never", "--print", "spec", "-q", image}}
-	seed, _ := json.Marshal(specs.Spec{Version: specs.Version})
-	doc, err := Pipeline{Seed: seed, Stages: []Stage{st}}.Run(env, nil)
+	doc, err := Pipeline{Seed: seedDoc(nil), Stages: []Stage{st}}.Run(env, nil)
 	if err != nil {
 		return nil
 	}
-	s, err := spec.Parse(doc)
+	h, err := readHead(doc)
 	if err != nil {
 		return nil
 	}
-	return imagespec.Entrypoint(s)
+	return h.entrypoint()
 }

@@ -15,7 +15,6 @@ import (
 	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
 	"ctrkit/internal/fsutil"
-	"ctrkit/internal/imagespec"
 	"ctrkit/internal/mountinfo"
 	"ctrkit/internal/proc"
 	"ctrkit/internal/spec"
@@ -87,14 +86,14 @@ func Create(state string, o Options, env []string, stderr io.Writer) (*Container
 		}
 		return nil, &exitcode.Error{Code: 125, Err: err}
 	}
-	s, err := spec.Parse(doc)
+	h, err := readHead(doc) // doc.go: ns-enter reads the whole document
 	if err != nil {
-		return nil, &exitcode.Error{Code: 125, Err: fmt.Errorf("the pipeline's document: %w", err)}
+		return nil, &exitcode.Error{Code: 125, Err: err}
 	}
-	if len(o.Cmd) == 0 && s.Process != nil {
-		c.Command = s.Process.Args
+	if len(o.Cmd) == 0 {
+		c.Command = h.args()
 	}
-	c.NsEnter = o.NsEnter(c, imagespec.Entrypoint(s)).Args
+	c.NsEnter = o.NsEnter(c, h.entrypoint()).Args
 	if err := c.Save(); err != nil {
 		return nil, err
 	}
