@@ -64,10 +64,8 @@ func Parse(grammar any, args []string, opts ...kong.Option) (*kong.Kong, *kong.C
 	return k, ctx, err
 }
 
-func newParser(name, description string, grammar any, stdout, stderr io.Writer) (*kong.Kong, error) {
-	return kong.New(grammar, options(name, description, stdout, stderr)...)
-}
-
+// options are those of every command's parser: help and usage errors on
+// the command's streams, and kong's exit as a panic Main recovers.
 func options(name, description string, stdout, stderr io.Writer) []kong.Option {
 	return []kong.Option{kong.Name(name), kong.Description(description), kong.ShortUsageOnError(),
 		kong.Writers(stdout, stderr), kong.Exit(func(code int) { panic(kongExit(code)) })}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+
+	"github.com/alecthomas/kong"
 )
 
 type runVerb struct {
@@ -78,7 +80,7 @@ func TestNarrowSame(t *testing.T) {
 		if err := Main("tool", "d", &cut, args, &so, &se, &out1); err != nil {
 			t.Fatalf("Main(%q) = %v", args, err)
 		}
-		k, err := newParser("tool", "d", &whole, &so, &se)
+		k, err := kong.New(&whole, options("tool", "d", &so, &se)...)
 		if err != nil {
 			t.Fatal(err)
 		}
