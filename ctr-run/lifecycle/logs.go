@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,23 +157,18 @@ func (c *Container) Logs(w io.Writer, follow bool) error {
 func (c *Container) ReadLogs(follow bool, stop <-chan struct{}, sink LogSink) error {
 	w := &logDecoder{sink: sink}
 	path := c.Path("log")
-	f, err := os.Open(path)
+	files, err := newerLogs(path, 0)
 	if os.IsNotExist(err) {
 		return fmt.Errorf("container %s has no log: only detached containers (-d) keep one", c.Name)
 	}
 	if err != nil {
 		return err
 	}
-	defer func() { f.Close() }()
-	for i := 64; i >= 1; i-- { // the rotated files, oldest first
-		if old, err := os.Open(path + "." + strconv.Itoa(i)); err == nil {
-			_, err = io.Copy(w, old)
-			old.Close()
-			if err != nil {
-				return err
-			}
-		}
+	f, err := copyAllButLast(w, files)
+	if err != nil {
+		return err
 	}
+	defer func() { f.Close() }()
 	for {
 		if _, err := io.Copy(w, f); err != nil {
 			return err
@@ -181,26 +177,15 @@ func (c *Container) ReadLogs(follow bool, stop <-chan struct{}, sink LogSink) er
 			return nil
 		}
 		if ino := inode(f); ino != inode(path) && inode(path) != 0 {
-			io.Copy(w, f) // the end of the file that became log.1
-			// Rotated more than once meanwhile: ours is log.K; log.K-1 …
-			// log.1 came after it.
-			for k := 2; k <= 64; k++ {
-				if inode(path+"."+strconv.Itoa(k)) == ino {
-					for i := k - 1; i >= 1; i-- {
-						if old, err := os.Open(path + "." + strconv.Itoa(i)); err == nil {
-							io.Copy(w, old)
-							old.Close()
-						}
-					}
-					break
-				}
-			}
-			nf, err := os.Open(path)
+			io.Copy(w, f) // the end of the file that became log.1 (or log.K)
+			files, err := newerLogs(path, ino)
 			if err != nil {
-				continue // between rename and create: try again
+				continue // renamed away since: try again
 			}
 			f.Close()
-			f = nf
+			if f, err = copyAllButLast(w, files); err != nil {
+				return err
+			}
 			continue
 		}
 		// Ended, and whoever runs it (a supervisor, or ctr-run serve,
@@ -219,6 +204,67 @@ func (c *Container) ReadLogs(follow bool, stop <-chan struct{}, sink LogSink) er
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// newerLogs opens the log's files written after the one with inode ino
+// (every one for 0), oldest first: log.K-1 … log.1, log when that file is
+// log.K now. A rotation renames every file, so the names are read twice
+// and must name the same files both times: a rotation while they are
+// opened would make a follower skip a file or read one twice. Not found as
+// log.1 … log.64, the file was dropped and every file left is newer. The
+// newest may be log.1, between a rotation's rename and its new log; none
+// at all is an IsNotExist error.
+func newerLogs(path string, ino uint64) ([]*os.File, error) {
+	name := func(i int) string {
+		if i == 0 {
+			return path
+		}
+		return path + "." + strconv.Itoa(i)
+	}
+	for {
+		var files []*os.File // newest first
+		var at []int         // the name each was opened as
+		for i := 0; i <= 64; i++ {
+			f, err := os.Open(name(i))
+			if err != nil {
+				continue // none, or a rotation between two renames
+			}
+			if inode(f) == ino {
+				f.Close()
+				break
+			}
+			files, at = append(files, f), append(at, i)
+		}
+		same := true
+		for j, f := range files {
+			same = same && inode(name(at[j])) == inode(f)
+		}
+		if same && len(files) > 0 {
+			slices.Reverse(files)
+			return files, nil
+		}
+		for _, f := range files {
+			f.Close()
+		}
+		if same {
+			return nil, os.ErrNotExist
+		}
+	}
+}
+
+// copyAllButLast copies every file but the last into w and closes it, and
+// returns the last one, the log, for following.
+func copyAllButLast(w io.Writer, files []*os.File) (*os.File, error) {
+	last := files[len(files)-1]
+	for _, f := range files[:len(files)-1] {
+		_, err := io.Copy(w, f)
+		f.Close()
+		if err != nil {
+			last.Close()
+			return nil, err
+		}
+	}
+	return last, nil
 }
 
 // inode is the inode number of a file or path, 0 when there is none.
