@@ -19,6 +19,8 @@ runs=${BENCH_RUNS:-100}
 [ -x "$repo/bin/cg-limit" ] || { echo "bench-cg-limit: bin/cg-limit not built (make build)" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/ck-bench.XXXXXX)
+# cg-limit run records its cgroup under STATE: here, not in /run/ctrkit.
+export CTRKIT_STATE=$tmp/state
 cgname=ck-bench-cgexec
 made_cgexec=0
 cleanup() {

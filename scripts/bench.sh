@@ -21,8 +21,10 @@ fi
 
 tmp=$(mktemp -d /tmp/ck-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-# ns-enter keeps the seccomp filters it compiled in ROOT/cache: here.
-export CTRKIT_ROOT=$tmp/root
+# ns-enter keeps the seccomp filters it compiled in ROOT/cache, and the
+# cg-limit it runs records the cgroup under STATE: both here (the default
+# STATE, /run/ctrkit, would stay behind).
+export CTRKIT_ROOT=$tmp/root CTRKIT_STATE=$tmp/state
 bundle=$tmp/bundle
 mkdir -p "$bundle"
 "$repo/scripts/mk-rootfs.sh" "$bundle/rootfs"
