@@ -213,7 +213,9 @@ func (c *Container) ReadLogs(follow bool, stop <-chan struct{}, sink LogSink) er
 // opened would make a follower skip a file or read one twice. Not found as
 // log.1 … log.64, the file was dropped and every file left is newer. The
 // newest may be log.1, between a rotation's rename and its new log; none
-// at all is an IsNotExist error.
+// at all is an IsNotExist error. A log that rotates faster than its names
+// can be read twice (--log-opt max-size=1 and a busy container) gets the
+// hundredth list as it is, so a follower never stops for it.
 func newerLogs(path string, ino uint64) ([]*os.File, error) {
 	name := func(i int) string {
 		if i == 0 {
@@ -221,7 +223,7 @@ func newerLogs(path string, ino uint64) ([]*os.File, error) {
 		}
 		return path + "." + strconv.Itoa(i)
 	}
-	for {
+	for try := 1; ; try++ {
 		var files []*os.File // newest first
 		var at []int         // the name each was opened as
 		for i := 0; i <= 64; i++ {
@@ -239,16 +241,18 @@ func newerLogs(path string, ino uint64) ([]*os.File, error) {
 		for j, f := range files {
 			same = same && inode(name(at[j])) == inode(f)
 		}
-		if same && len(files) > 0 {
-			slices.Reverse(files)
-			return files, nil
+		if !same && try < 100 {
+			for _, f := range files {
+				f.Close()
+			}
+			time.Sleep(time.Millisecond) // let the rotation finish
+			continue
 		}
-		for _, f := range files {
-			f.Close()
-		}
-		if same {
+		if len(files) == 0 {
 			return nil, os.ErrNotExist
 		}
+		slices.Reverse(files)
+		return files, nil
 	}
 }
 

@@ -3,8 +3,10 @@ package lifecycle
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -88,5 +90,37 @@ func TestRotatingLog(t *testing.T) {
 	}
 	if !strings.HasSuffix(all.String(), out.String()) || out.Len() < 200 {
 		t.Errorf("Logs = %d bytes, not the last %d of what was written", out.Len(), out.Len())
+	}
+}
+
+// TestNewerLogs: the files newer than the one a follower holds, oldest
+// first, after two rotations.
+func TestNewerLogs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	w, err := OpenLog(path, LogOpts{MaxSize: 1, MaxFiles: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.Write([]byte("a\n"))
+	f, err := os.Open(path) // held open, as a follower holds it: its inode stays its own
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w.Write([]byte("b\n"))
+	w.Write([]byte("c\n"))
+	files, err := newerLogs(path, inode(f)) // a is log.2 now: b (log.1), c (log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range files {
+		b, _ := io.ReadAll(f)
+		f.Close()
+		got = append(got, string(b))
+	}
+	if !slices.Equal(got, []string{"b\n", "c\n"}) {
+		t.Errorf("newerLogs after two rotations = %q, want [b c]", got)
 	}
 }
