@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -171,5 +174,34 @@ func TestContainerControl(t *testing.T) {
 	}
 	if code, _ := call(t, s, "DELETE", "/containers/old", ""); code != 404 {
 		t.Errorf("DELETE old again = %d, want 404", code)
+	}
+}
+
+// TestAttachBeforeAnswer: an attach to a created container is registered
+// before its answer goes out. docker run starts the container as soon as
+// the answer comes; a start that found no attachment would run it
+// detached and leave the attach waiting for ever (seen as a hang in
+// bats 95, "10 parallel docker run --rm").
+func TestAttachBeforeAnswer(t *testing.T) {
+	s, _ := testState(t)
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	for i := 1; i <= 100; i++ {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /containers/fresh/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: d\r\nUpgrade: tcp\r\nConnection: Upgrade\r\n\r\n")
+		head, err := bufio.NewReader(conn).ReadString('\n')
+		if err != nil || !strings.Contains(head, "101") {
+			t.Fatalf("attach %d: answer %q, %v", i, head, err)
+		}
+		s.mu.Lock()
+		n := len(s.pending["ccc333"])
+		s.mu.Unlock()
+		if n != i {
+			t.Fatalf("attach %d answered with %d attachments pending, want %d: a start now would miss it", i, n, i)
+		}
 	}
 }

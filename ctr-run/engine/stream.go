@@ -27,6 +27,19 @@ import (
 // UPGRADED (200 to a client that did not ask to upgrade): from here on the
 // connection carries the container's streams, not HTTP.
 func hijack(w http.ResponseWriter, r *http.Request, multiplexed bool) (net.Conn, *bufio.Reader, error) {
+	conn, in, err := take(w)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := answer(conn, r, multiplexed); err != nil {
+		return nil, nil, err
+	}
+	return conn, in, nil
+}
+
+// take is hijack without the answer, for a handler that must do
+// something before the client hears back.
+func take(w http.ResponseWriter) (net.Conn, *bufio.Reader, error) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		return nil, nil, errors.New("this connection cannot be hijacked")
@@ -35,6 +48,11 @@ func hijack(w http.ResponseWriter, r *http.Request, multiplexed bool) (net.Conn,
 	if err != nil {
 		return nil, nil, err
 	}
+	return conn, rw.Reader, nil
+}
+
+// answer writes hijack's answer on conn, and closes it if that fails.
+func answer(conn net.Conn, r *http.Request, multiplexed bool) error {
 	ct := "application/vnd.docker.raw-stream"
 	if multiplexed && !apiLess(r.Header.Get("X-Api-Version"), "1.42") {
 		ct = "application/vnd.docker.multiplexed-stream"
@@ -45,9 +63,9 @@ func hijack(w http.ResponseWriter, r *http.Request, multiplexed bool) (net.Conn,
 	}
 	if _, err := conn.Write([]byte(head)); err != nil {
 		conn.Close()
-		return nil, nil, err
+		return err
 	}
-	return conn, rw.Reader, nil
+	return nil
 }
 
 // frame writes p as one frame of stream (1 stdout, 2 stderr): the 8-byte
@@ -314,11 +332,18 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	cfg := s.config(c)
-	conn, in, err := hijack(w, r, !cfg.Tty)
+	conn, in, err := take(w)
 	if err != nil {
 		return err
 	}
 	a := newAttachment(conn, in, r, cfg.Tty)
+	// The attachment is in place before the client hears back: docker
+	// run starts the container once its attach is answered, and a start
+	// that came first would find no attachment, run the container
+	// detached, and leave this one waiting for ever. Until the answer is
+	// out, a.mu keeps the container's output from going first.
+	a.mu.Lock()
+	follow, running := false, false
 	s.mu.Lock()
 	if se := s.sessions[c.ID]; se != nil {
 		s.mu.Unlock()
@@ -328,7 +353,16 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
 		s.mu.Unlock()
 	} else {
 		s.mu.Unlock()
-		s.follow(c, a.write, -1, st == "running", false, nil)
+		follow, running = true, st == "running"
+	}
+	err = answer(conn, r, !cfg.Tty)
+	a.mu.Unlock()
+	if err != nil {
+		a.close()
+		return nil // hijacked: no HTTP error can go back
+	}
+	if follow {
+		s.follow(c, a.write, -1, running, false, nil)
 		a.close()
 		return nil
 	}
