@@ -22,7 +22,7 @@ type narrowed struct {
 // for args, or returns nil when the verb is not certain: no arguments,
 // -h/--help, a name that does not tell kong's (several words and no name
 // tag), or a word that may select a verb other than the default one. The
-// whole grammar serves those cases, and every usage error (Main parses
+// whole grammar serves those cases, and every usage error (Parse parses
 // again), so help and messages do not change.
 func narrow(grammar any, args []string) *narrowed {
 	whole := reflect.ValueOf(grammar).Elem()
