@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
+
+	_ "ctrkit/internal/hugeheap" // every command's heap on huge pages from its start
 )
 
 // kongExit is how kong's exit (after --help, or a usage error it has

@@ -50,8 +50,11 @@ func initCommand(s *specs.Spec, o Options, p *runPlan, passed []*os.File, exe, f
 		Path: fmt.Sprintf("/proc/self/fd/%d", 3+len(files)-1),
 		Args: []string{"ns-enter", "init"},
 		Dir:  o.Bundle,
+		// GODEBUG=disablethp=1: the init stage runs in the container's
+		// cgroup, so its memory is the container's; the runtime's switch
+		// keeps it on 4 KB pages (internal/hugeheap).
 		Env: []string{StageEnv + "=init", setns.ErrEnv + "=" + strconv.Itoa(o.PassFDs+fdErrors),
-			setns.PassEnv + "=" + strconv.Itoa(o.PassFDs)},
+			setns.PassEnv + "=" + strconv.Itoa(o.PassFDs), "GODEBUG=disablethp=1"},
 		ExtraFiles: files,
 		Stdin:      o.Stdin,
 		Stdout:     o.Stdout,

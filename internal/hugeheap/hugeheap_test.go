@@ -1,0 +1,100 @@
+package hugeheap
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// hugeKB is the AnonHugePages of the mapping that holds addr, from
+// /proc/self/smaps.
+func hugeKB(addr uintptr) (int, error) {
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 {
+			continue
+		}
+		if lo, hi, ok := strings.Cut(fields[0], "-"); ok && !strings.HasSuffix(fields[0], ":") {
+			start, err1 := strconv.ParseUint(lo, 16, 64)
+			end, err2 := strconv.ParseUint(hi, 16, 64)
+			if err1 == nil && err2 == nil {
+				in = uint64(addr) >= start && uint64(addr) < end
+				continue
+			}
+		}
+		if in && fields[0] == "AnonHugePages:" {
+			return strconv.Atoi(fields[1])
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("no mapping holds %#x", addr)
+}
+
+// The test binary links this package, so its init ran: the heap it
+// marked grows on huge pages.
+func TestHeapOnHugePages(t *testing.T) {
+	if os.Getenv("HUGEHEAP_CHILD") != "" {
+		t.Skip("run by TestDisableTHP")
+	}
+	if disabled() {
+		t.Skipf("huge pages are off here (%s or GODEBUG=disablethp=1)", thpSetting)
+	}
+	if marked == 0 {
+		t.Fatal("init did not mark the heap")
+	}
+	kb, err := hugeKB(marked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kb < hugePage>>10 {
+		t.Errorf("AnonHugePages of the heap at %#x = %d kB, want at least %d", marked, kb, hugePage>>10)
+	}
+}
+
+// GODEBUG=disablethp=1, the runtime's switch, turns it off.
+func TestDisableTHP(t *testing.T) {
+	if os.Getenv("HUGEHEAP_CHILD") != "" {
+		if marked != 0 {
+			t.Fatalf("init marked the heap at %#x with GODEBUG=%s", marked, os.Getenv("GODEBUG"))
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDisableTHP$", "-test.v")
+	cmd.Env = append(os.Environ(), "HUGEHEAP_CHILD=1", "GODEBUG=madvdontneed=1,disablethp=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %v\n%s", cmd, err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestDisableTHP") {
+		t.Fatalf("%v did not run the check:\n%s", cmd, out)
+	}
+}
+
+func TestSetting(t *testing.T) {
+	for _, c := range []struct{ list, want string }{
+		{"", ""},
+		{"disablethp=1", "1"},
+		{"madvdontneed=1,disablethp=1", "1"},
+		{"disablethp=1,disablethp=0", "0"},
+		{"disablethpx=1", ""},
+		{"xdisablethp=1,gctrace=1", ""},
+		{"disablethp", ""},
+	} {
+		if got := setting(c.list, "disablethp"); got != c.want {
+			t.Errorf("setting(%q, disablethp) = %q, want %q", c.list, got, c.want)
+		}
+	}
+}
