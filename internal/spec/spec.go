@@ -65,15 +65,24 @@ func Read(r io.Reader) (*specs.Spec, error) {
 
 // Parse decodes one runtime spec from data (see Read).
 func Parse(data []byte) (*specs.Spec, error) {
-	var fields map[string]json.RawMessage
-	if err := strict(data, &fields); err != nil {
-		return nil, err
+	var s specs.Spec
+	err := strict(data, &s)
+	if err == nil && s.Version != "" {
+		return &s, nil
 	}
-	if _, ok := fields["ociVersion"]; !ok {
+	// Something is wrong. Decode only the version, to tell JSON that is no
+	// spec at all, or no JSON, from a spec with a wrong field; only then
+	// does a document pay for a second pass.
+	var head struct {
+		Version *string `json:"ociVersion"`
+	}
+	if herr := strict(data, &head); herr != nil {
+		return nil, herr
+	}
+	if head.Version == nil {
 		return nil, fmt.Errorf("not an OCI runtime spec: line 1, column 1: the document has no \"ociVersion\" field (make one with `ns-enter spec` or `runc spec`)")
 	}
-	var s specs.Spec
-	if err := strict(data, &s); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return &s, nil
