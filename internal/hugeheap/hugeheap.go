@@ -39,9 +39,12 @@
 // towards the heap's size until the first collection (at 4 MB), which
 // our commands seldom reach. Commands that exit in milliseconds, or a
 // daemon, can afford it; what stays resident per container cannot, so
-// ctr-run-supervise does not link internal/cli and keeps 4 KB pages. It does
-// nothing when the machine says "never", when GODEBUG has disablethp=1, or
-// where the kernel lacks MADV_COLLAPSE (only the marking is then done).
+// ctr-run-supervise does not link internal/cli and keeps 4 KB pages, and
+// ns-enter starts its stage 1, whose memory is the container's, with
+// GODEBUG=disablethp=1. It does nothing when the machine says "never", when
+// GODEBUG has disablethp=1, or where the kernel lacks MADV_COLLAPSE (only
+// the marking is then done). A detached container with a terminal keeps
+// ns-enter, which then holds about 1 MiB more.
 //
 // It imports only syscall and unsafe, so Go initializes it right after
 // the runtime and syscall; os would come later.
