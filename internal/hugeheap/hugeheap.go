@@ -22,7 +22,8 @@
 // with madvise(MADV_COLLAPSE) (Linux 6.1) to move the 2 MB the heap is
 // growing into onto one huge page: one copy, 0.7-1.3 ms in a command's
 // start here (median 0.9; up to 8 ms, seldom, when the kernel must first
-// make room for a huge page), instead of the faults to come. A C program would do the same with two calls:
+// make room for a huge page), instead of the faults to come. A C program
+// would do the same with two calls:
 //
 //	madvise(heap, len, MADV_HUGEPAGE);   // faults from now on take 2 MB
 //	madvise(top, 2 << 20, MADV_COLLAPSE); // what is there moves onto one
