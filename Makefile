@@ -16,8 +16,13 @@ SCRIPTS := $(wildcard scripts/*.sh) $(wildcard scripts/examples/*.sh) .ci/run $(
            scripts/check $(wildcard scripts/exercises/*.bash) $(wildcard scripts/*.bash)
 
 # ns-enter runs C code before the Go runtime starts (setns into mount and
-# user namespaces), so it needs cgo; the others do not.
-CGO_ns-enter := 1
+# user namespaces), so it needs cgo; the others do not. It is linked
+# statically all the same (glibc and libseccomp; osusergo and netgo keep
+# glibc's NSS, which would load libraries at run time, out): a container's
+# every start runs ns-enter twice, and the dynamic loader cost each 1.5-3 ms
+# (docs/bench.md).
+CGO_ns-enter   := 1
+FLAGS_ns-enter := -tags osusergo,netgo -ldflags '-linkmode external -extldflags -static'
 
 .PHONY: all build test unit cover cover-all bats lint install clean bench demo docs docs-diagrams check-docs setup help test-cgroups test-oci
 .PHONY: $(BINS) $(BIN)/ctr-run-supervise
@@ -44,7 +49,7 @@ $(BIN)/ctr-run-supervise:
 # Always handed to go build: it knows better than make what is stale.
 $(BINS): $(BIN)/%:
 	@mkdir -p $(BIN)
-	CGO_ENABLED=$(or $(CGO_$*),0) $(GO) build -trimpath -o $@ ./$*
+	CGO_ENABLED=$(or $(CGO_$*),0) $(GO) build -trimpath $(FLAGS_$*) -o $@ ./$*
 
 test: unit bats
 

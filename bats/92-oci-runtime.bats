@@ -94,6 +94,41 @@ bundle() {
 	assert [ ! -e /sys/fs/cgroup/memory"$CG/$ID" ]
 }
 
+# environ PID: run_tool's output is the environment PID was executed
+# with, a variable a line.
+environ() { run_tool bash -c 'tr "\0" "\n" <"/proc/$1/environ"' _ "$1"; }
+
+# runs_program PID: PID has left ns-enter for the container's program.
+runs_program() { [ "$(readlink "/proc/$1/exe")" != /ns-enter ]; }
+
+@test "ctrkit-runc create; start; run [stage 1 and the cg-limit holding the cgroup start with one P (GOMAXPROCS=1); the container's environment has none of ns-enter's]" {
+	bundle '.process.args = ["sleep", "1000"]'
+	detached create --bundle "$B" "$ID"
+	local pid
+	pid=$(rt state "$ID" | jq -r .pid)
+	# stage 1, waiting on the exec fifo
+	environ "$pid"
+	assert_line GOMAXPROCS=1
+	assert_line GODEBUG=disablethp=1
+	run_tool rt start "$ID"
+	wait_for runs_program "$pid"
+	environ "$pid"
+	assert_line --regexp '^PATH='
+	refute_line --regexp '^(GOMAXPROCS|GODEBUG|_CTRKIT_)'
+	run_tool rt delete --force "$ID"
+	# run: ns-enter waits for the container, and cg-limit holds its cgroup
+	rt run --bundle "$B" "$ID" >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null &
+	local ns=$! cg # rt execs ctrkit-runc: the same process
+	wait_for test -e "$ROOT/$ID"
+	wait_for runs_program "$(rt state "$ID" | jq -r .pid)"
+	cg=$(ps --ppid "$ns" -o pid=,comm= | awk '$2 == "cg-limit" { print $1 }')
+	assert [ -n "$cg" ]
+	environ "$cg"
+	assert_line GOMAXPROCS=1
+	run_tool rt kill "$ID" KILL
+	wait "$ns" || true
+}
+
 @test "ctrkit-runc exec; pause; resume; update --resources; kill --all" {
 	bundle '.process.args = ["sleep", "1000"]'
 	detached run -d --bundle "$B" "$ID"
@@ -202,7 +237,7 @@ bundle() {
 		"prestart": [{"path": "'"$h"'", "args": ["hook", "prestart"]}],
 		"createRuntime": [{"path": "'"$h"'", "args": ["hook", "createRuntime"]}],
 		"createContainer": [{"path": "'"$h"'", "args": ["hook", "createContainer"]}],
-		"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat >/tmp/started"]}],
+		"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat >/tmp/started; env >/tmp/env"]}],
 		"poststart": [{"path": "/bin/false"}, {"path": "'"$h"'", "args": ["hook", "poststart"]}],
 		"poststop": [{"path": "/bin/false"}, {"path": "'"$h"'", "args": ["hook", "poststop"]}]}'
 	detached create --bundle "$B" "$ID"
@@ -221,6 +256,10 @@ bundle() {
 	# startContainer ran inside: its path, and what it wrote, are the container's.
 	run_tool jq -r .status "$B/rootfs/tmp/started"
 	assert_output running
+	# and it gets none of the settings stage 1's Go runtime started with
+	run_tool cat "$B/rootfs/tmp/env"
+	assert_line --regexp '^PWD='
+	refute_line --regexp '^(GOMAXPROCS|GODEBUG)='
 }
 
 @test "ctrkit-runc run BUNDLE-OF-runc-spec [runc's own default spec, unmodified]" {

@@ -218,7 +218,7 @@ chmod 755 "$root/init"
 
 for f in "${adds[@]}"; do
 	cp -a "$f" "$root/job/"
-	# A dynamically linked program (ns-enter: cgo) brings its libraries.
+	# A dynamically linked program brings its libraries.
 	if [ -f "$f" ] && ldd "$f" >/dev/null 2>&1; then
 		for lib in $(ldd "$f" | grep -o '/[^ ]*'); do
 			mkdir -p "$root$(dirname "$lib")"

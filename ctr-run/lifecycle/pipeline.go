@@ -28,7 +28,8 @@ type Stage struct {
 	// same on "rm", when the pipeline runs holding.
 	Rm []string
 	// Sequential: the stage works in one sequence, so it runs with one P
-	// (oneP); img-pull and fs-layer may download and unpack in parallel.
+	// (sibling.OneP); img-pull and fs-layer may download and unpack in
+	// parallel.
 	Sequential bool
 }
 
@@ -105,7 +106,7 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 		held[i] = &heldErrors{leader: s.Command + ": error: ", marked: make(chan struct{})}
 		c.Env, c.Stdin, c.Stderr = env, in, stderr
 		if s.Sequential {
-			c.Env = oneP(env)
+			c.Env = sibling.OneP(env)
 		}
 		if holding && s.Rm != nil && i > 0 {
 			// Its stderr is copied (below): it marks the end of the lines

@@ -17,6 +17,7 @@ import (
 	"ctrkit/internal/fsutil"
 	"ctrkit/internal/mountinfo"
 	"ctrkit/internal/proc"
+	"ctrkit/internal/sibling"
 	"ctrkit/internal/spec"
 )
 
@@ -28,20 +29,6 @@ func Env(root, state string, explainOn bool) []string {
 		env = append(env, "CTRKIT_EXPLAIN=1")
 	}
 	return env
-}
-
-// oneP is env for a process that works in one sequence (a Sequential
-// stage, ns-enter, every removal, the supervisor): a single P,
-// GOMAXPROCS=1, so the Go runtime starts fewer threads: ~2 ms and ~50 page
-// faults of each start on a virtual machine. A GOMAXPROCS of the caller's
-// stays.
-func oneP(env []string) []string {
-	for _, v := range env {
-		if strings.HasPrefix(v, "GOMAXPROCS=") {
-			return env
-		}
-	}
-	return append(slices.Clip(env), "GOMAXPROCS=1")
 }
 
 // logFor is the explain log of ctr-run itself, on when the stages' env asks
@@ -110,7 +97,7 @@ func (c *Container) Start(env []string, stderr io.Writer) (int, error) {
 	logFor(env, stderr).Note("fork(); execve(%q): %s", Bin("ns-enter"), explain.Join(append([]string{"ns-enter"}, c.NsEnter...)))
 	return c.supervise(func(t *target) (int, error) {
 		cmd := exec.Command(Bin("ns-enter"), c.NsEnter...)
-		cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = oneP(env), os.Stdin, os.Stdout, stderr
+		cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = sibling.OneP(env), os.Stdin, os.Stdout, stderr
 		return c.runNsEnter(cmd, t, false)
 	}, env, stderr)
 }
@@ -231,7 +218,7 @@ func (c *Container) Remove(env []string, stderr io.Writer, force bool) error {
 	var wg sync.WaitGroup
 	for i, undo := range undos {
 		cmd := exec.Command(Bin(undo[0]), undo[1:]...)
-		cmd.Env, cmd.Stdout, cmd.Stderr = oneP(env), stderr, stderr
+		cmd.Env, cmd.Stdout, cmd.Stderr = sibling.OneP(env), stderr, stderr
 		logFor(env, stderr).Step(fmt.Sprintf("fork(); execve(%q)", cmd.Path), explain.Join(undo))
 		wg.Add(1)
 		go func() {

@@ -34,6 +34,7 @@ import (
 	"ctrkit/internal/fds"
 	"ctrkit/internal/fsutil"
 	"ctrkit/internal/proc"
+	"ctrkit/internal/sibling"
 
 	"golang.org/x/sys/unix"
 )
@@ -71,7 +72,7 @@ func (c *Container) Detach(self string, args []string, env []string, stderr io.W
 		// One P from the start: every OS thread the runtime makes (for
 		// each P, for blocking calls) stays for the process's life. It
 		// drops the variable before running anything.
-		cmd.Env = oneP(env)
+		cmd.Env = sibling.OneP(env)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if slices.Contains(env, "CTRKIT_EXPLAIN=1") {
@@ -154,7 +155,7 @@ func (c *Container) Supervise(env []string) (int, error) {
 			args = append([]string{"--detach"}, args...)
 		}
 		cmd := exec.Command(Bin("ns-enter"), args...)
-		cmd.Env = oneP(env)
+		cmd.Env = sibling.OneP(env)
 		// Pipes of our own, not exec's: exec's copying would hold Wait
 		// until the container closes them, and ns-enter leaves before.
 		outR, outW, err := os.Pipe()

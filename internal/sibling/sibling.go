@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // Path is where command name is: next to the running executable (how
@@ -24,4 +26,21 @@ func Path(name string) string {
 		return p
 	}
 	return name
+}
+
+// OneP is env for a command that works in one sequence (cg-limit,
+// net-bridge, ns-enter and its stage 1, every removal, ctr-run's
+// supervisor): a single P, GOMAXPROCS=1. The Go runtime then starts fewer
+// threads, and wakes no second one to look for work that is not there:
+// ~2 ms and ~50 page faults of each start on a virtual machine, and CPU
+// the other processes of a container's start need on two cores
+// (docs/bench.md). It is the starter's to say: the runtime reads it before
+// any code of the command runs. A GOMAXPROCS of the caller's stays.
+func OneP(env []string) []string {
+	for _, v := range env {
+		if strings.HasPrefix(v, "GOMAXPROCS=") {
+			return env
+		}
+	}
+	return append(slices.Clip(env), "GOMAXPROCS=1")
 }

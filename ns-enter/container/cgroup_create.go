@@ -168,6 +168,7 @@ func (h *heldCgroup) start(spec []byte) {
 	args := []string{"--name", h.name, "--hold", "3"}
 	cmd := exec.Command(cgLimit, args...)
 	cmd.Stdin = bytes.NewReader(spec)
+	cmd.Env = sibling.OneP(os.Environ())
 	cmd.Stderr = h.stderr
 	cmd.ExtraFiles = []*os.File{holdR}
 	if h.out, err = cmd.StdoutPipe(); err != nil {

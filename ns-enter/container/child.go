@@ -52,9 +52,11 @@ func initCommand(s *specs.Spec, o Options, p *runPlan, passed []*os.File, exe, f
 		Dir:  o.Bundle,
 		// GODEBUG=disablethp=1: the init stage runs in the container's
 		// cgroup, so its memory is the container's; the runtime's switch
-		// keeps it on 4 KB pages (internal/hugeheap).
+		// keeps it on 4 KB pages (internal/hugeheap). GOMAXPROCS=1: it
+		// does one step after another, on one thread (runc's init asks the
+		// same of its runtime), see sibling.OneP.
 		Env: []string{StageEnv + "=init", setns.ErrEnv + "=" + strconv.Itoa(o.PassFDs+fdErrors),
-			setns.PassEnv + "=" + strconv.Itoa(o.PassFDs), "GODEBUG=disablethp=1"},
+			setns.PassEnv + "=" + strconv.Itoa(o.PassFDs), "GODEBUG=disablethp=1", "GOMAXPROCS=1"},
 		ExtraFiles: files,
 		Stdin:      o.Stdin,
 		Stdout:     o.Stdout,

@@ -53,6 +53,10 @@ func Init() (code int) {
 	os.Unsetenv(StageEnv)
 	os.Unsetenv("_CTRKIT_ERRFD")
 	os.Unsetenv(setns.PassEnv)
+	// The runtime read its two settings (child.go) when it started: the
+	// hooks run from here on get neither.
+	os.Unsetenv("GODEBUG")
+	os.Unsetenv("GOMAXPROCS")
 	log := explain.New("ns-enter", logFile, cfg.Explain)
 	explainLateUserInside(log) // userns.go
 
