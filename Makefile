@@ -19,8 +19,8 @@ SCRIPTS := $(wildcard scripts/*.sh) $(wildcard scripts/examples/*.sh) .ci/run $(
 # user namespaces), so it needs cgo; the others do not. It is linked
 # statically all the same (glibc and libseccomp; osusergo and netgo keep
 # glibc's NSS, which would load libraries at run time, out): a container's
-# every start runs ns-enter twice, and the dynamic loader cost each 1.5-3 ms
-# (docs/bench.md).
+# every start runs ns-enter twice, and the dynamic loader cost each about
+# 1 ms and 50 page faults (docs/bench.md).
 CGO_ns-enter   := 1
 FLAGS_ns-enter := -tags osusergo,netgo -ldflags '-linkmode external -extldflags -static'
 
