@@ -101,11 +101,19 @@ environ() { run_tool bash -c 'tr "\0" "\n" <"/proc/$1/environ"' _ "$1"; }
 # runs_program PID: PID has left ns-enter for the container's program.
 runs_program() { [ "$(readlink "/proc/$1/exe")" != /ns-enter ]; }
 
+# cg_limit_of PID: the cg-limit PID started (its child, by what it runs).
+cg_limit_of() { ps --ppid "$1" -o pid=,comm= | awk '$2 == "cg-limit" { print $1 }'; }
+holds_cgroup() { [ -n "$(cg_limit_of "$1")" ]; }
+
+# running ID: the runtime says so.
+running() { [ "$(rt state "$1" 2>/dev/null | jq -r .status)" = running ]; }
+
 @test "ctrkit-runc create; start; run [stage 1 and the cg-limit holding the cgroup start with one P (GOMAXPROCS=1); the container's environment has none of ns-enter's]" {
 	bundle '.process.args = ["sleep", "1000"]'
 	detached create --bundle "$B" "$ID"
+	run_tool rt state "$ID"
 	local pid
-	pid=$(rt state "$ID" | jq -r .pid)
+	pid=$(jq -r .pid <<<"$output")
 	# stage 1, waiting on the exec fifo
 	environ "$pid"
 	assert_line GOMAXPROCS=1
@@ -118,13 +126,11 @@ runs_program() { [ "$(readlink "/proc/$1/exe")" != /ns-enter ]; }
 	run_tool rt delete --force "$ID"
 	# run: ns-enter waits for the container, and cg-limit holds its cgroup
 	rt run --bundle "$B" "$ID" >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null &
-	local ns=$! cg # rt execs ctrkit-runc: the same process
-	wait_for test -e "$ROOT/$ID"
-	wait_for runs_program "$(rt state "$ID" | jq -r .pid)"
-	cg=$(ps --ppid "$ns" -o pid=,comm= | awk '$2 == "cg-limit" { print $1 }')
-	assert [ -n "$cg" ]
-	environ "$cg"
+	local ns=$! # rt execs ctrkit-runc: the same process
+	wait_for holds_cgroup "$ns"
+	environ "$(cg_limit_of "$ns")"
 	assert_line GOMAXPROCS=1
+	wait_for running "$ID"
 	run_tool rt kill "$ID" KILL
 	wait "$ns" || true
 }

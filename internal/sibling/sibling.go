@@ -1,4 +1,5 @@
-// Package sibling finds the other ctrkit commands. Commands compose by
+// Package sibling finds the other ctrkit commands, and gives the ones that
+// work in one sequence their environment (OneP). Commands compose by
 // running each other, exactly as a shell script would (ctr-run runs the
 // pipeline, img-build runs fs-layer and ns-enter for RUN), never by
 // importing each other's code.
