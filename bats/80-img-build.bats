@@ -103,6 +103,10 @@ teardown_file() {
 	assert_stderr_contains "1 cached, 1 RUN executed"
 	assert_stderr_contains "same parent and instruction, but its other inputs changed"
 	assert_stderr_contains "an earlier step changed, so every step after it misses"
+	# the RUN's fs-layer mount held its container and removed it on "rm":
+	# two fs-layer processes (mount, diff), no fs-layer rm
+	assert_stderr_contains "write(fs-layer's fd 3, \"rm\"); close; wait("
+	assert_equal "$(grep -c 'exec fs-layer' <<<"$stderr")" 2
 }
 
 @test "img-build --target / COPY --from [multi-stage: the final image holds only what was copied]" {

@@ -105,7 +105,9 @@ type RunSpec struct {
 //	fs-layer rm ID
 //
 // config.json is only in memory: ns-enter reads it on stdin, so a killed
-// build leaves no file of it behind.
+// build leaves no file of it behind. fs-layer mount stays until the step is
+// done (--hold 3, internal/hold), and the line "rm" on its descriptor 3
+// does fs-layer rm's work: one process less per RUN (heldMount).
 func (x Executor) Run(r RunSpec) error {
 	id := "ckb-" + spec.NewID()
 	doc := spec.Default("", r.Args)
@@ -142,9 +144,8 @@ func (x Executor) Run(r RunSpec) error {
 	if err := x.record("container:" + id); err != nil {
 		return err
 	}
-	mount := x.command(&seed, "fs-layer", "mount", "--name", id, r.Image)
-	full, err := mount.Output()
-	defer x.rm(id)
+	mount, full, err := x.mountHeld(&seed, id, r.Image)
+	defer mount.remove()
 	if err != nil {
 		return fmt.Errorf("fs-layer mount %s: %w", r.Image, err)
 	}
@@ -180,6 +181,71 @@ func (x Executor) Run(r RunSpec) error {
 		return fmt.Errorf("fs-layer diff %s: %w", id, err)
 	}
 	return nil
+}
+
+// heldMount is a RUN step's container: fs-layer mount started with
+// --hold 3, which stays after printing the spec until remove says "rm".
+type heldMount struct {
+	x    Executor
+	id   string
+	cmd  *exec.Cmd // nil once it has ended
+	hold *os.File  // its descriptor 3
+}
+
+// mountHeld runs fs-layer mount --name ID --hold 3 IMAGE with seed on stdin
+// and returns the spec it printed. The explain line shows the command
+// without --hold: in a shell, fs-layer rm is the second half.
+func (x Executor) mountHeld(seed io.Reader, id, image string) (*heldMount, []byte, error) {
+	h := &heldMount{x: x, id: id}
+	holdR, holdW, err := os.Pipe()
+	if err != nil {
+		return h, nil, err
+	}
+	defer holdR.Close()
+	c := x.command(seed, "fs-layer", "mount", "--name", id, image)
+	c.Args = append(c.Args[:len(c.Args)-1], "--hold", "3", image)
+	c.ExtraFiles = []*os.File{holdR}
+	out, err := c.StdoutPipe()
+	if err == nil {
+		err = c.Start()
+	}
+	if err != nil {
+		holdW.Close()
+		return h, nil, err
+	}
+	h.cmd, h.hold = c, holdW
+	full, _ := io.ReadAll(out) // to its end: fs-layer closes stdout once it holds
+	if len(full) == 0 {
+		// It failed, and undid what it made: no "rm", only its status.
+		holdW.Close()
+		err := c.Wait()
+		h.cmd = nil
+		if err == nil {
+			err = errors.New("it printed no spec")
+		}
+		return h, nil, err
+	}
+	return h, full, nil
+}
+
+// remove says "rm" to the holding fs-layer and waits for it; if it is
+// gone (killed), or never started, an fs-layer rm -f of its own does the
+// work.
+func (h *heldMount) remove() {
+	if h.cmd == nil {
+		h.x.rm(h.id)
+		return
+	}
+	h.x.Log.Step(fmt.Sprintf("write(fs-layer's fd 3, \"rm\"); close; wait(%d)", h.cmd.Process.Pid), "fs-layer rm -f "+h.id)
+	_, err := h.hold.WriteString("rm\n")
+	h.hold.Close()
+	if werr := h.cmd.Wait(); err == nil {
+		err = werr
+	}
+	h.cmd = nil
+	if err != nil {
+		h.x.rm(h.id)
+	}
 }
 
 // scriptFile writes content to a new executable temporary file in dir.

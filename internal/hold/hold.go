@@ -6,8 +6,9 @@
 // leave it (the caller ended, or hands the removal to that rm command or to
 // gc). One process then makes, holds and removes, where a removal would
 // otherwise start a second one: ns-enter holds the cg-limit that makes a
-// cgroup for it, and ctr-run --rm holds fs-layer, cg-limit and net-bridge
-// while the container runs.
+// cgroup for it, img-build the fs-layer mount of each RUN step, and
+// ctr-run --rm holds fs-layer, cg-limit and net-bridge while the container
+// runs.
 //
 // In a shell, the stage's command without --hold is the first half, and
 // its rm command the second.
