@@ -52,6 +52,7 @@ type copyPlan struct {
 	chown   *owner
 	chmod   *fs.FileMode
 	keepIDs bool // keep the source's owners (COPY --from), else 0:0
+	buf     []byte
 }
 
 var errNoMatch = errors.New("no such file")
@@ -179,6 +180,18 @@ func (p *copyPlan) open(it copyItem) (io.ReadCloser, error) {
 	return p.root.Open(it.src)
 }
 
+// copyFile copies the file r into w through the plan's one buffer. io.Copy
+// would take 32 KiB anew for every file (an *os.File's WriteTo does), and on
+// a fresh heap those are new pages, each a fault: 5% of a cold build's
+// CPU in img-build for bench-build's 50 files, counted twice (Hash, write).
+func (p *copyPlan) copyFile(w io.Writer, r io.Reader) error {
+	if p.buf == nil {
+		p.buf = make([]byte, 32<<10)
+	}
+	_, err := io.CopyBuffer(w, struct{ io.Reader }{r}, p.buf) // hides WriteTo
+	return err
+}
+
 // header is the tar header for it in the layer.
 func (p *copyPlan) header(it copyItem) (*tar.Header, error) {
 	h, err := tar.FileInfoHeader(it.info, it.link)
@@ -220,7 +233,7 @@ func (p *copyPlan) Hash() (string, error) {
 			if err != nil {
 				return "", err
 			}
-			_, err = io.Copy(h, f)
+			err = p.copyFile(h, f)
 			f.Close()
 			if err != nil {
 				return "", fmt.Errorf("read %s: %w", it.src, err)
@@ -282,7 +295,7 @@ func (p *copyPlan) write(w *tar.Writer, ix *fileIndex) (int, error) {
 			if err != nil {
 				return n, err
 			}
-			_, err = io.Copy(w, f)
+			err = p.copyFile(w, f)
 			f.Close()
 			if err != nil {
 				return n, fmt.Errorf("copy %s: %w", it.src, err)
