@@ -80,9 +80,11 @@ ids() {
 		print out $0
 	}'
 }
-# norm: what may differ between hosts (sizes, counts, addresses) too, and
-# an id a label cut short (d3a5f8…).
-norm() { ids | sed -E -e 's/[0-9a-f]+…/…/g' -e 's/[0-9]+/0/g'; }
+# norm: what may differ between hosts (sizes, counts, addresses) too, an
+# id a label cut short (d3a5f8…), and a label cut in or after a temporary
+# directory's random number (ns-enter-exe.12345…, or .1234567"… when the
+# number is shorter): from that number on.
+norm() { ids | sed -E -e 's/(ns-enter-exe\.)[^…]*…/\1…/g' -e 's/[0-9a-f]+…/…/g' -e 's/[0-9]+/0/g'; }
 
 # draw CMD: run one marker's command in its own "host" and print its diagram.
 draw() {
