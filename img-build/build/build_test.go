@@ -6,6 +6,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"ctrkit/internal/store"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 func TestKey(t *testing.T) {
@@ -135,5 +139,36 @@ func TestPlanCopy(t *testing.T) {
 	}
 	if _, err := planCopy(root, []string{"d/f/g.log"}, nil, "/x", ig, newFileIndex(), false); err == nil {
 		t.Errorf("planCopy of an ignored file = nil error, want one")
+	}
+}
+
+// The file index reads the layers only when asked: a COPY whose cache hits
+// never decompresses the image's layers.
+func TestFileIndexOnDemand(t *testing.T) {
+	images, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := tarGz(t, map[string]string{"etc/passwd": "app:x:1000:1000::/:/bin/sh\n", "usr/bin/tool": "x"})
+	d, err := images.PutBytes("application/vnd.oci.image.layer.v1.tar+gzip", []byte(blob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := newFileIndex()
+	ix.update(images, []Layer{{Desc: d}})
+	if ix.applied != 0 || len(ix.entries) != 0 {
+		t.Fatalf("update read %d layers (%d entries); want none until asked", ix.applied, len(ix.entries))
+	}
+	if !ix.exists("/usr/bin/tool") || ix.applied != 1 {
+		t.Errorf("after a question: /usr/bin/tool not found, %d layers read (%d entries, err %v)", ix.applied, len(ix.entries), ix.err)
+	}
+	if passwd, _, err := ix.users(); err != nil || !strings.Contains(string(passwd), "app:") {
+		t.Errorf("users() = %q, %v; want the layer's /etc/passwd", passwd, err)
+	}
+	// A layer that cannot be read: the error stays for the caller.
+	missing := v1.Descriptor{Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}}
+	ix.update(images, []Layer{{Desc: d}, {Desc: missing}})
+	if ix.exists("/anything"); ix.err == nil {
+		t.Error("a missing layer blob gave no error")
 	}
 }

@@ -33,9 +33,7 @@ func (b *builder) copy(s *stage, in dockerfile.Instruction) error {
 		return err
 	}
 	b.progress(c.step)
-	if err := s.ix.update(b.images, s.layers); err != nil {
-		return err
-	}
+	s.ix.update(b.images, s.layers)
 	if err := b.copyFlags(s, in, c); err != nil {
 		return err
 	}
@@ -49,6 +47,9 @@ func (b *builder) copy(s *stage, in dockerfile.Instruction) error {
 	defer root.Close()
 	c.plan.root = root
 	items, err := planCopy(root, c.srcs, c.inline, c.dest, b.opt.Ignore, s.ix, in.Cmd == "ADD")
+	if err == nil {
+		err = s.ix.err
+	}
 	if err != nil {
 		return b.errorf(in, "%v in the build context %s", err, b.opt.Context)
 	}
@@ -178,6 +179,9 @@ func (b *builder) copyFrom(s *stage, in dockerfile.Instruction, c *copyStep) err
 	defer root.Close()
 	c.plan.root, c.plan.keepIDs = root, true
 	items, err := planCopy(root, c.srcs, c.inline, c.dest, nil, s.ix, false)
+	if err == nil {
+		err = s.ix.err
+	}
 	if err != nil {
 		return b.errorf(in, "%v (in stage %s)", err, c.from)
 	}
@@ -192,6 +196,9 @@ func (b *builder) writeCopy(s *stage, in dockerfile.Instruction, c *copyStep, ke
 		return err
 	}
 	n, err := c.plan.write(w.tw, s.ix)
+	if err == nil {
+		err = s.ix.err
+	}
 	if err != nil {
 		w.discard()
 		return b.errorf(in, "%v", err)
@@ -212,7 +219,9 @@ func chown(ix *fileIndex, v string) (*owner, error) {
 	o := &owner{}
 	if n, err := strconv.Atoi(u); err == nil {
 		o.uid, o.gid = n, n
-	} else if id, gid, ok, err := imagespec.Lookup(ix.passwd, "etc/passwd", u); err != nil {
+	} else if passwd, _, err := ix.users(); err != nil { // read only for a name
+		return nil, fmt.Errorf("--chown=%s: %w", v, err)
+	} else if id, gid, ok, err := imagespec.Lookup(passwd, "etc/passwd", u); err != nil {
 		return nil, fmt.Errorf("--chown=%s: %w", v, err)
 	} else if ok {
 		o.uid, o.gid = int(id), int(gid)
@@ -222,7 +231,9 @@ func chown(ix *fileIndex, v string) (*owner, error) {
 	if hasG {
 		if n, err := strconv.Atoi(g); err == nil {
 			o.gid = n
-		} else if id, _, ok, err := imagespec.Lookup(ix.group, "etc/group", g); err != nil {
+		} else if _, group, err := ix.users(); err != nil {
+			return nil, fmt.Errorf("--chown=%s: %w", v, err)
+		} else if id, _, ok, err := imagespec.Lookup(group, "etc/group", g); err != nil {
 			return nil, fmt.Errorf("--chown=%s: %w", v, err)
 		} else if ok {
 			o.gid = int(id)
