@@ -47,8 +47,8 @@ func (b *builder) copy(s *stage, in dockerfile.Instruction) error {
 	defer root.Close()
 	c.plan.root = root
 	items, err := planCopy(root, c.srcs, c.inline, c.dest, b.opt.Ignore, s.ix, in.Cmd == "ADD")
-	if err == nil {
-		err = s.ix.err
+	if s.ix.err != nil {
+		return s.ix.err // an image layer, not the context
 	}
 	if err != nil {
 		return b.errorf(in, "%v in the build context %s", err, b.opt.Context)
@@ -179,8 +179,8 @@ func (b *builder) copyFrom(s *stage, in dockerfile.Instruction, c *copyStep) err
 	defer root.Close()
 	c.plan.root, c.plan.keepIDs = root, true
 	items, err := planCopy(root, c.srcs, c.inline, c.dest, nil, s.ix, false)
-	if err == nil {
-		err = s.ix.err
+	if s.ix.err != nil {
+		return s.ix.err
 	}
 	if err != nil {
 		return b.errorf(in, "%v (in stage %s)", err, c.from)
