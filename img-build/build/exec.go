@@ -221,7 +221,9 @@ func (x Executor) mountHeld(seed io.Reader, id, image string) (*heldMount, []byt
 		err := c.Wait()
 		h.cmd = nil
 		if err == nil {
-			err = errors.New("it printed no spec")
+			err = errors.New("it exited 0 without printing a spec")
+		} else {
+			err = fmt.Errorf("%w (its message is above)", err)
 		}
 		return h, nil, err
 	}
