@@ -85,24 +85,31 @@ func (p Pipeline) RunHolding(env []string, stderr io.Writer) ([]byte, *Held, err
 func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *Held, error) {
 	cmds := make([]*exec.Cmd, len(p.Stages))
 	held := make([]*heldErrors, len(p.Stages))
-	holds := make([]*os.File, len(p.Stages)) // our ends of the stages' --hold pipes
+	holds := make([]*hold.Caller, len(p.Stages)) // the stages' --hold 3, for those that hold
 	var mu sync.Mutex
 	copying := new(sync.WaitGroup)
 	var in io.Reader = bytes.NewReader(p.Seed)
 	var closers []io.Closer
-	closeHolds := func() {
+	started := func() { // once the stages have started
 		for _, h := range holds {
 			if h != nil {
-				h.Close()
+				h.Started()
 			}
 		}
 	}
-	for i, s := range p.Stages {
-		args := s.Args
-		if holding && s.Rm != nil {
-			args = append(slices.Clip(args), "--hold", "3")
+	closeHolds := func() { // end of file: a stage that holds leaves what it made
+		for _, h := range holds {
+			if h != nil {
+				h.Leave()
+			}
 		}
-		c := exec.Command(Bin(s.Command), args...)
+	}
+	abandon := func() { // none has started, or some failed to
+		started()
+		closeHolds()
+	}
+	for i, s := range p.Stages {
+		c := exec.Command(Bin(s.Command), s.Args...)
 		held[i] = &heldErrors{leader: s.Command + ": error: ", marked: make(chan struct{})}
 		c.Env, c.Stdin, c.Stderr = env, in, stderr
 		if s.Sequential {
@@ -122,7 +129,7 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 		if i > 0 {
 			er, ew, err := os.Pipe()
 			if err != nil {
-				closeHolds()
+				abandon()
 				return nil, nil, err
 			}
 			closers = append(closers, ew)
@@ -136,7 +143,7 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 		}
 		r, w, err := os.Pipe()
 		if err != nil {
-			closeHolds()
+			abandon()
 			return nil, nil, err
 		}
 		c.Stdout = w
@@ -144,23 +151,20 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 		in = r
 		defer r.Close()
 		if holding && s.Rm != nil {
-			hr, hw, err := os.Pipe()
-			if err != nil {
-				closeHolds()
+			if holds[i], err = hold.Give(c); err != nil {
+				abandon()
 				return nil, nil, err
 			}
-			c.ExtraFiles, holds[i] = []*os.File{hr}, hw
-			closers = append(closers, hr)
 		}
 		cmds[i] = c
 	}
 	start := time.Now()
 	for i, c := range cmds {
 		if err := c.Start(); err != nil {
-			closeHolds()
-			for _, started := range cmds[:i] {
-				started.Process.Kill()
-				started.Wait()
+			abandon()
+			for _, other := range cmds[:i] {
+				other.Process.Kill()
+				other.Wait()
 			}
 			for _, w := range closers {
 				w.Close()
@@ -168,6 +172,7 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 			return nil, nil, fmt.Errorf("start %s: %w", p.Stages[i].Command, err)
 		}
 	}
+	started()
 	for _, w := range closers {
 		w.Close() // the children hold their ends
 	}
@@ -223,7 +228,7 @@ func (p Pipeline) run(env []string, stderr io.Writer, holding bool) ([]byte, *He
 			return doc, h, nil
 		}
 	}
-	closeHolds() // end of file: a stage that holds leaves what it made, for Create's clean-up
+	closeHolds() // for Create's clean-up
 	var firstErr error
 	failed := -1
 	for i := range cmds {
@@ -250,7 +255,7 @@ type Held struct {
 
 type heldStage struct {
 	stage  Stage
-	hold   *os.File // the write end of the stage's --hold descriptor
+	hold   *hold.Caller
 	exited chan error
 }
 
@@ -261,8 +266,7 @@ type heldStage struct {
 func (h *Held) Release(log *explain.Log) [][]string {
 	for _, s := range h.stages {
 		log.Step(fmt.Sprintf("write(%s's fd 3, \"rm\"); close", s.stage.Command), explain.Join(s.stage.Rm))
-		s.hold.WriteString("rm\n")
-		s.hold.Close()
+		s.hold.Rm()
 	}
 	var done [][]string
 	for _, s := range h.stages {

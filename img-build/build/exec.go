@@ -11,6 +11,7 @@ import (
 
 	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
+	"ctrkit/internal/hold"
 	"ctrkit/internal/imagespec"
 	"ctrkit/internal/spec"
 
@@ -188,36 +189,34 @@ func (x Executor) Run(r RunSpec) error {
 type heldMount struct {
 	x    Executor
 	id   string
-	cmd  *exec.Cmd // nil once it has ended
-	hold *os.File  // its descriptor 3
+	cmd  *exec.Cmd    // nil once it has ended
+	hold *hold.Caller // its --hold 3
 }
 
-// mountHeld runs fs-layer mount --name ID --hold 3 IMAGE with seed on stdin
-// and returns the spec it printed. The explain line shows the command
-// without --hold: in a shell, fs-layer rm is the second half.
+// mountHeld runs fs-layer mount --name ID IMAGE --hold 3 with seed on
+// stdin and returns the spec it printed. The explain line shows the
+// command without --hold: in a shell, fs-layer rm is the second half.
 func (x Executor) mountHeld(seed io.Reader, id, image string) (*heldMount, []byte, error) {
 	h := &heldMount{x: x, id: id}
-	holdR, holdW, err := os.Pipe()
-	if err != nil {
-		return h, nil, err
-	}
-	defer holdR.Close()
 	c := x.command(seed, "fs-layer", "mount", "--name", id, image)
-	c.Args = append(c.Args[:len(c.Args)-1], "--hold", "3", image)
-	c.ExtraFiles = []*os.File{holdR}
 	out, err := c.StdoutPipe()
-	if err == nil {
-		err = c.Start()
-	}
 	if err != nil {
-		holdW.Close()
 		return h, nil, err
 	}
-	h.cmd, h.hold = c, holdW
+	if h.hold, err = hold.Give(c); err != nil {
+		return h, nil, err
+	}
+	err = c.Start()
+	h.hold.Started()
+	if err != nil {
+		h.hold.Leave()
+		return h, nil, err
+	}
+	h.cmd = c
 	full, _ := io.ReadAll(out) // to its end: fs-layer closes stdout once it holds
 	if len(full) == 0 {
 		// It failed, and undid what it made: no "rm", only its status.
-		holdW.Close()
+		h.hold.Leave()
 		err := c.Wait()
 		h.cmd = nil
 		if err == nil {
@@ -239,8 +238,7 @@ func (h *heldMount) remove() {
 		return
 	}
 	h.x.Log.Step(fmt.Sprintf("write(fs-layer's fd 3, \"rm\"); close; wait(%d)", h.cmd.Process.Pid), "fs-layer rm -f "+h.id)
-	_, err := h.hold.WriteString("rm\n")
-	h.hold.Close()
+	err := h.hold.Rm()
 	if werr := h.cmd.Wait(); err == nil {
 		err = werr
 	}

@@ -11,7 +11,8 @@
 // runs.
 //
 // In a shell, the stage's command without --hold is the first half, and
-// its rm command the second.
+// its rm command the second. Wait is the stage's side; Caller the
+// caller's.
 //
 // A caller that shows the stages' stderr next to its own (ctr-run copies
 // it line by line, for --explain and --diagram) needs to know when a
@@ -26,7 +27,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
@@ -57,3 +60,40 @@ func Wait(stdout, stderr io.Writer, fd int) (rm bool, err error) {
 	}
 	return string(bytes.TrimSpace(said)) == "rm", nil
 }
+
+// Caller is the caller's end of a stage's hold: a pipe whose read end the
+// stage has as descriptor 3.
+type Caller struct {
+	r, w *os.File
+}
+
+// Give hands a new pipe's read end to cmd as descriptor 3 and appends
+// --hold 3 to its arguments (cmd must have no ExtraFiles yet). Once cmd
+// has started, or failed to, call Started.
+func Give(cmd *exec.Cmd) (*Caller, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.ExtraFiles = []*os.File{r}
+	cmd.Args = append(slices.Clip(cmd.Args), "--hold", "3")
+	return &Caller{r: r, w: w}, nil
+}
+
+// Started closes the read end in the caller's process: the stage alone
+// has it now, so it reads end of file when the caller's end is closed, by
+// Rm, Leave or the caller's exit.
+func (c *Caller) Started() { c.r.Close() }
+
+// Rm says "rm": the stage undoes what it made and ends.
+func (c *Caller) Rm() error {
+	_, err := c.w.WriteString("rm\n")
+	if cerr := c.w.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Leave closes the caller's end without a word: the stage leaves what it
+// made (or undid it already, having failed) and ends.
+func (c *Caller) Leave() { c.w.Close() }

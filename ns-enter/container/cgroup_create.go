@@ -47,6 +47,7 @@ import (
 	"sync"
 
 	"ctrkit/internal/explain"
+	"ctrkit/internal/hold"
 	"ctrkit/internal/ident"
 	"ctrkit/internal/sibling"
 	"ctrkit/internal/spec"
@@ -133,7 +134,7 @@ type heldCgroup struct {
 	stderr io.Writer
 	cmd    *exec.Cmd
 	out    io.ReadCloser // cg-limit's stdout: the spec once the cgroup is made
-	hold   *os.File      // descriptor 3 of cg-limit: "rm", or its end
+	hold   *hold.Caller  // cg-limit's --hold 3
 	done   bool          // made has run
 	err    error         // start's failure, or made's
 }
@@ -158,32 +159,30 @@ func takePending(path string) *heldCgroup {
 // returns at once: cg-limit starts and makes the cgroup while ns-enter
 // clones the container's process, and made waits for it.
 func (h *heldCgroup) start(spec []byte) {
-	holdR, holdW, err := os.Pipe()
-	if err != nil {
-		h.err = err
-		return
-	}
-	defer holdR.Close()
 	cgLimit := sibling.Path("cg-limit")
-	args := []string{"--name", h.name, "--hold", "3"}
-	cmd := exec.Command(cgLimit, args...)
+	cmd := exec.Command(cgLimit, "--name", h.name)
 	cmd.Stdin = bytes.NewReader(spec)
 	cmd.Env = sibling.OneP(os.Environ())
 	cmd.Stderr = h.stderr
-	cmd.ExtraFiles = []*os.File{holdR}
+	var err error
 	if h.out, err = cmd.StdoutPipe(); err != nil {
-		holdW.Close()
 		h.err = err
 		return
 	}
-	h.log.Step(fmt.Sprintf("fork(); execve(%q, %q) with the spec on stdin, fd 3 a pipe", cgLimit, append([]string{"cg-limit"}, args...)),
+	if h.hold, err = hold.Give(cmd); err != nil {
+		h.err = err
+		return
+	}
+	h.log.Step(fmt.Sprintf("fork(); execve(%q, %q) with the spec on stdin, fd 3 a pipe", cgLimit, append([]string{"cg-limit"}, cmd.Args[1:]...)),
 		fmt.Sprintf("cg-limit --name %s < config.json    # linux.resources and no cgroup yet: make it", explain.Quote(h.name)))
-	if err := cmd.Start(); err != nil {
-		holdW.Close()
+	err = cmd.Start()
+	h.hold.Started()
+	if err != nil {
+		h.hold.Leave()
 		h.err = fmt.Errorf("the spec has linux.resources and no cgroup yet, so ns-enter runs cg-limit to make one: %w (build it next to ns-enter with make build, or remove linux.resources from the spec)", err)
 		return
 	}
-	h.cmd, h.hold = cmd, holdW
+	h.cmd = cmd
 }
 
 // made waits until cg-limit has made the cgroup: when it has printed the
@@ -200,7 +199,7 @@ func (h *heldCgroup) made() error {
 	}
 	data, _ := io.ReadAll(h.out) // to its end: cg-limit closes stdout once it holds
 	if err := json.Unmarshal(data, &made); err != nil || made.Linux.CgroupsPath != h.path {
-		h.hold.Close() // no "rm": cg-limit undid what it made, or made nothing
+		h.hold.Leave() // no "rm": cg-limit undid what it made, or made nothing
 		werr := h.cmd.Wait()
 		h.cmd = nil
 		if werr != nil {
@@ -220,8 +219,7 @@ func (h *heldCgroup) remove() {
 		return // never made
 	}
 	h.log.Step(fmt.Sprintf("write(cg-limit's fd 3, \"rm\"); close; wait(%d)", h.cmd.Process.Pid), "cg-limit rm -f "+explain.Quote(h.name))
-	_, err := h.hold.WriteString("rm\n")
-	h.hold.Close()
+	err := h.hold.Rm()
 	if werr := h.cmd.Wait(); err == nil {
 		err = werr
 	}
