@@ -4,7 +4,7 @@
 # ratio and the target (issue 17; docs/bench.md has the last run).
 #
 # Usage: sudo scripts/bench-all.sh [NAME…]     (make bench; default: all)
-#   NAME is a scripts/bench-NAME.sh: layers ctr-run oci pull build net overlay cg-limit serve,
+#   NAME is a scripts/bench-NAME.sh: layers ctr-run oci floor pull build net overlay cg-limit serve,
 #   or "runtime" for scripts/bench.sh.
 # The peers are Debian packages (scripts/setup.sh installs them): tar,
 # umoci, podman (with runc), runc, crun, skopeo, buildah; a missing one
@@ -18,7 +18,7 @@ trap 'rm -f "$table"' EXIT
 export BENCH_TABLE=$table
 
 names=("$@")
-[ "${#names[@]}" -gt 0 ] || names=(layers ctr-run oci pull build runtime net overlay cg-limit serve)
+[ "${#names[@]}" -gt 0 ] || names=(layers ctr-run oci floor pull build runtime net overlay cg-limit serve)
 for n in "${names[@]}"; do
 	script=$repo/scripts/bench-$n.sh
 	[ "$n" != runtime ] || script=$repo/scripts/bench.sh
