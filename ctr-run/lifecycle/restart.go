@@ -130,10 +130,7 @@ func (c *Container) Rewind() error {
 		return fmt.Errorf("container %s is running: stop it first", c.Name)
 	}
 	sup := c.readID("supervisor")
-	for i := 0; i < 250 && sup.PID != os.Getpid() && sup.Alive(); i++ {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if sup.PID != os.Getpid() && sup.Alive() {
+	if sup.PID != os.Getpid() && !sup.Wait(5*time.Second) {
 		return fmt.Errorf("container %s: its supervisor %s has not ended: try again, or ctr-run rm -f it", c.Name, sup)
 	}
 	for _, f := range []string{"pid", "process", "exit", "stopped", "restarting", "paused", "supervisor"} {

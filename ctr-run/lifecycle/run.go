@@ -145,13 +145,22 @@ func (c *Container) Stop(sig syscall.Signal, timeout time.Duration) error {
 	return nil
 }
 
+// wait waits until the container's process has ended, d at most: on a
+// pidfd (internal/proc), so stop and rm -f return the moment it has.
 func (c *Container) wait(d time.Duration) bool {
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if c.PID() == 0 {
+	for deadline := time.Now().Add(d); ; {
+		id := c.Process()
+		if id.PID == 0 {
 			return true
 		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		// Its state is read again at least every 100 ms: the process
+		// we wait on is the one it names.
+		id.Wait(min(left, 100*time.Millisecond))
 	}
-	return false
 }
 
 // waitSupervisor waits a little for a supervisor in its restart back-off
@@ -180,10 +189,7 @@ func (c *Container) Remove(env []string, stderr io.Writer, force bool) error {
 		}
 	}
 	if sup := c.readID("supervisor"); sup.PID > 0 && sup.PID != os.Getpid() {
-		// The supervisor records the exit and then may be removing too.
-		for i := 0; i < 100 && sup.Alive(); i++ {
-			time.Sleep(20 * time.Millisecond)
-		}
+		sup.Wait(2 * time.Second) // it records the exit, and then may be removing too
 	}
 	// Stages that hold what they made remove it themselves, on "rm":
 	// no process start each. One that fails leaves its record, so its rm

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestParse(t *testing.T) {
@@ -57,4 +58,39 @@ func TestIdentity(t *testing.T) {
 	if id.Alive() {
 		t.Errorf("Alive after kill and wait")
 	}
+}
+
+func TestWait(t *testing.T) {
+	cmd := exec.Command("sleep", "100")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	defer cmd.Process.Kill()
+	id, err := Of(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	if id.Wait(50 * time.Millisecond) {
+		t.Fatal("Wait on a running process = true, want false")
+	}
+	if waited := time.Since(t0); waited < 50*time.Millisecond {
+		t.Errorf("Wait returned after %v, want the 50 ms it was given", waited)
+	}
+	if !(ID{PID: id.PID, Start: id.Start - 1}).Wait(time.Minute) {
+		t.Errorf("Wait on a stale identity = false, want true at once")
+	}
+	// It wakes when the process ends, though nobody reaps it yet.
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		cmd.Process.Kill()
+	}()
+	t0 = time.Now()
+	if !id.Wait(10 * time.Second) {
+		t.Fatalf("Wait = false, want true once the process is killed")
+	}
+	if waited := time.Since(t0); waited > 2*time.Second {
+		t.Errorf("Wait took %v for a process killed after 100 ms", waited)
+	}
+	cmd.Wait()
 }
