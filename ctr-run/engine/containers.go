@@ -313,6 +313,15 @@ func (s *Server) containerWait(w http.ResponseWriter, r *http.Request) error {
 	if st, _, _ := state(c); (cond == "" || cond == "not-running") && st == "created" {
 		return json.NewEncoder(w).Encode(map[string]any{"StatusCode": 0, "Error": nil}) // not running: at once
 	}
+	// Woken when a file is finished in its state directory (its exit) or
+	// the directory goes (removed); every 250 ms besides, or every 20 ms
+	// without inotify.
+	changed, stop := c.Changes()
+	defer stop()
+	every := 250 * time.Millisecond
+	if changed == nil {
+		every = 20 * time.Millisecond
+	}
 	for {
 		if _, err := os.Stat(c.Dir); err != nil {
 			break // removed
@@ -334,7 +343,8 @@ func (s *Server) containerWait(w http.ResponseWriter, r *http.Request) error {
 		select {
 		case <-r.Context().Done():
 			return nil
-		case <-time.After(20 * time.Millisecond):
+		case <-changed:
+		case <-time.After(every):
 		}
 	}
 	if code < 0 {

@@ -9,7 +9,8 @@ import (
 // watchDir tells when a file is finished in dir: a value on the channel
 // each time one is renamed into dir or closed after writing there
 // (inotify(7), IN_MOVED_TO and IN_CLOSE_WRITE; Linux 2.6.13), as
-// `inotifywait -m -e moved_to,close_write DIR` prints. It reads through
+// `inotifywait -m -e moved_to,close_write DIR` prints, and once when dir
+// is removed (the kernel ends the watch with IN_IGNORED). It reads through
 // Go's poller, so a waiting ctr-run sleeps until the kernel has news; a
 // loop that looked every 2 ms cost 3-6% of a `ctr-run --rm` run's CPU.
 // stop ends the watch. A nil channel when inotify is not to be had: the
@@ -39,3 +40,8 @@ func watchDir(dir string) (changed <-chan struct{}, stop func()) {
 	}()
 	return ch, func() { f.Close() }
 }
+
+// Changes is watchDir of the container's state directory: a value when its
+// process's exit is recorded, or the container is removed. Nil (look by
+// yourself) when inotify is not to be had; stop ends the watch.
+func (c *Container) Changes() (changed <-chan struct{}, stop func()) { return watchDir(c.Dir) }

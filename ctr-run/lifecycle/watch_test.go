@@ -9,9 +9,10 @@ import (
 	"ctrkit/internal/fsutil"
 )
 
-// A file renamed into the directory (as ns-enter writes its PID file) and
-// one written in place each wake the watcher; nothing is polled, so a
-// watch that misses them times out.
+// A file renamed into the directory (as ns-enter writes its PID file), one
+// written in place and the directory's removal (rm, docker run --rm) each
+// wake the watcher; nothing is polled, so a watch that misses them times
+// out.
 func TestWatchDir(t *testing.T) {
 	dir := t.TempDir()
 	changed, stop := watchDir(dir)
@@ -22,6 +23,7 @@ func TestWatchDir(t *testing.T) {
 	for _, write := range []func() error{
 		func() error { return fsutil.WriteFile(filepath.Join(dir, "pid"), []byte("1"), 0o644) },
 		func() error { return os.WriteFile(filepath.Join(dir, "exit"), []byte("0"), 0o644) },
+		func() error { return os.RemoveAll(dir) },
 	} {
 		if err := write(); err != nil {
 			t.Fatal(err)
@@ -29,7 +31,7 @@ func TestWatchDir(t *testing.T) {
 		select {
 		case <-changed:
 		case <-time.After(5 * time.Second):
-			t.Fatal("watchDir: no news of a file written in the directory within 5 s")
+			t.Fatal("watchDir: no news of a file written in the directory, or of its removal, within 5 s")
 		}
 	}
 	stop()
