@@ -35,15 +35,7 @@ func TestIdentity(t *testing.T) {
 	if (ID{PID: self.PID, Start: self.Start + 1}).Alive() {
 		t.Errorf("ID with a wrong start time is Alive")
 	}
-	cmd := exec.Command("sleep", "100")
-	if err := cmd.Start(); err != nil {
-		t.Skip(err)
-	}
-	defer cmd.Process.Kill()
-	id, err := Of(cmd.Process.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cmd, id := sleeper(t)
 	stale := ID{PID: id.PID, Start: id.Start - 1}
 	if err := stale.Signal(syscall.SIGKILL); err != ErrGone {
 		t.Fatalf("stale.Signal = %v, want ErrGone", err)
@@ -61,15 +53,7 @@ func TestIdentity(t *testing.T) {
 }
 
 func TestWait(t *testing.T) {
-	cmd := exec.Command("sleep", "100")
-	if err := cmd.Start(); err != nil {
-		t.Skip(err)
-	}
-	defer cmd.Process.Kill()
-	id, err := Of(cmd.Process.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cmd, id := sleeper(t)
 	t0 := time.Now()
 	if id.Wait(50 * time.Millisecond) {
 		t.Fatal("Wait on a running process = true, want false")
@@ -93,4 +77,20 @@ func TestWait(t *testing.T) {
 		t.Errorf("Wait took %v for a process killed after 100 ms", waited)
 	}
 	cmd.Wait()
+}
+
+// sleeper starts a child that sleeps, killed at the test's end, and
+// returns it with its identity.
+func sleeper(t *testing.T) (*exec.Cmd, ID) {
+	t.Helper()
+	cmd := exec.Command("sleep", "100")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	id, err := Of(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cmd, id
 }
