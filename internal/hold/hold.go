@@ -81,8 +81,9 @@ func Give(cmd *exec.Cmd) (*Caller, error) {
 }
 
 // Started closes the read end in the caller's process: the stage alone
-// has it now, so it reads end of file when the caller's end is closed, by
-// Rm, Leave or the caller's exit.
+// has it now, so Rm to a stage that has gone (killed, say) fails with
+// EPIPE instead of filling the pipe, and the caller runs the stage's rm
+// command itself.
 func (c *Caller) Started() { c.r.Close() }
 
 // Rm says "rm": the stage undoes what it made and ends.

@@ -43,6 +43,7 @@ func TestCaller(t *testing.T) {
 	}{
 		{"rm", (*Caller).Rm, "heard rm\n"},
 		{"leave", func(c *Caller) error { c.Leave(); return nil }, "heard nothing\n"},
+		{"gone", nil, ""}, // killed while it holds: Rm says so
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -63,10 +64,20 @@ func TestCaller(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The document's end comes while the stage still holds: it
-			// closed stdout and waits for the caller. (Without Started,
-			// the stage would wait for ever on "leave".)
+			// closed stdout and waits for the caller.
 			if doc, _ := io.ReadAll(out); string(doc) != "{}\n" {
 				t.Fatalf("document %q, want {}", doc)
+			}
+			if tt.end == nil {
+				// The stage alone had the read end (Started), so "rm"
+				// to a stage that is gone fails, and the caller falls
+				// back to the stage's rm command.
+				cmd.Process.Kill()
+				cmd.Wait()
+				if err := c.Rm(); err == nil {
+					t.Fatal("Rm to a killed stage: no error, want EPIPE")
+				}
+				return
 			}
 			if err := tt.end(c); err != nil {
 				t.Fatal(err)
