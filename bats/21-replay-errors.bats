@@ -10,6 +10,7 @@ load helpers
 	name=$(safename)
 	dir=$(mktemp -d "${BATS_TEST_TMPDIR:-/tmp}/ck-err.XXXXXX")
 	ip netns add "$name"
+	ip netns exec "$name" sysctl -qw net.ipv4.ip_forward=1 # as on a container host (helpers' make_host_netns)
 	# A network namespace with only a loopback: no registry is in reach.
 	run_tool --status 125 --separate-stderr env CTRKIT_ROOT="$dir/root" CTRKIT_STATE="$dir/state" \
 		nsenter --net=/run/netns/"$name" ctr-run --rm nosuchimage true

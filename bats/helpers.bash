@@ -295,6 +295,9 @@ make_host_netns() {
 	export HOSTNS
 	ip netns add "$HOSTNS"
 	ip -n "$HOSTNS" link set lo up
+	# Forwarding on, as on a host that runs containers: a new namespace
+	# copies the machine's setting, and net-bridge notes turning it on.
+	ip netns exec "$HOSTNS" sysctl -qw net.ipv4.ip_forward=1
 	mkdir -p "$BATS_FILE_TMPDIR/bin"
 	printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s "$@"\n' "$HOSTNS" >"$BATS_FILE_TMPDIR/bin/host"
 	chmod +x "$BATS_FILE_TMPDIR/bin/host"

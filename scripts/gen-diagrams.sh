@@ -92,6 +92,10 @@ draw() {
 	ns=ck-dg$(printf '%06x' $((RANDOM << 8 | RANDOM & 255)))-h
 	ip netns add "$ns"
 	ip -n "$ns" link set lo up
+	# Forwarding on, as on a host that runs containers: a new namespace
+	# copies the host's setting, and net-bridge turns it on when it is off,
+	# a step the diagram would show on some machines only.
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
 	mkdir -p "$state" "$work/cwd"
 	out=$(cd "$work/cwd" && TMPDIR=/tmp CTRKIT_STATE=$state nsenter --net=/run/netns/"$ns" bash -euo pipefail -c "$cmd" 2>"$work/err") || rc=$?
 	local id
