@@ -1,7 +1,9 @@
 package container
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,7 +19,9 @@ import (
 // limited) by cg-limit; ns-enter only joins, before the container's first
 // instruction runs, so nothing escapes the limits. A cgroup makeCgroup
 // planned is made here, by the cg-limit call that also moves pid in.
-func joinCgroup(log *explain.Log, path string, pid int) error {
+// With self, stage 1 moves itself into the v1 hierarchies (see
+// stage1Join), and only the v2 one is written here.
+func joinCgroup(log *explain.Log, path string, pid int, self *stage1Join) error {
 	if h := takePending(path); h != nil {
 		if err := h.made(); err != nil { // cgroup_create.go
 			return err
@@ -26,6 +30,14 @@ func joinCgroup(log *explain.Log, path string, pid int) error {
 	dirs, err := CgroupDirs(path)
 	if err != nil {
 		return err
+	}
+	if len(dirs) == 0 {
+		return fmt.Errorf("cgroup %q does not exist in any cgroup hierarchy: create it first (cg-limit create NAME), or remove linux.cgroupsPath from the spec", path)
+	}
+	if self != nil {
+		if dirs, err = self.join(log, dirs); err != nil {
+			return err
+		}
 	}
 	for _, dir := range dirs {
 		procs := filepath.Join(dir, "cgroup.procs")
@@ -37,10 +49,43 @@ func joinCgroup(log *explain.Log, path string, pid int) error {
 			return fmt.Errorf("join cgroup: write %d to %s: %w", pid, procs, err)
 		}
 	}
-	if len(dirs) == 0 {
-		return fmt.Errorf("cgroup %q does not exist in any cgroup hierarchy: create it first (cg-limit create NAME), or remove linux.cgroupsPath from the spec", path)
-	}
 	return nil
+}
+
+// stage1Join is stage 1 waiting, before its Go runtime starts, to move
+// itself into its cgroup (setns.CgroupEnv; package setns says why that is
+// fast): the spec pipe the list goes on and the error pipe the answer
+// comes back on.
+type stage1Join struct{ send, answer *os.File }
+
+// join has stage 1 write "0" to the "tasks" file of each cgroup v1
+// directory in dirs, waits until it has, and returns the others (cgroup
+// v2), which have no such file. The shell half does the same: a shell is
+// one thread.
+func (j *stage1Join) join(log *explain.Log, dirs []string) (rest []string, err error) {
+	var list []byte
+	for _, dir := range dirs {
+		tasks := filepath.Join(dir, "tasks")
+		if _, err := os.Stat(tasks); err != nil {
+			rest = append(rest, dir)
+			continue
+		}
+		log.Step(fmt.Sprintf("write(%q, \"0\")", tasks), "echo 0 > "+explain.Quote(tasks))
+		list = append(append(list, tasks...), 0)
+	}
+	if _, err := j.send.Write(append(list, 0)); err != nil {
+		return nil, fmt.Errorf("join cgroup: send the cgroup to stage 1: %w", err)
+	}
+	line, err := bufio.NewReader(io.LimitReader(j.answer, 7)).ReadString('\n')
+	if line != "cgroup\n" {
+		more, _ := io.ReadAll(j.answer)
+		if msg := append([]byte(line), more...); len(msg) > 0 {
+			_, err := childError(msg)
+			return nil, err
+		}
+		return nil, fmt.Errorf("join cgroup: stage 1 ended before it joined: %v", err)
+	}
+	return rest, nil
 }
 
 // CgroupDirs lists the directories of cgroup path (linux.cgroupsPath) that

@@ -16,6 +16,7 @@ import (
 
 	"ctrkit/internal/exitcode"
 	"ctrkit/internal/fsutil"
+	"ctrkit/ns-enter/setns"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -90,6 +91,15 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
 	}
 
+	// Stage 1 moves itself into its cgroup before its Go runtime starts,
+	// unless it is born in a new user namespace, whose root may not write
+	// the host's cgroup files, or makes one later (that handshake comes
+	// first).
+	var self *stage1Join
+	if s.Linux.CgroupsPath != "" && !p.lateUser && p.clone&unix.CLONE_NEWUSER == 0 {
+		self = &stage1Join{send: cfgW, answer: errR}
+		cmd.Env = append(cmd.Env, setns.CgroupEnv+"=1")
+	}
 	explainStart(log, s, p)
 	if err := cmd.Start(); err != nil {
 		cfgR.Close()
@@ -115,7 +125,7 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 
 	setupErr := func() error {
 		if s.Linux.CgroupsPath != "" {
-			if err := joinCgroup(log, s.Linux.CgroupsPath, proc.Pid); err != nil {
+			if err := joinCgroup(log, s.Linux.CgroupsPath, proc.Pid, self); err != nil {
 				return err
 			}
 		}

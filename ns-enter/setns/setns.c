@@ -2,6 +2,7 @@
 // See setns.go for why this cannot be Go.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -21,7 +22,9 @@ static int config_fd(void) {
 static void fail(const char *what, const char *kind, int err) {
 	char msg[512];
 	const char *hint = "";
-	if (err == EPERM)
+	if (strcmp(what, "write") == 0)
+		; // a cgroup file: the error says it all
+	else if (err == EPERM)
 		hint = " (needs CAP_SYS_ADMIN in the namespace's owning user namespace)";
 	else if (err == EINVAL && kind != NULL)
 		hint = " (a mount or user namespace can only be joined by a single-threaded process)";
@@ -136,7 +139,45 @@ static void late_user_namespace(const char *flags_env) {
 		fork_into_pid_namespace();
 }
 
+// listed tells whether the n bytes at b are a whole list: NUL-terminated
+// names, then an empty one.
+static int listed(const char *b, size_t n) {
+	return n == 1 ? b[0] == '\0' : n >= 2 && b[n - 1] == '\0' && b[n - 2] == '\0';
+}
+
+// join_cgroups moves this process into the container's cgroup while it
+// has one thread (see setns.go): ns-enter sends the cgroup v1 "tasks"
+// files on the config pipe, each ending in NUL and the list in one more
+// NUL, and waits; "0" written to each moves the writer, the whole process
+// while it is one thread; "cgroup\n" on the error pipe says it is done.
+static void join_cgroups(void) {
+	static char buf[65536];
+	size_t n = 0;
+	while (!listed(buf, n)) {
+		if (n == sizeof buf)
+			fail("read", "the cgroup list", E2BIG);
+		ssize_t r = read(config_fd(), buf + n, sizeof buf - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			_exit(125); // ns-enter is gone, or failed: it says why
+		n += r;
+	}
+	for (char *path = buf; path < buf + n && *path != '\0'; path += strlen(path) + 1) {
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			fail("write", path, errno);
+		close(fd);
+	}
+	unsetenv("_CTRKIT_CGROUP");
+	const char *errfd = getenv("_CTRKIT_ERRFD");
+	if (errfd != NULL)
+		dprintf(atoi(errfd), "cgroup\n");
+}
+
 void ctrkit_setns(void) {
+	if (getenv("_CTRKIT_CGROUP") != NULL)
+		join_cgroups(); // first: the paths are the host's, before any setns
 	const char *list = getenv("_CTRKIT_SETNS");
 	const char *userns = getenv("_CTRKIT_USERNS");
 	if (list == NULL || *list == '\0') {
