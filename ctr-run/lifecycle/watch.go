@@ -11,8 +11,10 @@ import (
 // (inotify(7), IN_MOVED_TO and IN_CLOSE_WRITE; Linux 2.6.13), as
 // `inotifywait -m -e moved_to,close_write DIR` prints, and once when dir
 // is removed (the kernel ends the watch with IN_IGNORED). It reads through
-// Go's poller, so a waiting ctr-run sleeps until the kernel has news; a
-// loop that looked every 2 ms cost 3-6% of a `ctr-run --rm` run's CPU.
+// Go's poller, so a waiting ctr-run sleeps until the kernel has news: for
+// long waits in a process that lives on (serve's wait endpoint). Its end
+// is slow: closing the instance waits for an SRCU grace period, which a
+// short-lived command pays at its exit (recordProcess says how much).
 // stop ends the watch. A nil channel when inotify is not to be had: the
 // caller then looks by itself.
 func watchDir(dir string) (changed <-chan struct{}, stop func()) {
