@@ -71,7 +71,9 @@ func New(s Setup) (*Container, error) {
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	if err := c.Save(); err != nil {
+	// Recorded before the mount, so that rm and gc find a mount whose
+	// process died; made durable once, with the driver the mount chose.
+	if err := c.saveDraft(); err != nil {
 		return nil, err
 	}
 	if err := c.mount(s.Log, s.Driver, s.Notice); err != nil {

@@ -144,13 +144,19 @@ func Remains(root, state, id string) *Container {
 	return &Container{ID: id, Dir: dir, Mountpoint: mp, Mounted: mounted, Layers: filepath.Join(root, "layers")}
 }
 
-// Save writes container.json.
-func (c *Container) Save() error {
+// Save writes container.json, durably.
+func (c *Container) Save() error { return c.save(fsutil.WriteFile) }
+
+// saveDraft writes container.json for the moment before the mount, which
+// Save then overwrites: no fsync, the disk's wait is paid once.
+func (c *Container) saveDraft() error { return c.save(fsutil.WriteDraft) }
+
+func (c *Container) save(write func(string, []byte, os.FileMode) error) error {
 	data, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFile(filepath.Join(c.Dir, "container.json"), append(data, '\n'), 0o644)
+	return write(filepath.Join(c.Dir, "container.json"), append(data, '\n'), 0o644)
 }
 
 // List returns the ids of all containers under root.

@@ -15,27 +15,30 @@ import (
 )
 
 func TestWriteFile(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "networks.json")
-	for _, content := range []string{"first\n", "second, longer\n"} {
-		if err := WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatalf("WriteFile(%q) = %v", path, err)
+	// WriteDraft is WriteFile without the fsyncs: the same on the outside.
+	for name, write := range map[string]func(string, []byte, os.FileMode) error{"WriteFile": WriteFile, "WriteDraft": WriteDraft} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "networks.json")
+		for _, content := range []string{"first\n", "second, longer\n"} {
+			if err := write(path, []byte(content), 0o600); err != nil {
+				t.Fatalf("%s(%q) = %v", name, path, err)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil || string(got) != content {
+				t.Errorf("after %s(%q): content %q, %v, want %q", name, path, got, err, content)
+			}
 		}
-		got, err := os.ReadFile(path)
-		if err != nil || string(got) != content {
-			t.Errorf("after WriteFile(%q): content %q, %v, want %q", path, got, err, content)
+		fi, err := os.Stat(path)
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s(%q, 0600): mode %v, %v", name, path, fi.Mode(), err)
 		}
-	}
-	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("WriteFile(%q, 0600): mode %v, %v", path, fi.Mode(), err)
-	}
-	ents, _ := os.ReadDir(dir)
-	if len(ents) != 1 {
-		t.Errorf("WriteFile left %d files in %s, want only networks.json", len(ents), dir)
-	}
-	if err := WriteFile(filepath.Join(dir, "missing", "f"), nil, 0o600); err == nil {
-		t.Errorf("WriteFile into a missing directory: error = nil, want one")
+		ents, _ := os.ReadDir(dir)
+		if len(ents) != 1 {
+			t.Errorf("%s left %d files in %s, want only networks.json", name, len(ents), dir)
+		}
+		if err := write(filepath.Join(dir, "missing", "f"), nil, 0o600); err == nil {
+			t.Errorf("%s into a missing directory: error = nil, want one", name)
+		}
 	}
 }
 
