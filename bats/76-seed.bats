@@ -38,6 +38,16 @@ teardown() {
 	# --cgroupns host: the host's tree, the container's cgroup deep inside it.
 	run_tool --separate-stderr host ctr-run --rm --cgroupns host --network none busybox cat /proc/self/cgroup
 	assert_output --regexp ':/.*ctrkit/'
+	# There cgroup2 is the host's mount bound, read-only, not a fresh mount:
+	# one made in the host's cgroup namespace would apply its options to
+	# the host's hierarchy (ns-enter/container/cgroupfs.go).
+	local v2=/sys/fs/cgroup/unified
+	[ "$file" = memory.max ] && v2=/sys/fs/cgroup
+	mountpoint -q "$v2" || return 0
+	run_tool --separate-stderr host ctr-run --rm --explain --cgroupns host --network none busybox sh -c "touch $v2/x 2>&1 || true"
+	assert_stderr_contains "mount --bind $v2 "
+	refute_stderr_contains "mount -t cgroup2"
+	assert_output --partial 'Read-only file system'
 }
 
 @test "ns-enter --time-offset boottime=10d,monotonic=10d cat /proc/uptime [the clocks moved inside only]" {

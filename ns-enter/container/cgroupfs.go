@@ -29,7 +29,11 @@ package container
 //	cat /sys/fs/cgroup/memory.max                       # v2
 //
 // Without a cgroup namespace the same mounts show the host's whole tree,
-// as docker run --cgroupns host does.
+// as docker run --cgroupns host does. There cgroup2 is bound from the
+// host's mount, not mounted afresh: a cgroup2 mount made in the host's
+// cgroup namespace applies its options to the host's hierarchy (one
+// without nsdelegate would turn the host's off), and does so under the
+// lock every fork reads, waiting for an RCU grace period (7-13 ms here).
 
 import (
 	"errors"
@@ -40,14 +44,16 @@ import (
 
 	"ctrkit/internal/explain"
 	"ctrkit/internal/mountinfo"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
 const cgroupRoot = "/sys/fs/cgroup"
 
 // mountCgroupV1 mounts the host's cgroup v1 hierarchies (and a hybrid
-// host's cgroup2) below a tmpfs at dest; flags are the spec's mount flags.
-func mountCgroupV1(log *explain.Log, dest string, flags uintptr) error {
+// host's cgroup2, bound from the host's with bind2) below a tmpfs at dest;
+// flags are the spec's mount flags.
+func mountCgroupV1(log *explain.Log, dest string, flags uintptr, bind2 bool) error {
 	ms, err := mountinfo.Read()
 	if err != nil {
 		return err
@@ -66,7 +72,12 @@ func mountCgroupV1(log *explain.Log, dest string, flags uintptr) error {
 		if err := makeMountPoint(log, target, true); err != nil {
 			return err
 		}
-		err := mount(log, m.FSType, target, m.FSType, flags, controllers(m.SuperOptions))
+		var err error
+		if m.FSType == "cgroup2" && bind2 {
+			err = bindMount(log, m.Mountpoint, target, flags, 0)
+		} else {
+			err = mount(log, m.FSType, target, m.FSType, flags, controllers(m.SuperOptions))
+		}
 		if errors.Is(err, unix.EPERM) {
 			// In a user namespace without a cgroup namespace of its own the
 			// kernel refuses: the hierarchy would show the host's tree.
@@ -101,6 +112,26 @@ func mountCgroupV1(log *explain.Log, dest string, flags uintptr) error {
 		return mount(log, "", dest, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|lockedFlags(dest), "")
 	}
 	return nil
+}
+
+// bindCgroup2 tells whether the container's cgroup2 is bound from the
+// host's mount: in the host's cgroup namespace (the container has none of
+// its own), when root inside is the host's root (no user namespace, which
+// a fresh mount refuses there instead).
+func bindCgroup2(userns, cgroupNS bool) bool { return !userns && !cgroupNS }
+
+// ownCgroupNS tells whether s gives the container a cgroup namespace,
+// new or joined.
+func ownCgroupNS(s *specs.Spec) bool {
+	if s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.CgroupNamespace {
+			return true
+		}
+	}
+	return false
 }
 
 // controllers is the data a v1 hierarchy is mounted with: its super

@@ -6,10 +6,10 @@ package container
 // made later, by stage 1 itself with unshare(2), as runc does:
 //
 //   - the cgroup namespace, whose root is the cgroup its maker is in at
-//     that moment: stage 0 moves stage 1 into the container's cgroup only
-//     after clone, so a cgroup namespace made by clone would have
-//     ns-enter's cgroup as its root, and the container would see its own
-//     cgroup as /ctrkit/NAME instead of / (see cgroupfs.go).
+//     that moment: stage 1 moves into the container's cgroup (or stage 0
+//     moves it) only after clone, so a cgroup namespace made by clone
+//     would have ns-enter's cgroup as its root, and the container would
+//     see its own cgroup as /ctrkit/NAME instead of / (see cgroupfs.go).
 //   - the time namespace (Linux 5.6), which clone(2) cannot make at all:
 //     its flag CLONE_NEWTIME (0x80) lies in the bits that name clone's exit
 //     signal. unshare(CLONE_NEWTIME) does not move the caller either: it

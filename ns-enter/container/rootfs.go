@@ -35,7 +35,7 @@ func setupMounts(log *explain.Log, s *specs.Spec, root string, noPivot, userns b
 	}
 	if root == "" {
 		for _, m := range s.Mounts {
-			if err := mountOne(log, "/", m, userns); err != nil {
+			if err := mountOne(log, "/", m, userns, ownCgroupNS(s)); err != nil {
 				return err
 			}
 		}
@@ -87,8 +87,9 @@ func setupMounts(log *explain.Log, s *specs.Spec, root string, noPivot, userns b
 	return nil
 }
 
-// mountOne mounts one entry of the spec's "mounts" below root.
-func mountOne(log *explain.Log, root string, m specs.Mount, userns bool) error {
+// mountOne mounts one entry of the spec's "mounts" below root. cgroupNS
+// says whether the container has a cgroup namespace of its own.
+func mountOne(log *explain.Log, root string, m specs.Mount, userns, cgroupNS bool) error {
 	dest, err := inRoot(root, m.Destination)
 	if err != nil {
 		return err
@@ -101,11 +102,14 @@ func mountOne(log *explain.Log, root string, m specs.Mount, userns bool) error {
 		return err
 	}
 	if m.Type == "cgroup" && !unifiedCgroup() {
-		return mountCgroupV1(log, dest, flags) // cgroupfs.go
+		return mountCgroupV1(log, dest, flags, bindCgroup2(userns, cgroupNS)) // cgroupfs.go
 	}
 	fstype := m.Type
 	if fstype == "cgroup" {
 		fstype = "cgroup2"
+	}
+	if fstype == "cgroup2" && bindCgroup2(userns, cgroupNS) {
+		return bindMount(log, cgroupRoot, dest, flags, 0)
 	}
 	// A mount that may be refused and done another way below is explained
 	// once it worked: a replayed transcript stops at the first failure.
@@ -343,7 +347,7 @@ func unifiedCgroup() bool {
 func mountAll(log *explain.Log, root string, s *specs.Spec, userns bool) error {
 	devTmpfs := false
 	for _, m := range s.Mounts {
-		if err := mountOne(log, root, m, userns); err != nil {
+		if err := mountOne(log, root, m, userns, ownCgroupNS(s)); err != nil {
 			return err
 		}
 		devTmpfs = devTmpfs || filepath.Clean(m.Destination) == "/dev"
