@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # bench-build.sh — img-build: a cold build and a fully cached rebuild of a
 # small Dockerfile (6 instructions, one RUN), next to `buildah bud` when it
-# is installed: ROUNDS rounds (5 by default), each a cold and a cached
-# build by both, one after the other, and the medians. A cold build has a
-# store of its own with only the base image in it (not unpacked: img-pull
-# leaves that to fs-layer), and buildah's cache is emptied but for the
-# base. No store is deleted before the end: ext4 without a journal makes
+# is installed: ROUNDS rounds (5 by default), each a cold, a cached and an
+# uncached (--no-cache) build by both, one after the other, and the
+# medians. A cold build has a store of its own with only the base image in
+# it (not unpacked: img-pull leaves that to fs-layer), and buildah's cache
+# is emptied but for the base. --no-cache runs every step again in the
+# store the builds before left: the base unpacked, as buildah's pull left
+# its own. No store is deleted before the end: ext4 without a journal makes
 # every new inode skip those deleted in the last minutes (docs/bench.md,
 # Unpacking), which would weigh on the next round. Needs root and
 # overlayfs; never part of the tests.
@@ -58,11 +60,11 @@ if command -v buildah >/dev/null; then
 	# buildah as root raises RLIMIT_NOFILE and RLIMIT_NPROC above what a
 	# process without CAP_SYS_RESOURCE may: 1024, always allowed.
 	bud=(bud --pull=never --isolation chroot --layers -t bench:1
-		--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$ctx")
-	bms() {
+		--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+	bms() { # [--no-cache]
 		local t0 t1
 		t0=$(date +%s%N)
-		if ! buildah "${bopts[@]}" "${bud[@]}" >"$work/bout" 2>&1; then
+		if ! buildah "${bopts[@]}" "${bud[@]}" "$@" "$ctx" >"$work/bout" 2>&1; then
 			echo "bench-build: buildah bud failed: $(tail -n 3 "$work/bout")" >&2
 			return 1
 		fi
@@ -73,25 +75,30 @@ else
 	echo "buildah not installed: no comparison"
 fi
 
-cold=() warm=() bcold=() bwarm=()
+cold=() warm=() bcold=() bwarm=() nocache=() bnocache=()
 for r in $(seq 1 "$rounds"); do
 	[ "$r" -eq 1 ] || fresh "$r"
 	cold+=("$(ms img-build -t bench:1 "$ctx")")
 	warm+=("$(ms img-build -t bench:1 "$ctx")")
+	nocache+=("$(ms img-build --no-cache -t bench:1 "$ctx")")
 	[ -n "$buildah" ] || continue
 	# A failed build is no time: its rows stay out of the table.
 	if t=$(bms); then bcold+=("$t"); fi
 	if t=$(bms); then bwarm+=("$t"); fi
+	if t=$(bms --no-cache); then bnocache+=("$t"); fi
 	# Cold again next round: the image and its cached steps go, the base stays.
 	buildah "${bopts[@]}" rmi -f bench:1 >/dev/null 2>&1 || true
 	buildah "${bopts[@]}" rmi --prune >/dev/null 2>&1 || true
 done
 printf '%-28s %8s ms  (%s)\n' "img-build cold" "$(median "${cold[@]}")" "${cold[*]}" \
-	"img-build fully cached" "$(median "${warm[@]}")" "${warm[*]}"
+	"img-build fully cached" "$(median "${warm[@]}")" "${warm[*]}" \
+	"img-build --no-cache" "$(median "${nocache[@]}")" "${nocache[*]}"
 if [ -n "$buildah" ]; then
 	printf '%-28s %8s ms  (%s)\n' "buildah bud cold" "$(median "${bcold[@]}")" "${bcold[*]}" \
-		"buildah bud fully cached" "$(median "${bwarm[@]}")" "${bwarm[*]}"
+		"buildah bud fully cached" "$(median "${bwarm[@]}")" "${bwarm[*]}" \
+		"buildah bud --no-cache" "$(median "${bnocache[@]}")" "${bnocache[*]}"
 	[ "${#bcold[@]}" -eq 0 ] || row "build, cold, median of $rounds (ms)" "$(median "${cold[@]}")" "buildah bud" "$(median "${bcold[@]}")" "≤ 0.15×"
+	[ "${#bnocache[@]}" -eq 0 ] || row "build, every step run (--no-cache), the base unpacked by the build before, median of $rounds (ms)" "$(median "${nocache[@]}")" "buildah bud --no-cache" "$(median "${bnocache[@]}")" "≤ 0.15×"
 	[ "${#bwarm[@]}" -eq 0 ] || row "build, fully cached, median of $rounds (ms)" "$(median "${warm[@]}")" "buildah bud" "$(median "${bwarm[@]}")" "≤ 0.15×"
 	buildah "${bopts[@]}" rm --all >/dev/null 2>&1 || true
 	umount -R "$work/buildah" 2>/dev/null || true

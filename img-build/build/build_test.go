@@ -154,8 +154,9 @@ func TestFileIndexOnDemand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cache := Cache{Dir: t.TempDir()}
 	ix := newFileIndex()
-	ix.update(images, []Layer{{Desc: d}})
+	ix.update(images, cache, []Layer{{Desc: d}})
 	if ix.applied != 0 || len(ix.entries) != 0 {
 		t.Fatalf("update read %d layers (%d entries); want none until asked", ix.applied, len(ix.entries))
 	}
@@ -165,10 +166,59 @@ func TestFileIndexOnDemand(t *testing.T) {
 	if passwd, _, err := ix.users(); err != nil || !strings.Contains(string(passwd), "app:") {
 		t.Errorf("users() = %q, %v; want the layer's /etc/passwd", passwd, err)
 	}
+	// The next build on this layer reads the index the first one kept, not
+	// the layer: its blob may even be gone.
+	blob2, err := os.ReadFile(images.BlobPath(d.Digest))
+	if err != nil || os.Remove(images.BlobPath(d.Digest)) != nil {
+		t.Fatal(err)
+	}
+	again := newFileIndex()
+	again.update(images, cache, []Layer{{Desc: d}})
+	if !again.exists("/usr/bin/tool") || again.isDir("/usr/bin/tool") || again.exists("/usr/bin/other") || again.err != nil {
+		t.Errorf("from the kept index: exists(/usr/bin/tool) %v, isDir(/usr/bin/tool) %v, err %v", again.exists("/usr/bin/tool"), again.isDir("/usr/bin/tool"), again.err)
+	}
+	if passwd, _, err := again.users(); err != nil || !strings.Contains(string(passwd), "app:") {
+		t.Errorf("users() from the kept index = %q, %v; want the layer's /etc/passwd", passwd, err)
+	}
+	if _, err := images.PutBytes("application/vnd.oci.image.layer.v1.tar+gzip", blob2); err != nil {
+		t.Fatal(err)
+	}
 	// A layer that cannot be read: the error stays for the caller.
 	missing := v1.Descriptor{Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}}
-	ix.update(images, []Layer{{Desc: d}, {Desc: missing}})
+	ix.update(images, cache, []Layer{{Desc: d}, {Desc: missing}})
 	if ix.exists("/anything"); ix.err == nil {
 		t.Error("a missing layer blob gave no error")
+	}
+}
+
+// Whiteouts and opaque directories of an upper layer hide what the lower
+// one had, the same when the index is read from the layers and when it
+// comes from the build cache.
+func TestFileIndexWhiteouts(t *testing.T) {
+	images, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layers []Layer
+	for _, files := range []map[string]string{
+		{"a/b": "x", "a/k": "x", "c/d": "x"},
+		{"a/.wh.b": "", "c/.wh..wh..opq": ""},
+		{"c/e": "x"}, // a layer of its own: tarGz's order is a map's
+	} {
+		d, err := images.PutBytes("application/vnd.oci.image.layer.v1.tar+gzip", []byte(tarGz(t, files)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers = append(layers, Layer{Desc: d})
+	}
+	cache := Cache{Dir: t.TempDir()}
+	for _, from := range []string{"the layers", "the build cache"} {
+		ix := newFileIndex()
+		ix.update(images, cache, layers)
+		for p, want := range map[string]bool{"/a/b": false, "/a/k": true, "/c/d": false, "/c/e": true} {
+			if got := ix.exists(p); got != want || ix.err != nil {
+				t.Errorf("from %s: exists(%s) = %v (err %v), want %v", from, p, got, ix.err, want)
+			}
+		}
 	}
 }

@@ -128,6 +128,35 @@ func (c Cache) Put(e *Entry) error {
 	return os.WriteFile(c.path("parent-", e.Parent), nil, 0o644)
 }
 
+// index is the file index of layer d an earlier build kept
+// (index-HEX.json), or nil. The layer's digest names its content, so a
+// kept index is never stale; one that does not parse is a miss.
+func (c Cache) index(d v1.Hash) *layerIndex {
+	if c.Dir == "" {
+		return nil
+	}
+	data, err := os.ReadFile(c.path("index-", d.String()))
+	if err != nil {
+		return nil
+	}
+	var li layerIndex
+	if json.Unmarshal(data, &li) != nil {
+		return nil
+	}
+	return &li
+}
+
+// putIndex keeps layer d's file index. It is a cache: written without
+// fsync (fsutil.WriteDraft), and a failure is only a miss next time.
+func (c Cache) putIndex(d v1.Hash, li *layerIndex) {
+	if c.Dir == "" || os.MkdirAll(c.Dir, 0o755) != nil {
+		return
+	}
+	if data, err := json.Marshal(li); err == nil {
+		fsutil.WriteDraft(c.path("index-", d.String()), data, 0o644)
+	}
+}
+
 func short(s string) string {
 	if len(s) > 7+12 && s[:7] == "sha256:" {
 		return s[:7+12]

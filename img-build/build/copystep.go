@@ -33,7 +33,7 @@ func (b *builder) copy(s *stage, in dockerfile.Instruction) error {
 		return err
 	}
 	b.progress(c.step)
-	s.ix.update(b.images, s.layers)
+	s.ix.update(b.images, b.cache, s.layers)
 	if err := b.copyFlags(s, in, c); err != nil {
 		return err
 	}
