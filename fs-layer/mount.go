@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -120,6 +121,9 @@ func (c *MountCmd) Run(g *cli.Globals, s *Stdio) error {
 		if len(mounts) > 0 {
 			fmt.Fprintln(s.Stderr, "fs-layer: note: -v and --tmpfs only reach a container through a pipe (… | fs-layer mount -v … | ns-enter), which mounts them")
 		}
+		if err := ctr.Save(); err != nil {
+			return err
+		}
 		fmt.Fprintln(s.Stdout, ctr.Mountpoint)
 		return nil
 	}
@@ -151,7 +155,15 @@ func (c *MountCmd) Run(g *cli.Globals, s *Stdio) error {
 		}
 		ids.Apply(doc.Process)
 	}
-	if err := spec.Write(s.Stdout, doc); err != nil || c.Hold == 0 {
+	if err := spec.Write(s.Stdout, doc); err != nil {
+		return err
+	}
+	// The next stage has the document: the record's fsync is no longer on
+	// the pipe's path (it is the end of a document, its reader's EOF).
+	if cl, ok := s.Stdout.(io.Closer); ok {
+		cl.Close()
+	}
+	if err := ctr.Save(); err != nil || c.Hold == 0 {
 		return err
 	}
 	if rm, err := hold.Wait(s.Stdout, s.Stderr, c.Hold); err != nil || !rm { // internal/hold

@@ -35,7 +35,9 @@ type Setup struct {
 
 // New creates container s.ID's directories and mounts its root file
 // system. An existing, unmounted container of the same id and image is
-// mounted again with its upper layer as it was.
+// mounted again with its upper layer as it was. Its record is written but
+// not yet durable: the caller calls Save once it has handed the root file
+// system on (an fsync waits for the disk, and the next stage need not).
 func New(s Setup) (*Container, error) {
 	if err := CheckID(s.ID); err != nil {
 		return nil, err
@@ -72,14 +74,15 @@ func New(s Setup) (*Container, error) {
 		}
 	}
 	// Recorded before the mount, so that rm and gc find a mount whose
-	// process died; made durable once, with the driver the mount chose.
+	// process died, and again with the driver the mount chose; Save makes
+	// it durable.
 	if err := c.saveDraft(); err != nil {
 		return nil, err
 	}
 	if err := c.mount(s.Log, s.Driver, s.Notice); err != nil {
 		return nil, err
 	}
-	return c, c.Save()
+	return c, c.saveDraft()
 }
 
 // LayerDirs are the unpacked layers of c, bottom first.

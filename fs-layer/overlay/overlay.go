@@ -147,8 +147,8 @@ func Remains(root, state, id string) *Container {
 // Save writes container.json, durably.
 func (c *Container) Save() error { return c.save(fsutil.WriteFile) }
 
-// saveDraft writes container.json for the moment before the mount, which
-// Save then overwrites: no fsync, the disk's wait is paid once.
+// saveDraft writes container.json without fsync, for New: Save then
+// makes it durable, and the disk's wait is paid once, off the pipe's path.
 func (c *Container) saveDraft() error { return c.save(fsutil.WriteDraft) }
 
 func (c *Container) save(write func(string, []byte, os.FileMode) error) error {
