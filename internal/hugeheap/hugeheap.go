@@ -18,15 +18,19 @@
 // asking (GODEBUG=disablethp=1 asks the opposite), and since Go 1.26 the
 // heap starts at a random page of its first piece. By the time the first
 // package's init runs the runtime has used part of that piece, page by
-// page. So init marks the heap's arena MADV_HUGEPAGE, and asks the kernel
-// with madvise(MADV_COLLAPSE) (Linux 6.1) to move the 2 MB the heap is
-// growing into onto one huge page: one copy, 0.7-1.3 ms in a command's
-// start here (median 0.9; up to 8 ms, seldom, when the kernel must first
-// make room for a huge page), instead of the faults to come. A C program
-// would do the same with two calls:
+// page. So init marks the heap's arena MADV_HUGEPAGE: every 2 MB of it
+// the heap grows into from then on comes as one huge page, at its first
+// fault. A C program would do the same with one call:
 //
 //	madvise(heap, len, MADV_HUGEPAGE);   // faults from now on take 2 MB
-//	madvise(top, 2 << 20, MADV_COLLAPSE); // what is there moves onto one
+//
+// It once also asked madvise(MADV_COLLAPSE) (Linux 6.1) to move the 2 MB
+// the heap was in onto a huge page at once. That call first drains every
+// CPU's page lists and waits for it (lru_add_drain_all), and in a run,
+// where the other CPU is busy with the next stage, the wait was up to 6
+// ms: on the machine of docs/bench.md's last run `ctr-run --rm --network
+// none busybox true` took 40.2-41.1 ms with it and 37.1-37.2 without, and
+// 50 against 44 ms of CPU.
 //
 // A mark holds for the mappings that exist; the piece the runtime maps next
 // comes without it. So when less than 1 MB of the piece is left, init first
@@ -43,10 +47,9 @@
 // daemon, can afford it; what stays resident per container cannot, so
 // ctr-run-supervise does not link internal/cli and keeps 4 KB pages, and
 // ns-enter starts its stage 1, whose memory is the container's, with
-// GODEBUG=disablethp=1. It does nothing when the machine says "never", when
-// GODEBUG has disablethp=1, or where the kernel lacks MADV_COLLAPSE (only
-// the marking is then done). A detached container with a terminal keeps
-// ns-enter, which then holds about 1 MiB more.
+// GODEBUG=disablethp=1. It does nothing when the machine says "never" or
+// when GODEBUG has disablethp=1. A detached container with a terminal
+// keeps ns-enter, which then holds about 1 MiB more.
 //
 // It imports only syscall and unsafe, so Go initializes it right after
 // the runtime and syscall; os would come later.
@@ -58,9 +61,7 @@ import (
 )
 
 const (
-	// madvCollapse is MADV_COLLAPSE (Linux 6.1), which syscall predates.
-	madvCollapse = 25
-	hugePage     = 2 << 20
+	hugePage = 2 << 20
 	// The runtime's heap on 64-bit Linux: arenas of 64 MB, reserved
 	// aligned and mapped for use in aligned pieces of 4 MB
 	// (pallocChunkBytes), handed out in pages of 8 KB.
@@ -96,9 +97,6 @@ func init() {
 	// marked all the same.
 	syscall.Syscall(syscall.SYS_MADVISE, top&^(arena-1), arena, syscall.MADV_HUGEPAGE)
 	marked = top
-	// EINVAL when nothing is there yet (the page will come huge), or on
-	// kernels before 6.1.
-	syscall.Syscall(syscall.SYS_MADVISE, top&^(hugePage-1), hugePage, madvCollapse)
 }
 
 // heapTop is about where the heap grows next. An object of more than 32 KB

@@ -68,6 +68,16 @@ func TestHeapOnHugePages(t *testing.T) {
 	if marked == 0 {
 		t.Fatal("init did not mark the heap")
 	}
+	// Grow the heap past the 2 MB it was in at init: what comes after the
+	// mark is faulted in whole huge pages.
+	var grow [][]byte
+	for range 96 {
+		b := make([]byte, 64<<10)
+		for i := range b {
+			b[i] = 1
+		}
+		grow = append(grow, b)
+	}
 	kb, flags, err := heapMapping(marked)
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +88,7 @@ func TestHeapOnHugePages(t *testing.T) {
 	if kb >= hugePage>>10 {
 		return
 	}
+	_ = grow[len(grow)-1]
 	if os.Getenv("HUGEHEAP_AGAIN") != "" {
 		t.Fatalf("AnonHugePages of the heap at %#x = %d kB, want at least %d", marked, kb, hugePage>>10)
 	}
