@@ -103,10 +103,13 @@ for img in bench-big:1 bench-small:1; do
 	mkdir -p "$tmp/old"
 	declare -A t=()
 	# Interleaved, so that the load of the other users of the machine falls
-	# on all three alike.
+	# on all three alike. Each run starts after a sync (untimed): none of
+	# the tools syncs, and the hundreds of megabytes the run before left
+	# dirty would otherwise be written back during this one.
 	for ((run = 0; run < runs; run++)); do
 		for tool in fs tar umoci; do
 			if [ "$tool" = umoci ] && ! command -v umoci >/dev/null; then continue; fi
+			sync
 			t[$tool]+="$(ms "unpack_$tool") "
 		done
 	done
