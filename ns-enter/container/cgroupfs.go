@@ -120,6 +120,18 @@ func mountCgroupV1(log *explain.Log, dest string, flags uintptr, bind2 bool) err
 // a fresh mount refuses there instead).
 func bindCgroup2(userns, cgroupNS bool) bool { return !userns && !cgroupNS }
 
+// hostCgroup2 is where the host's cgroup2 is mounted below /sys/fs/cgroup
+// (itself on a v2 host, unified/ on a hybrid one), or "".
+func hostCgroup2() string {
+	ms, _ := mountinfo.Read()
+	for _, m := range ms {
+		if m.FSType == "cgroup2" && (m.Mountpoint == cgroupRoot || strings.HasPrefix(m.Mountpoint, cgroupRoot+"/")) {
+			return m.Mountpoint
+		}
+	}
+	return ""
+}
+
 // ownCgroupNS tells whether s gives the container a cgroup namespace,
 // new or joined.
 func ownCgroupNS(s *specs.Spec) bool {

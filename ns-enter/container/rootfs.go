@@ -109,7 +109,9 @@ func mountOne(log *explain.Log, root string, m specs.Mount, userns, cgroupNS boo
 		fstype = "cgroup2"
 	}
 	if fstype == "cgroup2" && bindCgroup2(userns, cgroupNS) {
-		return bindMount(log, cgroupRoot, dest, flags, 0)
+		if host := hostCgroup2(); host != "" {
+			return bindMount(log, host, dest, flags, 0)
+		}
 	}
 	// A mount that may be refused and done another way below is explained
 	// once it worked: a replayed transcript stops at the first failure.
