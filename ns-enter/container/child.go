@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"ctrkit/internal/exitcode"
@@ -106,12 +107,14 @@ func socketpair() (parent, child *os.File, err error) {
 
 // attach stays with the running container until it ends: it copies the
 // terminal (con, when -t) and passes signals on.
-func attach(cmd *exec.Cmd, con *console, out io.Writer) error {
+func attach(cmd *exec.Cmd, con *console, out io.Writer, stop func()) error {
 	var done chan struct{}
 	if con != nil {
 		done = con.start(out)
 	}
-	stop := forwardSignals(cmd.Process, con != nil)
+	if stop == nil {
+		stop = forwardSignals(cmd.Process, con != nil)
+	}
 	err := cmd.Wait()
 	stop()
 	if done != nil {
@@ -146,7 +149,8 @@ func forwardSignals(p *os.Process, tty bool) (stop func()) {
 			p.Signal(sig)
 		}
 	}()
-	return func() { signal.Stop(sigs); close(sigs) }
+	var once sync.Once
+	return func() { once.Do(func() { signal.Stop(sigs); close(sigs) }) }
 }
 
 // exitStatus is the shell's view of how a process ended: its exit code, or

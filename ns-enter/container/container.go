@@ -151,6 +151,7 @@ type Process struct {
 	cmd          *exec.Cmd
 	con          *console
 	removeCgroup func()
+	stopSignals  func() // ends forwarding ns-enter's signals to the container
 	closers      []io.Closer
 }
 
@@ -160,7 +161,7 @@ type Process struct {
 func (p *Process) Wait() (int, error) {
 	defer p.release()
 	defer p.removeCgroup()
-	waitErr := attach(p.cmd, p.con, p.o.Stdout)
+	waitErr := attach(p.cmd, p.con, p.o.Stdout, p.stopSignals)
 	status := exitStatus(p.cmd.ProcessState, waitErr)
 	p.o.Log.Note("the container's process %d ended with status %d", p.Pid, status)
 	WarnHooks(p.o.Log, p.o.Stderr, "poststop", hooksOf(p.s).Poststop, p.o.state(p.s, specs.StateStopped, p.Pid))

@@ -113,6 +113,13 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		sockChild.Close()
 	}
 	proc.cmd, proc.Pid = cmd, cmd.Process.Pid
+	if !o.Detach {
+		// From now on a signal to ns-enter is the container's: one sent
+		// right after the container's execve is neither lost (the Go
+		// runtime drops SIGUSR1 nobody asked for) nor ends ns-enter alone.
+		proc.stopSignals = forwardSignals(cmd.Process, s.Process.Terminal && o.ConsoleSocket == "")
+		proc.closers = append(proc.closers, closerFunc(proc.stopSignals))
+	}
 	kill := func() { cmd.Process.Kill(); cmd.Wait() }
 	if p.lateUser {
 		if err := writeLateMaps(log, errR, proc.Pid, s); err != nil { // userns.go
