@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,6 +80,7 @@ func TestHeapOnHugePages(t *testing.T) {
 		grow = append(grow, b)
 	}
 	kb, flags, err := heapMapping(marked)
+	runtime.KeepAlive(grow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,6 @@ func TestHeapOnHugePages(t *testing.T) {
 	if kb >= hugePage>>10 {
 		return
 	}
-	_ = grow[len(grow)-1]
 	if os.Getenv("HUGEHEAP_AGAIN") != "" {
 		t.Fatalf("AnonHugePages of the heap at %#x = %d kB, want at least %d", marked, kb, hugePage>>10)
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
 	"ctrkit/internal/mountinfo"
 )
@@ -80,8 +81,8 @@ func (j *stage1Join) join(log *explain.Log, dirs []string) (rest []string, err e
 	if line != "cgroup\n" {
 		more, _ := io.ReadAll(j.answer)
 		if msg := append([]byte(line), more...); len(msg) > 0 {
-			_, err := childError(msg)
-			return nil, err
+			code, err := childError(msg)
+			return nil, &exitcode.Error{Code: code, Err: fmt.Errorf("join cgroup: stage 1 could not move itself in: %v (cg-limit ls shows the cgroups; make it with cg-limit create NAME, or remove linux.cgroupsPath from the spec)", err)}
 		}
 		return nil, fmt.Errorf("join cgroup: stage 1 ended before it joined: %v", err)
 	}

@@ -22,11 +22,10 @@ static int config_fd(void) {
 static void fail(const char *what, const char *kind, int err) {
 	char msg[512];
 	const char *hint = "";
-	if (strcmp(what, "write") == 0)
-		; // a cgroup file: the error says it all
-	else if (err == EPERM)
+	int ns = strcmp(what, "write") != 0; // the hints are about namespaces, not a cgroup file
+	if (ns && err == EPERM)
 		hint = " (needs CAP_SYS_ADMIN in the namespace's owning user namespace)";
-	else if (err == EINVAL && kind != NULL)
+	else if (ns && err == EINVAL && kind != NULL)
 		hint = " (a mount or user namespace can only be joined by a single-threaded process)";
 	int n = snprintf(msg, sizeof msg, "125 %s(%s): %s%s", what, kind ? kind : "", strerror(err), hint);
 	const char *errfd = getenv("_CTRKIT_ERRFD");
