@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -157,15 +158,15 @@ func (c *MountCmd) Run(g *cli.Globals, s *Stdio) error {
 	if err := spec.Write(s.Stdout, doc); err != nil {
 		return err
 	}
-	// The document is handed on first (the next stage's end of file, and
-	// ctr-run's mark), then the record is made durable: its fsync holds up
-	// neither. Should it fail, the draft names the container all the same,
-	// and fs-layer rm still finds it.
-	hold.Handed(s.Stdout, s.Stderr)
+	// The next stage has the document: the record's fsync is no longer on
+	// the pipe's path (it is the end of a document, its reader's EOF).
+	if cl, ok := s.Stdout.(io.Closer); ok {
+		cl.Close()
+	}
 	if err := ctr.Save(); err != nil || c.Hold == 0 {
 		return err
 	}
-	if rm, err := hold.Sleep(c.Hold); err != nil || !rm { // internal/hold
+	if rm, err := hold.Wait(s.Stdout, s.Stderr, c.Hold); err != nil || !rm { // internal/hold
 		return err
 	}
 	return (&RmCmd{IDs: []string{id}}).Run(g, s)

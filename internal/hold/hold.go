@@ -11,13 +11,13 @@
 // runs.
 //
 // In a shell, the stage's command without --hold is the first half, and
-// its rm command the second. Wait (Handed, then Sleep) is the stage's
-// side; Caller the caller's.
+// its rm command the second. Wait is the stage's side; Caller the
+// caller's.
 //
 // A caller that shows the stages' stderr next to its own (ctr-run copies
 // it line by line, for --explain and --diagram) needs to know when a
 // holding stage's lines from before its document are all there: it sets
-// MarkEnv, and Handed writes the line Mark on stderr before it closes
+// MarkEnv, and Wait writes the line Mark on stderr before it closes
 // stdout. Once the caller has read the document to its end, the mark is
 // in the pipe, after every line the stage wrote before it.
 package hold
@@ -33,35 +33,22 @@ import (
 	"syscall"
 )
 
-// MarkEnv, set in a stage's environment, asks Handed for Mark.
+// MarkEnv, set in a stage's environment, asks Wait for Mark.
 const MarkEnv = "CTRKIT_HOLD_MARK"
 
-// Mark is the line Handed writes on stderr, when asked, before it closes
+// Mark is the line Wait writes on stderr, when asked, before it closes
 // stdout.
 const Mark = "ctrkit-hold: document written"
 
-// Wait is Handed, then Sleep: for a stage with nothing left to do once its
-// document is written.
+// Wait closes stdout, then sleeps on descriptor fd; it reports whether the
+// caller said "rm". With MarkEnv set it first writes Mark on stderr.
 func Wait(stdout, stderr io.Writer, fd int) (rm bool, err error) {
-	Handed(stdout, stderr)
-	return Sleep(fd)
-}
-
-// Handed says the document is written: with MarkEnv set it writes Mark on
-// stderr, then closes stdout (the next stage's end of file). A stage with
-// work left that the next need not wait for calls it, does that work,
-// then Sleep.
-func Handed(stdout, stderr io.Writer) {
 	if os.Getenv(MarkEnv) != "" {
 		fmt.Fprintln(stderr, Mark)
 	}
 	if c, ok := stdout.(io.Closer); ok {
 		c.Close()
 	}
-}
-
-// Sleep sleeps on descriptor fd; it reports whether the caller said "rm".
-func Sleep(fd int) (rm bool, err error) {
 	// Ctrl-C at the terminal signals the caller's whole process group:
 	// the caller passes it to the container, and says rm when that ends.
 	signal.Ignore(syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
