@@ -56,10 +56,15 @@ teardown_file() {
 }
 
 @test "img-build -t demo:1 CTX [every instruction; the config is what Docker writes]" {
-	run_tool --separate-stderr img-build -t demo:1 "$IB/ctx"
+	run_tool --separate-stderr img-build --explain -t demo:1 "$IB/ctx"
 	assert_output --regexp '^sha256:[0-9a-f]{64}$'
 	echo "$output" >"$IB/digest"
 	assert_stderr_contains "1 RUN executed"
+	# no build ran on busybox here yet: fs-layer unpacked it while the
+	# COPY steps ran, and the RUN's mount found it unpacked
+	assert_stderr_contains "exec fs-layer  \$ fs-layer unpack sha256:"
+	[ "$(grep -c '^\[fs-layer\] # layer 1: .* entries, .* verified' <<<"$stderr")" -eq 1 ]
+	[ "$(grep -c '^\[fs-layer\] # layer 1 sha256:[0-9a-f]* already unpacked in' <<<"$stderr")" -eq 1 ]
 	run_tool bash -o pipefail -c "skopeo inspect --config oci:$CTRKIT_ROOT/oci:docker.io/library/demo:1 | jq -c '.config'"
 	assert_output --partial '"User":"app"'
 	assert_output --partial '"ExposedPorts":{"53/udp":{},"8080/tcp":{}}'

@@ -10,6 +10,8 @@
 // A RUN step executes the sibling commands, as a learner could by hand:
 // `fs-layer mount` of the layers so far, `ns-enter --spec` of the command
 // in that root filesystem, `fs-layer diff` of what it changed, `fs-layer rm`.
+// A base no build in the store used yet is unpacked (`fs-layer unpack`)
+// while the COPY steps before the first RUN work.
 //
 // Options:
 //

@@ -14,6 +14,9 @@
 //	fs-layer diff ID -o layer.tar             # the upper dir, as a layer
 //	fs-layer rm ID
 //
+// On a base no build in the store has used yet, `fs-layer unpack BASE`
+// runs while the COPY steps before the first RUN work (unpackBase).
+//
 // A step that makes a layer is cached (cache.go). The image is written to
 // the store (config, manifest, tag) at the end (image.go).
 //
@@ -39,6 +42,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -87,6 +91,9 @@ type builder struct {
 	total  int
 	n      int
 	lease  *lease.Lease // names the temporary tags (see tempImage)
+	// unpacking waits for the base's unpack started by unpackBase; nil
+	// when none runs.
+	unpacking func()
 }
 
 // section is one FROM and the instructions after it, up to the next FROM.
@@ -118,6 +125,7 @@ func Build(opt Options) (*Result, error) {
 	opt.Exec.Record = l.Add
 	b := &builder{opt: opt, images: images, cache: Cache{Dir: path.Join(opt.Root, "build-cache")},
 		global: map[string]string{}, used: map[string]bool{}, names: map[string]int{}, lease: l}
+	defer b.waitUnpack()
 	sections, err := b.sections()
 	if err != nil {
 		return nil, err
@@ -142,6 +150,7 @@ func Build(opt Options) (*Result, error) {
 			return nil, err
 		}
 		b.stages[i] = s
+		b.unpackBase(s, sec.ins[1:])
 		for _, in := range sec.ins[1:] {
 			if err := b.step(s, in); err != nil {
 				return nil, err
@@ -166,6 +175,45 @@ func Build(opt Options) (*Result, error) {
 	}
 	b.res.Manifest, b.res.Config = desc, final.cfg
 	return &b.res, nil
+}
+
+// unpackBase starts unpacking the stage's base image in the background
+// when a RUN will mount it after a COPY or ADD, and no build on this base
+// kept its layers' file index (Cache.index): the store has likely never
+// unpacked it. The COPY then reads the base's files while fs-layer
+// unpacks them, instead of the RUN's mount unpacking them afterwards
+// (docs/bench.md).
+func (b *builder) unpackBase(s *stage, ins []dockerfile.Instruction) {
+	if s.base == "" || !copiesBeforeRun(ins) {
+		return
+	}
+	if !slices.ContainsFunc(s.layers, func(l Layer) bool { return !b.cache.hasIndex(l.Desc.Digest) }) {
+		return
+	}
+	b.waitUnpack()
+	b.opt.Log.Note("FROM: a RUN will mount %s and this store has not built on it yet: its layers are unpacked meanwhile", s.base)
+	b.unpacking = b.opt.Exec.Unpack(s.base)
+}
+
+// copiesBeforeRun reports whether a COPY or ADD comes before the first RUN.
+func copiesBeforeRun(ins []dockerfile.Instruction) bool {
+	for _, in := range ins {
+		switch in.Cmd {
+		case "COPY", "ADD":
+			return true
+		case "RUN":
+			return false
+		}
+	}
+	return false
+}
+
+// waitUnpack waits for the unpack unpackBase started, if one runs.
+func (b *builder) waitUnpack() {
+	if b.unpacking != nil {
+		b.unpacking()
+		b.unpacking = nil
+	}
 }
 
 // sections splits the Dockerfile into the global ARGs (read at once) and

@@ -146,6 +146,12 @@ func (c Cache) index(d v1.Hash) *layerIndex {
 	return &li
 }
 
+// hasIndex reports whether layer d's file index is kept.
+func (c Cache) hasIndex(d v1.Hash) bool {
+	_, err := os.Stat(c.path("index-", d.String()))
+	return c.Dir != "" && err == nil
+}
+
 // putIndex keeps layer d's file index. It is a cache: written without
 // fsync (fsutil.WriteDraft), and a failure is only a miss next time.
 func (c Cache) putIndex(d v1.Hash, li *layerIndex) {

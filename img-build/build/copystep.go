@@ -165,6 +165,7 @@ func (b *builder) copyFrom(s *stage, in dockerfile.Instruction, c *copyStep) err
 	if b.cached(s, key, c.step, extra) {
 		return nil
 	}
+	b.waitUnpack() // the image may share layers with the base
 	dir, done, err := b.opt.Exec.Mount(ref)
 	if err != nil {
 		return b.errorf(in, "--from=%s: %v", c.from, err)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 
 	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
@@ -53,6 +54,29 @@ func (x Executor) Pull(ref string) error {
 		return fmt.Errorf("img-pull %s: %w", ref, err)
 	}
 	return nil
+}
+
+// Unpack starts `fs-layer unpack IMAGE` and returns without waiting; wait
+// waits for it. Its failure is only noted: the fs-layer mount after it
+// unpacks whatever is still missing, and says what went wrong.
+func (x Executor) Unpack(image string) (wait func()) {
+	c := x.command(nil, "fs-layer", "unpack", image)
+	// Its steps belong in an --explain transcript, written as they happen
+	// between the build's own; a file is shared as it is, where another
+	// writer would get exec's copying goroutine writing beside ours.
+	c.Stdout, c.Stderr = io.Discard, io.Discard
+	if f, ok := x.Out.(*os.File); ok && x.Log.Enabled() {
+		c.Stderr = f
+	}
+	if err := c.Start(); err != nil {
+		x.Log.Note("fs-layer unpack %s: %v", image, err)
+		return func() {}
+	}
+	return sync.OnceFunc(func() {
+		if err := c.Wait(); err != nil {
+			x.Log.Note("fs-layer unpack %s: %v; the mount unpacks what is missing", image, err)
+		}
+	})
 }
 
 // Mount runs `fs-layer mount --name ID IMAGE` and returns the mount point

@@ -108,6 +108,7 @@ func (b *builder) runLayer(s *stage, in dockerfile.Instruction, r RunSpec) (Laye
 	defer os.Remove(tarFile.Name())
 	b.res.Ran++
 	r.Image, r.Output, r.Tmp = tmp, tarFile.Name(), b.images.Root+"/oci.tmp"
+	b.waitUnpack() // its mount would unpack the same layers again
 	if err := b.opt.Exec.Run(r); err != nil {
 		var ee *exitcode.Error
 		if errors.As(err, &ee) {

@@ -33,6 +33,7 @@ type stage struct {
 	cmdSet    bool
 	created   time.Time
 	ix        *fileIndex
+	base      string // the FROM image's manifest digest; "" for scratch or a stage
 }
 
 // from starts stage i from its base: scratch, an earlier stage, or an
@@ -95,7 +96,8 @@ func (b *builder) fromImage(s *stage, in dockerfile.Instruction, ref string) err
 	for k, l := range img.Manifest.Layers {
 		s.layers = append(s.layers, Layer{Desc: l, DiffID: s.cfg.RootFS.DiffIDs[k]})
 	}
-	s.key = Key("", "FROM", img.Descriptor.Digest.String())
+	s.base = img.Descriptor.Digest.String()
+	s.key = Key("", "FROM", s.base)
 	s.created = s.cfg.Created.Time
 	b.opt.Log.Note("FROM %s: manifest %s, %d layers; key %s = sha256(manifest digest)", ref, img.Descriptor.Digest, len(s.layers), short(s.key))
 	return nil

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -338,5 +339,50 @@ func TestLoad(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "bad"), []byte("FROM scratch\nRUNN x\n"), 0o644)
 	if _, _, _, err := Load(dir, filepath.Join(dir, "bad")); !errors.As(err, &perr) || perr.Line != 2 {
 		t.Errorf("Load(bad) = %v, want a *dockerfile.Error on line 2", err)
+	}
+}
+
+// A RUN after a COPY on a base this store never built on: the base is
+// unpacked (fs-layer unpack) while the COPY runs, and the RUN's mount
+// waits for it. A fake fs-layer records what it is asked, and its mount
+// fails, ending the build there.
+func TestUnpackBase(t *testing.T) {
+	tb := newTestBuild(t, map[string]string{"a": "A", "b": "B"})
+	if _, err := tb.build("FROM scratch\nCOPY b /b\n", func(o *Options) { o.Tags = []string{"docker.io/library/base:1"} }); err != nil {
+		t.Fatal(err)
+	}
+	bin, calls := t.TempDir(), filepath.Join(t.TempDir(), "calls")
+	fake := "#!/bin/sh\necho \"$1 start\" >>" + calls + "\n[ \"$1\" != unpack ] || sleep 0.2\necho \"$1 end\" >>" + calls + "\n[ \"$1\" != mount ]\n"
+	if err := os.WriteFile(filepath.Join(bin, "fs-layer"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	siblings := func(o *Options) { o.Exec.Bin = func(name string) string { return filepath.Join(bin, name) } }
+	for _, tc := range []struct {
+		name, src string
+		want      []string
+	}{
+		{"first build on the base", "FROM base:1\nCOPY a /a\nRUN true\n",
+			[]string{"unpack start", "unpack end", "mount start", "mount end", "rm start", "rm end"}},
+		// The first build kept the base's file index: the store has built on it.
+		{"second build on the base", "FROM base:1\nCOPY a /a\nRUN true\n",
+			[]string{"mount start", "mount end", "rm start", "rm end"}},
+		// Nothing to overlap: the RUN's mount unpacks the layers itself.
+		{"RUN first", "FROM base:1\nRUN true\nCOPY a /a\n",
+			[]string{"mount start", "mount end", "rm start", "rm end"}},
+	} {
+		if tc.name == "RUN first" {
+			tb.root = t.TempDir() // a new store: no index kept
+			if _, err := tb.build("FROM scratch\nCOPY b /b\n", func(o *Options) { o.Tags = []string{"docker.io/library/base:1"} }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		os.Remove(calls)
+		if _, err := tb.build(tc.src, siblings); err == nil || !strings.Contains(err.Error(), "RUN: fs-layer mount") {
+			t.Fatalf("%s: Build = %v, want the fake mount's failure", tc.name, err)
+		}
+		data, _ := os.ReadFile(calls)
+		if got := strings.Split(strings.TrimSpace(string(data)), "\n"); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: fs-layer was called %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
