@@ -92,6 +92,13 @@ containers() {
 	assert_output ''
 }
 
+@test "ctr-run --dry-run IMAGE-NOT-IN-THE-STORE CMD [the pipeline, which pulls it; no entrypoint to read yet]" {
+	run_tool --separate-stderr ctr-run --dry-run no-such-image:1 echo hi
+	assert_output --partial '| img-pull --pull missing no-such-image:1'
+	assert_output --partial ' -- echo hi'
+	assert_equal "$stderr" ''
+}
+
 @test "kill -9 the supervisor of ctr-run -d; ctr-run gc; rm -f [gc keeps what runs; rm -f cleans the host]" {
 	requires root overlay busybox
 	run_tool host ctr-run -d busybox sleep 1000

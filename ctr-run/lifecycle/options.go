@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 
@@ -133,7 +134,9 @@ func ImageEntrypoint(root, image string, env []string) []string {
 		return nil
 	}
 	st := Stage{Command: "img-pull", Args: []string{"--pull", "never", "--print", "spec", "-q", image}}
-	doc, err := Pipeline{Seed: seedDoc(nil), Stages: []Stage{st}}.Run(env, nil)
+	// An image not in the store yet is no error here (the run pulls it):
+	// img-pull's message about it goes nowhere.
+	doc, err := Pipeline{Seed: seedDoc(nil), Stages: []Stage{st}}.Run(env, io.Discard)
 	if err != nil {
 		return nil
 	}
