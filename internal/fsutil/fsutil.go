@@ -100,8 +100,9 @@ func WriteFileIn(tmpDir, pattern, path string, data []byte, perm os.FileMode) er
 // WriteDraft is WriteFile without its two fsyncs: as atomic (a reader finds
 // the old file or the new one), not durable (after a crash the file may be
 // gone or empty). For a record that is written again, with WriteFile, a
-// moment later: an fsync waits for the disk, which a busy one makes tens
-// of milliseconds.
+// moment later, or one that means nothing after a crash (internal/lease):
+// an fsync waits for the disk, which a busy one makes tens of
+// milliseconds.
 //
 // Equivalent to: `cat > .PATH.tmp-N && mv .PATH.tmp-N PATH`.
 func WriteDraft(path string, data []byte, perm os.FileMode) error {

@@ -70,7 +70,13 @@ func (l *Lease) save() error {
 	if err != nil {
 		return err
 	}
-	if err := fsutil.WriteFile(l.Path(), append(data, '\n'), 0o600); err != nil {
+	// Atomic, so that a gc never reads half a lease, and not durable: a
+	// lease protects its resources only while its process runs, and after
+	// a crash none does; each gc takes what no live lease names as a
+	// leftover, a lease or not (fs-layer's tmp/ and ckb- containers,
+	// img-build's tags). The fsyncs cost 0.3-0.6 ms each here, four per
+	// fs-layer mount, on every container's start.
+	if err := fsutil.WriteDraft(l.Path(), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write lease %s: %w", l.Path(), err)
 	}
 	return nil
