@@ -110,7 +110,10 @@ func (c Cache) Get(key, parent, step, extra string, has func(v1.Hash, int64) boo
 	return nil, fmt.Sprintf("the parent key %s is new: an earlier step changed, so every step after it misses", short(parent))
 }
 
-// Put records e.
+// Put records e. Atomically, not durably (fsutil.WriteDraft): after a crash
+// an entry may be gone or empty, which Get takes for a miss, and the layer
+// an entry names was written durably before it (layerWriter.finish), so no
+// entry outlives its layer; the fsyncs cost two waits for the disk per file.
 func (c Cache) Put(e *Entry) error {
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return err
@@ -121,7 +124,7 @@ func (c Cache) Put(e *Entry) error {
 	}
 	for _, p := range []string{c.path("", e.Key), c.path("step-", stepID(e.Parent, e.Step))} {
 		// A temporary file of its own: concurrent builds never share one.
-		if err := fsutil.WriteFile(p, data, 0o644); err != nil {
+		if err := fsutil.WriteDraft(p, data, 0o644); err != nil {
 			return err
 		}
 	}
