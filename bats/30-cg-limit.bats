@@ -111,6 +111,18 @@ json() { jq -r "[.. | objects | .$1? // empty][0]"; }
 	assert_stderr_contains "--cpuset-cpus: CPU 4095 is not online"
 }
 
+@test "cg-limit --explain run [the command is born in the cgroup: no PID is moved]" {
+	run_tool --separate-stderr cg-limit --explain run -m 32m -- cat /proc/self/cgroup
+	assert_line --regexp '^([0-9]+:memory|0:):/ctrkit/ck-[0-9a-f]{12}$'
+	# writing a PID into cgroup.procs waits for the cgroup lock's RCU grace
+	# period; the gate moves itself (v1) or clone3 forks it inside (v2)
+	refute_stderr_contains "cgroup.procs"
+	assert_stderr_contains 'execve("cat")'
+	if [ "$(cg-limit info --format json | jq -r .mode)" != v2 ]; then
+		assert_stderr_contains 'write("tasks", "0")'
+	fi
+}
+
 @test "cg-limit run --pids-limit 5 [forking past it fails]" {
 	run_tool ! cg-limit run --pids-limit 5 -- sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait'
 	assert_output --regexp '[Ff]ork'

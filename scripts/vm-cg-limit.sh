@@ -17,6 +17,15 @@ rc=$?
 check "run -m 32m dd bs=64M: OOM kill, exit 137 (got $rc)" [ "$rc" = 137 ]
 check "run reports the OOM kill" grep -q "OOM killer" /tmp/err
 
+# run starts the command inside: clone3's CLONE_INTO_CGROUP on v2, a gate
+# that moves itself (echo 0 > tasks) on v1; no PID is written anywhere.
+cg-limit --explain run -m 32m -- cat /proc/self/cgroup >/tmp/out 2>/tmp/err
+check "run: the command starts in its cgroup ($(grep -c /ctrkit/ck- /tmp/out) lines)" grep -q '/ctrkit/ck-' /tmp/out
+check "run: no PID written into cgroup.procs" sh -c '! grep -q cgroup.procs /tmp/err'
+if [ "$mode" = v2 ]; then
+	check "run on v2: clone3(CLONE_INTO_CGROUP)" grep -q CLONE_INTO_CGROUP /tmp/err
+fi
+
 cg-limit create oom -m 32m >/dev/null
 sh -c 'cg-limit add oom $$ && exec dd if=/dev/zero of=/dev/null bs=64M count=1' 2>/dev/null
 kills=$(cg-limit stats oom --format json | json_num oom_kills)

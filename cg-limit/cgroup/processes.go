@@ -56,39 +56,67 @@ func (c *Cgroup) Procs() ([]int, error) {
 }
 
 // Start starts cmd inside the cgroup, so that its very first instruction
-// already runs there. The child is a gate, `sh -c 'read <&3; exec CMD'`:
-// it waits on a pipe while its PID is written into cgroup.procs, and only
-// then becomes CMD. (On cgroup v2, clone3's CLONE_INTO_CGROUP does the same
-// in one call; the gate works on v1 too.)
+// already runs there, and without moving a process by its PID: writing a
+// PID into cgroup.procs takes the lock every fork and exit in the system
+// takes for reading (cgroup_threadgroup_rwsem), and taking it for writing
+// waits for an RCU grace period, milliseconds here (docs/bench.md). So the
+// command is born inside instead:
+//
+//   - on cgroup v2, clone3's CLONE_INTO_CGROUP forks it straight into the
+//     cgroup (Linux 5.7);
+//   - v1 has no such flag: the command starts behind a gate, a shell that
+//     moves itself into every hierarchy (echo 0 > tasks: "0" is the writer,
+//     and one thread moving itself takes no such lock) and then becomes
+//     the command.
 func (c *Cgroup) Start(cmd *exec.Cmd) error {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer w.Close()
 	args := cmd.Args
-	cmd.Path = "/bin/sh"
-	cmd.Args = append([]string{"sh", "-c", `read -r _ <&3 && exec "$@" 3<&-`, "sh"}, args...)
-	cmd.ExtraFiles = []*os.File{r}
-	c.log.Note("start the command behind a gate: sh -c 'read -r _ <&3 && exec \"$@\"' sh %s", explain.Join(args))
-	err = cmd.Start()
-	r.Close()
-	if err != nil {
+	var tasks []string
+	into := ""
+	for _, d := range c.Dirs() {
+		if c.host.Unified != "" && strings.HasPrefix(d, c.host.Unified+"/") {
+			into = d
+		} else {
+			tasks = append(tasks, filepath.Join(d, "tasks"))
+		}
+	}
+	if into != "" {
+		fd, err := unix.Open(into, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", into, err)
+		}
+		defer unix.Close(fd)
+		if cmd.SysProcAttr == nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{}
+		}
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+	}
+	shell := explain.Join(args)
+	if len(tasks) > 0 {
+		gate := append([]string{"sh", "-c", joinGate, "sh"}, tasks...)
+		cmd.Path, cmd.Args = "/bin/sh", append(append(gate, "--"), args...)
+		shell = explain.Join(cmd.Args)
+	}
+	kernel := fmt.Sprintf("fork(); execve(%q)", args[0])
+	if into != "" {
+		kernel = fmt.Sprintf("clone3(CLONE_INTO_CGROUP, %q); execve(%q)", into, args[0])
+	}
+	if len(tasks) > 0 {
+		kernel = strings.Replace(kernel, "; execve", "; write(\"tasks\", \"0\") ×"+strconv.Itoa(len(tasks))+"; execve", 1)
+	}
+	c.log.Step(kernel, shell)
+	if err := cmd.Start(); err != nil {
+		if into != "" {
+			return fmt.Errorf("start %s inside %s: %w (clone3's CLONE_INTO_CGROUP needs Linux 5.7)", args[0], into, err)
+		}
 		return fmt.Errorf("start %s: %w", args[0], err)
-	}
-	if err := c.Add(cmd.Process.Pid); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return err
-	}
-	c.log.Step("write(gate, \"\\n\")", fmt.Sprintf("# the gate execs %s, inside the cgroup", explain.Quote(args[0])))
-	if _, err := w.Write([]byte("\n")); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return fmt.Errorf("open the gate: %w", err)
 	}
 	return nil
 }
+
+// joinGate writes 0 to each tasks file named before "--", then becomes the
+// command after it. A write that fails (a full cpuset, a hierarchy gone)
+// stops it with 125, as a failure of cg-limit's own.
+const joinGate = `while [ "$1" != -- ]; do echo 0 > "$1" || { echo "cg-limit: could not join the cgroup: $1" >&2; exit 125; }; shift; done; shift; exec "$@"`
 
 // Run starts cmd in the cgroup (Start), passes SIGINT, SIGTERM, SIGHUP and
 // SIGQUIT on to it, waits for it and returns its status as a shell tells
