@@ -20,6 +20,11 @@ teardown_file() {
 
 setup() {
 	PATH=$BATS_FILE_TMPDIR/bin:$PATH
+	cg2_made=
+}
+
+teardown() {
+	[ -z "$cg2_made" ] || rmdir "$cg2_made" 2>/dev/null || true
 }
 
 @test "ctr-run --rm --timings -m 64m busybox true [a line per stage, ns-enter, the held stages' removal, a total; nothing left]" {
@@ -101,4 +106,25 @@ cgroup_empty() { [ -z "$(cat "$1/cgroup.procs")" ]; }
 	run_tool --separate-stderr host ctr-run --rm --explain -m 64m busybox true
 	assert_stderr_contains "echo 0 > /sys/fs/cgroup/memory/ctrkit/"
 	refute_stderr_contains "cgroup.procs"
+}
+
+# cgroup v2 has no tasks file: there clone3's CLONE_INTO_CGROUP makes stage
+# 1 in the cgroup (ns-enter/container/cgroup.go, bornCgroup). On a hybrid
+# host the cgroup2 tree serves no limit, but the kernel path is the same.
+@test "ns-enter --spec, linux.cgroupsPath in a cgroup2 tree [stage 1 born there: clone3 CLONE_INTO_CGROUP, no PID written]" {
+	requires root busybox
+	local cg2 name dir
+	cg2=$(findmnt -rn -t cgroup2 -o TARGET | head -n 1)
+	[ -n "$cg2" ] || skip "no cgroup2 mount"
+	name=$(safename)
+	dir=$cg2/$name
+	mkdir "$dir"
+	cg2_made=$dir
+	make_rootfs "$BATS_TEST_TMPDIR/rootfs"
+	ns-enter spec --pid --ipc --uts --rootfs "$BATS_TEST_TMPDIR/rootfs" -- cat /proc/self/cgroup |
+		jq --arg p "/$name" '.linux.cgroupsPath = $p' >"$BATS_TEST_TMPDIR/config.json"
+	run_tool --separate-stderr ns-enter --explain --spec "$BATS_TEST_TMPDIR/config.json"
+	assert_line "0::/$name"
+	assert_stderr_contains "clone3(CLONE_INTO_CGROUP, open(\"$dir\")) made stage 1 there"
+	refute_stderr_contains "write(\"$dir/cgroup.procs\""
 }

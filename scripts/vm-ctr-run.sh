@@ -25,6 +25,19 @@ check "run --rm --network none: the container's output ($out)" [ "${out#hello fr
 [ "$rc" = 3 ] || cat /tmp/err
 lap "run"
 
+# The container's process starts in its cgroup without a PID written into
+# cgroup.procs for a hierarchy that lets it be born there: on v2, clone3's
+# CLONE_INTO_CGROUP; on v1, stage 1 writes 0 to each tasks file.
+id=$(ctr-run --explain -d --network none busybox sleep 60 2>/tmp/err)
+pid=$(cat "$CTRKIT_STATE/$id/pid" 2>/dev/null)
+check "run -d: the container's process is in its cgroup ($(grep -c "/ctrkit/$id" "/proc/$pid/cgroup" 2>/dev/null) lines)" grep -q "/ctrkit/$id" "/proc/$pid/cgroup"
+check "run -d: no PID written into cgroup.procs" sh -c '! grep -q "write(\"[^\"]*/cgroup.procs" /tmp/err'
+if cg-limit info --format json | grep -q '"mode": "v2"'; then
+	check "run -d on v2: stage 1 born in its cgroup" grep -q CLONE_INTO_CGROUP /tmp/err
+fi
+ctr-run rm -f "$id" >/dev/null 2>&1
+lap "run -d, its cgroup"
+
 # OOM kill: 64 MiB of dd buffer under -m 32m.
 ctr-run --rm --network none -m 32m busybox dd if=/dev/zero of=/dev/null bs=64M count=1 2>/tmp/err
 rc=$?

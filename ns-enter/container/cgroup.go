@@ -12,6 +12,8 @@ import (
 	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
 	"ctrkit/internal/mountinfo"
+
+	"golang.org/x/sys/unix"
 )
 
 // joinCgroup moves pid into the cgroup named by linux.cgroupsPath, in every
@@ -21,8 +23,9 @@ import (
 // instruction runs, so nothing escapes the limits. A cgroup makeCgroup
 // planned is made here, by the cg-limit call that also moves pid in.
 // With self, stage 1 moves itself into the v1 hierarchies (see
-// stage1Join), and only the v2 one is written here.
-func joinCgroup(log *explain.Log, path string, pid int, self *stage1Join) error {
+// stage1Join), and only the v2 one is written here; born is the v2
+// directory stage 1 was cloned into (bornCgroup), which is not.
+func joinCgroup(log *explain.Log, path string, pid int, self *stage1Join, born string) error {
 	if h := takePending(path); h != nil {
 		if err := h.made(); err != nil { // cgroup_create.go
 			return err
@@ -45,12 +48,37 @@ func joinCgroup(log *explain.Log, path string, pid int, self *stage1Join) error 
 		// The shell half moves the shell that will exec the program: $$
 		// is its PID, and the kernel reads a PID written here in the
 		// writer's own pid namespace.
+		if dir == born {
+			log.Step(fmt.Sprintf("clone3(CLONE_INTO_CGROUP, open(%q)) made stage 1 there", dir), "echo $$ > "+explain.Quote(procs))
+			continue
+		}
 		log.Step(fmt.Sprintf("write(%q, \"%d\")", procs, pid), "echo $$ > "+explain.Quote(procs))
 		if err := os.WriteFile(procs, []byte(strconv.Itoa(pid)), 0); err != nil {
 			return fmt.Errorf("join cgroup: write %d to %s: %w", pid, procs, err)
 		}
 	}
 	return nil
+}
+
+// bornCgroup is the cgroup v2 directory of path when the cgroup exists
+// there already, for clone3's CLONE_INTO_CGROUP to make stage 1 in it
+// (Linux 5.7): writing a PID into cgroup.procs takes the lock every fork
+// and exit in the system takes for reading (cgroup_threadgroup_rwsem), and
+// taking it for writing waits for an RCU grace period, 10-20 ms for a
+// container started alone (docs/bench.md). "" when there is none, or when
+// makeCgroup is still making it.
+func bornCgroup(path string) string {
+	if path == "" || isPending(path) {
+		return ""
+	}
+	dirs, _ := CgroupDirs(path)
+	for _, dir := range dirs {
+		var fs unix.Statfs_t
+		if unix.Statfs(dir, &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC {
+			return dir
+		}
+	}
+	return ""
 }
 
 // stage1Join is stage 1 waiting, before its Go runtime starts, to move

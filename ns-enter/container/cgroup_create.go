@@ -147,6 +147,13 @@ var (
 )
 
 // takePending returns (and forgets) the started cgroup at path, if any.
+// isPending reports whether makeCgroup is making the cgroup path.
+func isPending(path string) bool {
+	pendingMu.Lock()
+	defer pendingMu.Unlock()
+	return pending[path] != nil
+}
+
 func takePending(path string) *heldCgroup {
 	pendingMu.Lock()
 	defer pendingMu.Unlock()

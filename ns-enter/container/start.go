@@ -100,11 +100,24 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		self = &stage1Join{send: cfgW, answer: errR}
 		cmd.Env = append(cmd.Env, setns.CgroupEnv+"=1")
 	}
+	// On cgroup v2, stage 1 is born in its cgroup (bornCgroup).
+	born := bornCgroup(s.Linux.CgroupsPath)
+	if born != "" {
+		fd, err := unix.Open(born, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open the cgroup %s: %w", born, err)
+		}
+		defer unix.Close(fd)
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+	}
 	explainStart(log, s, p)
 	if err := cmd.Start(); err != nil {
 		cfgR.Close()
 		cfgW.Close()
 		errW.Close()
+		if born != "" {
+			err = fmt.Errorf("%w (clone3's CLONE_INTO_CGROUP, for the cgroup %s, needs Linux 5.7)", err, born)
+		}
 		return nil, startError(p.clone, err)
 	}
 	cfgR.Close()
@@ -132,7 +145,7 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 
 	setupErr := func() error {
 		if s.Linux.CgroupsPath != "" {
-			if err := joinCgroup(log, s.Linux.CgroupsPath, proc.Pid, self); err != nil {
+			if err := joinCgroup(log, s.Linux.CgroupsPath, proc.Pid, self, born); err != nil {
 				return err
 			}
 		}
