@@ -96,14 +96,14 @@ func (c *Cgroup) Start(cmd *exec.Cmd) error {
 		cmd.Path, cmd.Args = "/bin/sh", append(append(gate, "--"), args...)
 		shell = explain.Join(cmd.Args)
 	}
-	kernel := fmt.Sprintf("fork(); execve(%q)", args[0])
+	kernel := "fork()"
 	if into != "" {
-		kernel = fmt.Sprintf("clone3(CLONE_INTO_CGROUP, %q); execve(%q)", into, args[0])
+		kernel = fmt.Sprintf("clone3(CLONE_INTO_CGROUP, open(%q))", into)
 	}
 	if len(tasks) > 0 {
-		kernel = strings.Replace(kernel, "; execve", "; write(\"tasks\", \"0\") ×"+strconv.Itoa(len(tasks))+"; execve", 1)
+		kernel += fmt.Sprintf("; write(\"tasks\", \"0\") ×%d", len(tasks))
 	}
-	c.log.Step(kernel, shell)
+	c.log.Step(fmt.Sprintf("%s; execve(%q)", kernel, args[0]), shell)
 	if err := cmd.Start(); err != nil {
 		if into != "" {
 			return fmt.Errorf("start %s inside %s: %w (clone3's CLONE_INTO_CGROUP needs Linux 5.7)", args[0], into, err)

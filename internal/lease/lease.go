@@ -74,8 +74,8 @@ func (l *Lease) save() error {
 	// lease protects its resources only while its process runs, and after
 	// a crash none does; each gc takes what no live lease names as a
 	// leftover, a lease or not (fs-layer's tmp/ and ckb- containers,
-	// img-build's tags). The fsyncs cost 0.3-0.6 ms each here, four per
-	// fs-layer mount, on every container's start.
+	// img-build's tags). The fsyncs were four per fs-layer mount, on every
+	// container's start (docs/bench.md).
 	if err := fsutil.WriteDraft(l.Path(), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write lease %s: %w", l.Path(), err)
 	}

@@ -146,7 +146,6 @@ var (
 	pending   = map[string]*heldCgroup{}
 )
 
-// takePending returns (and forgets) the started cgroup at path, if any.
 // isPending reports whether makeCgroup is making the cgroup path.
 func isPending(path string) bool {
 	pendingMu.Lock()
@@ -154,6 +153,7 @@ func isPending(path string) bool {
 	return pending[path] != nil
 }
 
+// takePending returns (and forgets) the started cgroup at path, if any.
 func takePending(path string) *heldCgroup {
 	pendingMu.Lock()
 	defer pendingMu.Unlock()
