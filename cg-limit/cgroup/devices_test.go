@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"ctrkit/internal/explain"
+	"ctrkit/internal/kernel"
 	"ctrkit/internal/spec"
 
 	"github.com/cilium/ebpf/asm"
@@ -273,4 +274,41 @@ func startIn(cg *Cgroup, script string) (string, error) {
 	}
 	err := cmd.Wait()
 	return out.String(), err
+}
+
+// TestStartIntoV2Kernel starts a command in a cgroup of this host's
+// cgroup2 tree both ways: clone3 with CLONE_INTO_CGROUP, and, as on a
+// kernel older than 5.7, the gate moving itself in (echo 0 > cgroup.procs).
+// Privileged: needs root and a cgroup2 mount.
+func TestStartIntoV2Kernel(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: makes a cgroup")
+	}
+	real, err := Detect()
+	if err != nil || real.Unified == "" {
+		t.Skip("needs a cgroup2 mount")
+	}
+	if !kernel.CloneIntoCgroup() {
+		t.Skip("this kernel has no CLONE_INTO_CGROUP")
+	}
+	defer func(f func() bool) { kernel.CloneIntoCgroup = f }(kernel.CloneIntoCgroup)
+	h := &Host{Unified: real.Unified, V2: map[string]bool{}, V1: map[string]string{}}
+	for _, clone3 := range []bool{true, false} {
+		kernel.CloneIntoCgroup = func() bool { return clone3 }
+		var log bytes.Buffer
+		name := "ck-starttest-" + spec.NewID()
+		cg, err := h.Create(explain.New("test", &log, true), name, &specs.LinuxResources{})
+		if err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+		out, err := startIn(cg, "cat /proc/self/cgroup")
+		cg.Remove()
+		if want := "0::/ctrkit/" + name + "\n"; err != nil || !strings.Contains(out, want) {
+			t.Errorf("clone3 %v: /proc/self/cgroup = %q, %v; want the line %q", clone3, out, err, want)
+		}
+		want := map[bool]string{true: "clone3(CLONE_INTO_CGROUP", false: `write("cgroup.procs", "0")`}[clone3]
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("clone3 %v: the explain log lacks %s:\n%s", clone3, want, log.String())
+		}
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"ctrkit/internal/explain"
+	"ctrkit/internal/kernel"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,16 +68,20 @@ func (c *Cgroup) Procs() ([]int, error) {
 //   - v1 has no such flag: the command starts behind a gate, a shell that
 //     moves itself into every hierarchy (echo 0 > tasks: "0" is the writer,
 //     and one thread moving itself takes no such lock) and then becomes
-//     the command.
+//     the command. On a v2 kernel older than 5.7 the gate moves itself
+//     into v2 too (echo 0 > cgroup.procs: slower, but inside all the same).
 func (c *Cgroup) Start(cmd *exec.Cmd) error {
 	args := cmd.Args
 	var tasks []string
 	into := ""
 	for _, d := range c.Dirs() {
-		if c.host.Unified != "" && strings.HasPrefix(d, c.host.Unified+"/") {
-			into = d
-		} else {
+		switch {
+		case c.host.Unified == "" || !strings.HasPrefix(d, c.host.Unified+"/"):
 			tasks = append(tasks, filepath.Join(d, "tasks"))
+		case kernel.CloneIntoCgroup():
+			into = d
+		default:
+			tasks = append(tasks, filepath.Join(d, "cgroup.procs"))
 		}
 	}
 	if into != "" {
@@ -96,26 +101,40 @@ func (c *Cgroup) Start(cmd *exec.Cmd) error {
 		cmd.Path, cmd.Args = "/bin/sh", append(append(gate, "--"), args...)
 		shell = explain.Join(cmd.Args)
 	}
-	kernel := "fork()"
+	call := "fork()"
 	if into != "" {
-		kernel = fmt.Sprintf("clone3(CLONE_INTO_CGROUP, open(%q))", into)
+		call = fmt.Sprintf("clone3(CLONE_INTO_CGROUP, open(%q))", into)
 	}
-	if len(tasks) > 0 {
-		kernel += fmt.Sprintf("; write(\"tasks\", \"0\") ×%d", len(tasks))
+	for _, name := range []string{"tasks", "cgroup.procs"} {
+		if n := countBase(tasks, name); n > 0 {
+			call += fmt.Sprintf("; write(%q, \"0\") ×%d", name, n)
+		}
 	}
-	c.log.Step(fmt.Sprintf("%s; execve(%q)", kernel, args[0]), shell)
+	c.log.Step(fmt.Sprintf("%s; execve(%q)", call, args[0]), shell)
 	if err := cmd.Start(); err != nil {
 		if into != "" {
-			return fmt.Errorf("start %s inside %s: %w (clone3's CLONE_INTO_CGROUP needs Linux 5.7)", args[0], into, err)
+			return fmt.Errorf("start %s inside %s (clone3, CLONE_INTO_CGROUP): %w", args[0], into, err)
 		}
 		return fmt.Errorf("start %s: %w", args[0], err)
 	}
 	return nil
 }
 
-// joinGate writes 0 to each tasks file named before "--", then becomes the
-// command after it. A write that fails (a full cpuset, a hierarchy gone)
-// stops it with 125, as a failure of cg-limit's own.
+// countBase counts the paths named name.
+func countBase(paths []string, name string) int {
+	n := 0
+	for _, p := range paths {
+		if filepath.Base(p) == name {
+			n++
+		}
+	}
+	return n
+}
+
+// joinGate writes 0 to each file named before "--" (tasks, or cgroup.procs
+// on an old v2 kernel), then becomes the command after it. A write that
+// fails (a full cpuset, a hierarchy gone) stops it with 125, as a failure
+// of cg-limit's own.
 const joinGate = `while [ "$1" != -- ]; do echo 0 > "$1" || { echo "cg-limit: could not join the cgroup: $1" >&2; exit 125; }; shift; done; shift; exec "$@"`
 
 // Run starts cmd in the cgroup (Start), passes SIGINT, SIGTERM, SIGHUP and

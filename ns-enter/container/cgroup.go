@@ -11,6 +11,7 @@ import (
 
 	"ctrkit/internal/exitcode"
 	"ctrkit/internal/explain"
+	"ctrkit/internal/kernel"
 	"ctrkit/internal/mountinfo"
 
 	"golang.org/x/sys/unix"
@@ -65,10 +66,10 @@ func joinCgroup(log *explain.Log, path string, pid int, self *stage1Join, born s
 // (Linux 5.7): writing a PID into cgroup.procs takes the lock every fork
 // and exit in the system takes for reading (cgroup_threadgroup_rwsem), and
 // taking it for writing waits for an RCU grace period, 10-20 ms for a
-// container started alone (docs/bench.md). "" when there is none, or when
-// makeCgroup is still making it.
+// container started alone (docs/bench.md). "" when there is none, when
+// makeCgroup is still making it, or on a kernel without the flag.
 func bornCgroup(path string) string {
-	if path == "" || isPending(path) {
+	if path == "" || isPending(path) || !kernel.CloneIntoCgroup() {
 		return ""
 	}
 	dirs, _ := CgroupDirs(path)

@@ -116,7 +116,7 @@ func Start(s *specs.Spec, o Options) (_ *Process, err error) {
 		cfgW.Close()
 		errW.Close()
 		if born != "" {
-			err = fmt.Errorf("%w (clone3's CLONE_INTO_CGROUP, for the cgroup %s, needs Linux 5.7)", err, born)
+			err = fmt.Errorf("%w (clone3 with CLONE_INTO_CGROUP, into %s)", err, born)
 		}
 		return nil, startError(p.clone, err)
 	}
