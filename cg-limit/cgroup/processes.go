@@ -72,16 +72,20 @@ func (c *Cgroup) Procs() ([]int, error) {
 //     into v2 too (echo 0 > cgroup.procs: slower, but inside all the same).
 func (c *Cgroup) Start(cmd *exec.Cmd) error {
 	args := cmd.Args
-	var tasks []string
+	unified := ""
+	if c.host.Unified != "" {
+		unified = filepath.Join(c.host.Unified, c.Path())
+	}
+	var tasks, procs []string // what the gate writes 0 to: v1's, and v2's on an old kernel
 	into := ""
 	for _, d := range c.Dirs() {
 		switch {
-		case c.host.Unified == "" || !strings.HasPrefix(d, c.host.Unified+"/"):
+		case d != unified:
 			tasks = append(tasks, filepath.Join(d, "tasks"))
 		case kernel.CloneIntoCgroup():
 			into = d
 		default:
-			tasks = append(tasks, filepath.Join(d, "cgroup.procs"))
+			procs = append(procs, filepath.Join(d, "cgroup.procs"))
 		}
 	}
 	if into != "" {
@@ -96,8 +100,8 @@ func (c *Cgroup) Start(cmd *exec.Cmd) error {
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
 	}
 	shell := explain.Join(args)
-	if len(tasks) > 0 {
-		gate := append([]string{"sh", "-c", joinGate, "sh"}, tasks...)
+	if joins := append(tasks, procs...); len(joins) > 0 {
+		gate := append([]string{"sh", "-c", joinGate, "sh"}, joins...)
 		cmd.Path, cmd.Args = "/bin/sh", append(append(gate, "--"), args...)
 		shell = explain.Join(cmd.Args)
 	}
@@ -105,10 +109,11 @@ func (c *Cgroup) Start(cmd *exec.Cmd) error {
 	if into != "" {
 		call = fmt.Sprintf("clone3(CLONE_INTO_CGROUP, open(%q))", into)
 	}
-	for _, name := range []string{"tasks", "cgroup.procs"} {
-		if n := countBase(tasks, name); n > 0 {
-			call += fmt.Sprintf("; write(%q, \"0\") ×%d", name, n)
-		}
+	if len(tasks) > 0 {
+		call += fmt.Sprintf("; write(\"tasks\", \"0\") ×%d", len(tasks))
+	}
+	if len(procs) > 0 {
+		call += `; write("cgroup.procs", "0")`
 	}
 	c.log.Step(fmt.Sprintf("%s; execve(%q)", call, args[0]), shell)
 	if err := cmd.Start(); err != nil {
@@ -118,17 +123,6 @@ func (c *Cgroup) Start(cmd *exec.Cmd) error {
 		return fmt.Errorf("start %s: %w", args[0], err)
 	}
 	return nil
-}
-
-// countBase counts the paths named name.
-func countBase(paths []string, name string) int {
-	n := 0
-	for _, p := range paths {
-		if filepath.Base(p) == name {
-			n++
-		}
-	}
-	return n
 }
 
 // joinGate writes 0 to each file named before "--" (tasks, or cgroup.procs

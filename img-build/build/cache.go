@@ -152,8 +152,11 @@ func (c Cache) index(d v1.Hash) *layerIndex {
 
 // hasIndex reports whether layer d's file index is kept.
 func (c Cache) hasIndex(d v1.Hash) bool {
+	if c.Dir == "" {
+		return false
+	}
 	_, err := os.Stat(c.path("index-", d.String()))
-	return c.Dir != "" && err == nil
+	return err == nil
 }
 
 // putIndex keeps layer d's file index. It is a cache: written without
