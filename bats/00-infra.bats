@@ -85,6 +85,28 @@ load helpers
 	assert_output ok
 }
 
+@test "scripts/bench-lib.sh discard DIR [under make bench it waits in BENCH_TRASH; without it, or on another file system, it is removed]" {
+	. "$REPO/scripts/bench-lib.sh"
+	local trash=$BATS_TEST_TMPDIR/trash
+	mkdir -p "$trash" "$BATS_TEST_TMPDIR/a/d" "$BATS_TEST_TMPDIR/b"
+	BENCH_TRASH=$trash discard "$BATS_TEST_TMPDIR/a"
+	[ ! -e "$BATS_TEST_TMPDIR/a" ]
+	run_tool find "$trash" -mindepth 2 -path '*/a/d'
+	assert_output --partial '/a/d'
+	BENCH_TRASH= discard "$BATS_TEST_TMPDIR/b"
+	[ ! -e "$BATS_TEST_TMPDIR/b" ]
+	BENCH_TRASH=$trash discard "$BATS_TEST_TMPDIR/gone" # nothing there: nothing to do
+	# another file system (a tmpfs): removed at once, not copied over
+	local other
+	other=$(mktemp -d /dev/shm/ck-other-fs.XXXXXX) || skip "no /dev/shm"
+	[ "$(stat -c %d "$other")" != "$(stat -c %d "$trash")" ] || { rmdir "$other"; skip "/dev/shm is on the test's file system"; }
+	BENCH_TRASH=$trash discard "$other"
+	[ ! -e "$other" ]
+	run_tool find "$trash" -mindepth 2 -maxdepth 2
+	assert_output --partial '/a'
+	refute_output --partial ck-other-fs
+}
+
 @test "run_tool no-such-command [status 127]" {
 	run_tool --status 127 no-such-command
 }

@@ -14,8 +14,11 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "bench-all: needs root: sudo $0" >&2; exit 1; }
 table=$(mktemp /tmp/ck-bench-table.XXXXXX)
-trap 'rm -f "$table"' EXIT
-export BENCH_TABLE=$table
+# Each benchmark's work directory goes here (discard, scripts/bench-lib.sh)
+# and is removed at the end: a removal would slow the benchmarks after it.
+trash=$(mktemp -d /var/tmp/ck-bench-trash.XXXXXX)
+trap 'rm -f "$table"; rm -rf "$trash"' EXIT
+export BENCH_TABLE=$table BENCH_TRASH=$trash
 
 names=("$@")
 [ "${#names[@]}" -gt 0 ] || names=(layers ctr-run oci floor pull build runtime net overlay cg-limit serve)

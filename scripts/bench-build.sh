@@ -14,6 +14,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/scripts/bench-lib.sh"
 PATH=$repo/bin:$repo/scripts:$PATH
 [ "$(id -u)" -eq 0 ] || { echo "bench-build: needs root" >&2; exit 1; }
 
@@ -21,7 +22,7 @@ PATH=$repo/bin:$repo/scripts:$PATH
 # after the layout's path, and an image name must be lower case.
 work=/tmp/ck-bench-build.$$
 mkdir "$work"
-trap 'rm -rf "$work"' EXIT
+trap 'discard "$work"' EXIT
 mk-rootfs.sh "$work/rootfs" >/dev/null
 tar -C "$work/rootfs" -cf "$work/base.tar" .
 # fresh: a new store under $work/stores/N with the base image imported.

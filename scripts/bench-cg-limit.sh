@@ -15,6 +15,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 repo=$PWD
+. "$repo/scripts/bench-lib.sh"
 runs=${BENCH_RUNS:-100}
 [ "$(id -u)" -eq 0 ] || { echo "bench-cg-limit: cgroups need root: sudo $0" >&2; exit 1; }
 [ -x "$repo/bin/cg-limit" ] || { echo "bench-cg-limit: bin/cg-limit not built (make build)" >&2; exit 1; }
@@ -26,7 +27,7 @@ cgname=ck-bench-cgexec
 made_cgexec=0
 cleanup() {
 	[ "$made_cgexec" = 0 ] || cgdelete -g "memory:/$cgname" 2>/dev/null || true
-	rm -rf "$tmp"
+	discard "$tmp"
 }
 trap cleanup EXIT
 

@@ -11,6 +11,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/scripts/bench-lib.sh"
 PATH=$repo/bin:$repo/scripts:$PATH
 [ "$(id -u)" -eq 0 ] || { echo "bench-ctr-run: needs root" >&2; exit 1; }
 command -v hyperfine >/dev/null || { echo "bench-ctr-run: needs hyperfine (apt-get install hyperfine)" >&2; exit 1; }
@@ -40,7 +41,7 @@ cleanup() {
 	ip netns del "$ns" 2>/dev/null || true
 	umount -R "$work/podman" 2>/dev/null || true
 	umount -R "$run" 2>/dev/null || true
-	rm -rf "$work"
+	discard "$work"
 	peer_cgroups_remove
 	[ -z "$runc_root_made" ] || rmdir /run/runc 2>/dev/null || true
 }

@@ -10,9 +10,10 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/scripts/bench-lib.sh"
 command -v hyperfine >/dev/null || { echo "bench-floor: needs hyperfine (apt-get install hyperfine)" >&2; exit 1; }
 work=$(mktemp -d /tmp/ck-bench-floor.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap 'discard "$work"' EXIT
 (cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$work/floor" ./scripts/floor)
 gcc -O2 -Wall -o "$work/floor-c" "$repo/scripts/floor/c/floor.c"
 

@@ -13,6 +13,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 repo=$PWD
+. "$repo/scripts/bench-lib.sh"
 runs=${BENCH_RUNS:-50}
 [ "$(id -u)" -eq 0 ] || { echo "bench-net: namespaces need root: sudo $0" >&2; exit 1; }
 command -v nft >/dev/null || { echo "bench-net: needs nft (apt-get install nftables)" >&2; exit 1; }
@@ -25,7 +26,7 @@ cleanup() {
 	nsenter --net=/run/netns/$host "$repo/bin/net-bridge" detach bench >/dev/null 2>&1 || true
 	ip netns del ck-bsh 2>/dev/null || true
 	ip netns del $host 2>/dev/null || true
-	rm -rf "$tmp"
+	discard "$tmp"
 }
 trap cleanup EXIT
 ip netns add $host

@@ -11,6 +11,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/scripts/bench-lib.sh"
 PATH=$repo/bin:$repo/scripts:$PATH
 [ "$(id -u)" -eq 0 ] || { echo "bench-oci: needs root" >&2; exit 1; }
 command -v hyperfine >/dev/null || { echo "bench-oci: needs hyperfine (apt-get install hyperfine)" >&2; exit 1; }
@@ -28,7 +29,7 @@ mount -t tmpfs -o mode=0755 ck-bench-unified /sys/fs/cgroup/unified
 mount -t tmpfs -o mode=0755 ck-bench-run /run # the runtimes' state, gone with the namespace
 
 work=$(mktemp -d /tmp/ck-bench-oci.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap 'discard "$work"' EXIT
 # ctrkit-runc keeps the seccomp filters it compiled in ROOT/cache: the
 # warm-up runs fill it, as any earlier container would (crun and runc
 # compile at every start).

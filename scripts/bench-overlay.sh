@@ -14,6 +14,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 repo=$PWD
+. "$repo/scripts/bench-lib.sh"
 secs=${BENCH_SECONDS:-3}
 [ "$(id -u)" -eq 0 ] || { echo "bench-overlay: namespaces need root: sudo $0" >&2; exit 1; }
 command -v iperf3 >/dev/null || { echo "bench-overlay: needs iperf3 (apt-get install iperf3): skipped" >&2; exit 0; }
@@ -32,7 +33,7 @@ cleanup() {
 		ip netns del ck-bov$h 2>/dev/null || true
 	done
 	ip netns del ck-bovw 2>/dev/null || true
-	rm -rf "$tmp"
+	discard "$tmp"
 }
 trap cleanup EXIT
 

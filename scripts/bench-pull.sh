@@ -12,6 +12,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 repo=$PWD
+. "$repo/scripts/bench-lib.sh"
 runs=${BENCH_PULL_RUNS:-5}
 for tool in docker-registry skopeo jq; do
 	command -v "$tool" >/dev/null || { echo "bench-pull: needs $tool (scripts/setup.sh)" >&2; exit 1; }
@@ -21,7 +22,7 @@ tmp=$(mktemp -d /tmp/ck-bench-pull.XXXXXX)
 reg_pid=
 cleanup() {
 	[ -z "$reg_pid" ] || kill "$reg_pid" 2>/dev/null || true
-	rm -rf "$tmp"
+	discard "$tmp"
 }
 trap cleanup EXIT
 

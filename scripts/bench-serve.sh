@@ -8,6 +8,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/scripts/bench-lib.sh"
 PATH=$repo/bin:$repo/scripts:$PATH
 [ "$(id -u)" -eq 0 ] || { echo "bench-serve: needs root" >&2; exit 1; }
 command -v hyperfine >/dev/null || { echo "bench-serve: needs hyperfine (apt-get install hyperfine)" >&2; exit 1; }
@@ -25,7 +26,7 @@ cleanup() {
 		wait "$pid" 2>/dev/null || true
 	done
 	ip netns del "$ns" 2>/dev/null || true
-	rm -rf "$work"
+	discard "$work"
 	peer_cgroups_remove
 }
 # shellcheck source=scripts/peer-cgroups.bash

@@ -12,6 +12,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 repo=$PWD
+. "$repo/scripts/bench-lib.sh"
 runs=${BENCH_RUNS:-50}
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -20,7 +21,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 tmp=$(mktemp -d /tmp/ck-bench.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+trap 'discard "$tmp"' EXIT
 # ns-enter keeps the seccomp filters it compiled in ROOT/cache, and the
 # cg-limit it runs records the cgroup under STATE: both here (the default
 # STATE, /run/ctrkit, would stay behind).
