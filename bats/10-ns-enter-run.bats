@@ -75,9 +75,11 @@ start_target() {
 	# --spec none: stdin is not read, so no new uts namespace.
 	run_tool --stdin "$spec" ns-enter --spec none -- hostname
 	assert_output "$(hostname)"
-	# An empty stdin is no spec.
+	# An empty file is a stage before that failed (the next test); a
+	# device such as /dev/null is no spec.
 	: >"$BATS_TEST_TMPDIR/empty"
-	run_tool --stdin "$BATS_TEST_TMPDIR/empty" ns-enter --uts -- echo ok
+	run_tool --status 125 --stdin "$BATS_TEST_TMPDIR/empty" ns-enter --uts -- echo ok
+	run_tool --stdin /dev/null ns-enter --uts -- echo ok
 	assert_output ok
 }
 
@@ -119,6 +121,18 @@ start_target() {
 	echo hello >"$BATS_TEST_TMPDIR/text"
 	run_tool --separate-stderr --status 125 --stdin "$BATS_TEST_TMPDIR/text" ns-enter -- cat
 	assert_stderr_contains "--spec none"
+}
+
+@test "false | ns-enter sh -c 'touch /MARKER' [an empty pipe is the stage before failing: exit 125, nothing runs on the host's root; --spec none runs it]" {
+	requires root
+	local marker=$BATS_TEST_TMPDIR/marker
+	run_tool --separate-stderr --status 125 bash -c 'false | ns-enter sh -c "touch $1"' sh "$marker"
+	assert_stderr_contains "the pipe carried no runtime spec: the command before this one failed"
+	assert_stderr_contains "--spec none"
+	[ ! -e "$marker" ]
+	# The door: a pipe for the command's own input, no spec.
+	run_tool bash -c 'printf "" | ns-enter --spec none sh -c "touch $1"' sh "$marker"
+	[ -e "$marker" ]
 }
 
 @test "printf '{...,,}' | ns-enter [the column is the bad character's, as python3 -m json.tool says]" {

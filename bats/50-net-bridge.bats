@@ -138,6 +138,21 @@ fetch() { ip netns exec "$1" timeout 5 busybox wget -qO- "$2"; }
 	assert_output --regexp '^1: lo: <LOOPBACK,UP'
 }
 
+@test "img-pull nosuch | … | net-bridge attach | ns-enter [the stages after the failure make nothing: no namespace, no veth, no record]" {
+	local store=$BATS_TEST_TMPDIR/store
+	run_tool --separate-stderr ! nsenter --net="/run/netns/$HOST" env CTRKIT_ROOT="$store" bash -c \
+		'img-pull --pull never nosuch | fs-layer mount | cg-limit -m 64m | net-bridge attach --id "$1" | ns-enter true' sh "$(cid f)"
+	assert_stderr_contains "net-bridge: error: stdin: the pipe carried no runtime spec"
+	assert_stderr_contains "nothing was made"
+	[ ! -e "/run/netns/ck-$(cid f)" ]
+	run_tool ip -n "$HOST" -o link
+	refute_output --partial "ck-$(cid f)"
+	[ ! -e "$CTRKIT_STATE/$(cid f)" ]
+	# stdin from a terminal or /dev/null still attaches without a document
+	run_tool nsenter --net="/run/netns/$HOST" net-bridge attach --network none --id "$(cid f)"
+	[ -e "/run/netns/ck-$(cid f)" ]
+}
+
 @test "ns-enter spec --net | net-bridge attach --network host | ns-enter [the host's interfaces]" {
 	run_tool nsenter --net="/run/netns/$HOST" bash -o pipefail -c \
 		'ns-enter spec --net -- ip -o link | net-bridge attach --network host | ns-enter'

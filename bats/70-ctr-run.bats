@@ -25,11 +25,30 @@ setup() {
 teardown() {
 	# Whatever a failed test left: remove it the way a user would.
 	remove_host_containers
+	[ -z "${other_host-}" ] || ip netns del "$other_host" 2>/dev/null || true
 }
 
 # containers: the container state directories left under CTRKIT_STATE.
 containers() {
 	find "$CTRKIT_STATE" -mindepth 2 -maxdepth 2 -name meta.json 2>/dev/null | wc -l
+}
+
+@test "ctr-run --rm --pull never no-such-image true [img-pull's message, exit 125; the stages after it make nothing: no bridge, forwarding still off]" {
+	requires root overlay busybox
+	# A host of its own, where no container ever ran: no bridge yet, and
+	# forwarding off.
+	other_host=$(safename)-o
+	ip netns add "$other_host"
+	ip -n "$other_host" link set lo up
+	ip netns exec "$other_host" sysctl -qw net.ipv4.ip_forward=0
+	run_tool --separate-stderr --status 125 nsenter --net="/run/netns/$other_host" ctr-run --rm --pull never no-such-image true
+	assert_stderr_contains "image not in the store"
+	refute_stderr_contains "net-bridge"
+	run_tool ip -n "$other_host" -o link
+	refute_output --partial ctrkit0
+	run_tool ip netns exec "$other_host" sysctl -n net.ipv4.ip_forward
+	assert_output 0
+	assert_equal "$(containers)" 0
 }
 
 @test "ctr-run --rm busybox sh -c 'exit 3' [the status passes through; nothing is left]" {

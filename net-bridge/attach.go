@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"ctrkit/internal/cli"
@@ -35,8 +36,9 @@ host itself (127.0.0.1).
 
 In a pipe, the document gets the namespace as linux.namespaces {"type": "network", "path":
 "/run/netns/ck-ID"} (ns-enter joins it), bind mounts of those files when it has a root
-filesystem, and every resource made is recorded for 'net-bridge detach ID'. Standalone, it
-prints "ID ADDRESS NETNS".
+filesystem, and every resource made is recorded for 'net-bridge detach ID'. Standalone (stdin
+a terminal or /dev/null), it prints "ID ADDRESS NETNS". An empty pipe stops it with nothing made:
+that is the stage before it failing.
 
 --network NET attaches to the network NET made by net-bridge create: on an overlay, the
 address comes from this host's range, the veth gets the overlay's MTU, and there is no
@@ -44,7 +46,10 @@ default route (an overlay reaches only its own containers, on every host).`
 }
 
 func (c *AttachCmd) Run(g *cli.Globals, s *Stdio) error {
-	doc, err := spec.FromStdin(s.Stdin)
+	doc, err := spec.FromPipe(s.Stdin)
+	if errors.Is(err, spec.ErrEmptyPipe) {
+		return fmt.Errorf("stdin: %w; nothing was made (to attach without a document, give stdin from a terminal or </dev/null)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("stdin: %w", err)
 	}

@@ -57,9 +57,12 @@ func (in *input) load() (s *specs.Spec, fromStdin bool, err error) {
 		}
 		return s, false, nil
 	}
-	s, err = spec.FromStdin(os.Stdin)
+	s, err = spec.FromPipe(os.Stdin)
 	if errors.Is(err, spec.ErrNotJSON) {
 		return nil, false, fmt.Errorf("stdin: %w (stdin is a pipe, so ns-enter reads a runtime spec from it; to give the command input instead, add --spec none)", err)
+	}
+	if errors.Is(err, spec.ErrEmptyPipe) { // not run on the host's root instead
+		return nil, false, fmt.Errorf("stdin: %w; nothing was run (to run a command without a spec with a pipe on stdin, add --spec none)", err)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("stdin: %w", err)
@@ -81,6 +84,8 @@ type RunCmd struct {
 func (c *RunCmd) Help() string {
 	return `Without a spec, ns-enter works like unshare(1): the command runs in new
 namespaces of the kinds given, with your environment and working directory.
+That takes stdin from a terminal or /dev/null, or --spec none: an empty
+pipe is a stage before that failed, and ns-enter stops there.
 With --target PID it works like nsenter(1) and joins PID's namespaces, the
 mount and user namespaces included (see docs/01-namespaces.md for why that
 needs code that runs before the Go runtime).

@@ -150,6 +150,23 @@ func FromStdin(stdin *os.File) (*specs.Spec, error) {
 	return Read(br)
 }
 
+// ErrEmptyPipe is FromPipe's error for a pipe or a file that carried nothing.
+var ErrEmptyPipe = errors.New("the pipe carried no runtime spec: the command before this one failed or printed nothing")
+
+// FromPipe is FromStdin for a command that can also work without a
+// document, where an empty pipe is an error instead: in a pipe of ctrkit
+// commands it means the stage before failed, and going on without the
+// document would run the container's command on the host's root (ns-enter)
+// or make a network namespace that nothing records (net-bridge attach).
+// A terminal or a device such as /dev/null still means no document.
+func FromPipe(stdin *os.File) (*specs.Spec, error) {
+	doc, err := FromStdin(stdin)
+	if err == nil && doc == nil && Piped(stdin) {
+		return nil, ErrEmptyPipe
+	}
+	return doc, err
+}
+
 // Piped reports whether f is a pipe, a socket or a regular file, that is
 // whether it can carry a document.
 func Piped(f *os.File) bool {

@@ -157,6 +157,27 @@ func TestFromStdin(t *testing.T) {
 	if s, err := FromStdin(devnull); s != nil || err != nil {
 		t.Errorf("FromStdin(/dev/null) = %v, %v, want nil, nil (a device carries no document)", s, err)
 	}
+
+	// FromPipe: the same, but an empty pipe or file is the stage before
+	// failing.
+	if s, err := FromPipe(open("")); s != nil || !errors.Is(err, ErrEmptyPipe) {
+		t.Errorf("FromPipe(empty file) = %v, %v, want ErrEmptyPipe", s, err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	defer r.Close()
+	if s, err := FromPipe(r); s != nil || !errors.Is(err, ErrEmptyPipe) {
+		t.Errorf("FromPipe(empty pipe) = %v, %v, want ErrEmptyPipe", s, err)
+	}
+	if s, err := FromPipe(open(`{"ociVersion": "1.2.0", "hostname": "h"}`)); err != nil || s.Hostname != "h" {
+		t.Errorf("FromPipe(spec file) = %v, %v, want hostname h", s, err)
+	}
+	if s, err := FromPipe(devnull); s != nil || err != nil {
+		t.Errorf("FromPipe(/dev/null) = %v, %v, want nil, nil", s, err)
+	}
 }
 
 func TestForget(t *testing.T) {
