@@ -223,13 +223,18 @@ state_of() {
 }
 
 @test "img-build ×5 at once, then cached builds [every image's layers belong together]" {
-	local ctx=$BATS_TEST_TMPDIR/ctx i
+	local ctx=$BATS_TEST_TMPDIR/ctx i pids=()
 	mkdir "$ctx"
 	printf 'FROM busybox\nRUN cat /proc/sys/kernel/random/uuid > /a\nARG FAIL=0\nRUN cp /a /b && [ "$FAIL" = 0 ]\n' >"$ctx/Dockerfile"
 	for i in 1 2 3 4 5; do
 		img-build -t "cb:$i" "$ctx" >/dev/null 2>"$BATS_TEST_TMPDIR/err$i" 3>&- &
+		pids+=($!)
 	done
-	wait
+	# Each succeeds: their RUN steps' cgroups are made and removed beside
+	# each other's (cg-limit makes /ctrkit, rm removes it once empty).
+	for i in 1 2 3 4 5; do
+		wait "${pids[i - 1]}" || fail "img-build -t cb:$i failed: $(cat "$BATS_TEST_TMPDIR/err$i")"
+	done
 	# Step 2 built again (its key now names another layer), step 3 failing:
 	# a cached build must not put an old step 3 on the new step 2.
 	run_tool ! img-build --no-cache --build-arg FAIL=1 "$ctx"

@@ -61,34 +61,9 @@ func (h *Host) Create(log *explain.Log, name string, r *specs.LinuxResources) (*
 		}
 	}
 	for _, m := range h.hierarchies(ctrls) {
-		for _, a := range c.ancestors() {
-			parent := filepath.Join(m, a)
-			if _, err := os.Stat(parent); !errors.Is(err, os.ErrNotExist) {
-				continue
-			}
-			if err := c.mkdir(parent); err != nil {
-				undo()
-				return nil, err
-			}
-			made = append(made, parent)
-			if err := c.inheritCpuset(m, parent); err != nil {
-				undo()
-				return nil, err
-			}
-		}
-		if m == h.Unified {
-			if err := c.enable(m, ctrls); err != nil {
-				undo()
-				return nil, err
-			}
-		}
-		d := filepath.Join(m, c.Path())
-		if err := c.mkdir(d); err != nil {
-			undo()
-			return nil, err
-		}
-		made = append(made, d)
-		if err := c.inheritCpuset(m, d); err != nil {
+		dirs, err := c.makeIn(m, ctrls)
+		made = append(made, dirs...)
+		if err != nil {
 			undo()
 			return nil, err
 		}
@@ -98,6 +73,46 @@ func (h *Host) Create(log *explain.Log, name string, r *specs.LinuxResources) (*
 		return nil, err
 	}
 	return c, nil
+}
+
+// makeIn makes c's directory in the hierarchy mounted at m, with the
+// ancestors it lacks, and returns the directories it made. Other cg-limit
+// processes make and remove cgroups beside it: an ancestor that appears
+// between the look and the mkdir is theirs, and when one removes /ctrkit,
+// found empty, before c's directory is in it, it is made again.
+func (c *Cgroup) makeIn(m string, ctrls []string) (made []string, err error) {
+	for try := 1; ; try++ {
+		for _, a := range c.ancestors() {
+			parent := filepath.Join(m, a)
+			if _, err := os.Stat(parent); errors.Is(err, os.ErrNotExist) {
+				switch err := c.mkdir(parent); {
+				case err == nil:
+					made = append(made, parent)
+				case !errors.Is(err, os.ErrExist):
+					return made, err
+				}
+			}
+			// Only what is empty is filled in: also a parent another
+			// cg-limit has just made and not yet given its CPUs.
+			if err := c.inheritCpuset(m, parent); err != nil {
+				return made, err
+			}
+		}
+		if m == c.host.Unified {
+			if err := c.enable(m, ctrls); err != nil {
+				return made, err
+			}
+		}
+		d := filepath.Join(m, c.Path())
+		err := c.mkdir(d)
+		if errors.Is(err, os.ErrNotExist) && try < 3 {
+			continue
+		}
+		if err != nil {
+			return made, err
+		}
+		return append(made, d), c.inheritCpuset(m, d)
+	}
 }
 
 // inheritCpuset copies cpuset.cpus and cpuset.mems from the parent into a

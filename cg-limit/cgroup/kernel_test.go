@@ -2,11 +2,13 @@ package cgroup
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -282,3 +284,36 @@ func TestCreateNone(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestCreateConcurrentKernel: cg-limit processes make and remove cgroups
+// under /ctrkit at once (img-build's RUN steps, ctr-run -d ×N), each making
+// /ctrkit where it lacks it and rm removing it once empty. None may fail
+// because of what another did in between.
+func TestCreateConcurrentKernel(t *testing.T) {
+	h := rootHost(t)
+	const workers, rounds = 6, 20
+	prefix := "cktest-" + spec.NewID()[:6]
+	errs := make(chan error, workers*rounds)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range rounds {
+				cg, err := h.Create(nil, fmt.Sprintf("%s-%d-%d", prefix, w, r), nil)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				if err := cg.Remove(); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
