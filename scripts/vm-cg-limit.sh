@@ -87,7 +87,9 @@ check "--pids-limit 5: forking past it fails (exit $rc)" [ "$rc" != 0 ]
 
 # freeze, thaw, kill
 cg-limit create ice >/dev/null
-sh -c 'cg-limit add ice $$ && i=0 && while :; do i=$((i + 1)); echo $i >/tmp/count; sleep 0.05; done' &
+# The counter is renamed into place: a read between a truncation and
+# its write would find the file empty.
+sh -c 'cg-limit add ice $$ && i=0 && while :; do i=$((i + 1)); echo $i >/tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.05; done' &
 pid=$!
 sleep 1
 cg-limit freeze ice
