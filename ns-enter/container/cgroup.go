@@ -2,6 +2,7 @@ package container
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +14,6 @@ import (
 	"ctrkit/internal/explain"
 	"ctrkit/internal/kernel"
 	"ctrkit/internal/mountinfo"
-
-	"golang.org/x/sys/unix"
 )
 
 // joinCgroup moves pid into the cgroup named by linux.cgroupsPath, in every
@@ -74,12 +73,19 @@ func bornCgroup(path string) string {
 	}
 	dirs, _ := CgroupDirs(path)
 	for _, dir := range dirs {
-		var fs unix.Statfs_t
-		if unix.Statfs(dir, &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC {
+		if isV2(dir) {
 			return dir
 		}
 	}
 	return ""
+}
+
+// isV2 reports whether dir, a cgroup that exists, is in a cgroup v2
+// hierarchy: v1 gives every cgroup a "tasks" file, v2 none. The one test
+// of the version bornCgroup and join share.
+func isV2(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "tasks"))
+	return errors.Is(err, os.ErrNotExist)
 }
 
 // stage1Join is stage 1 waiting, before its Go runtime starts, to move
@@ -95,11 +101,11 @@ type stage1Join struct{ send, answer *os.File }
 func (j *stage1Join) join(log *explain.Log, dirs []string) (rest []string, err error) {
 	var list []byte
 	for _, dir := range dirs {
-		tasks := filepath.Join(dir, "tasks")
-		if _, err := os.Stat(tasks); err != nil {
+		if isV2(dir) {
 			rest = append(rest, dir)
 			continue
 		}
+		tasks := filepath.Join(dir, "tasks")
 		log.Step(fmt.Sprintf("write(%q, \"0\")", tasks), "echo 0 > "+explain.Quote(tasks))
 		list = append(append(list, tasks...), 0)
 	}
