@@ -236,14 +236,7 @@ func TestSettingsDevices(t *testing.T) {
 // cgroup in this host's cgroup2 tree and checks that the kernel obeys it.
 // Privileged: needs root and a cgroup2 mount; run it under the suite lock.
 func TestDeviceProgramKernel(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: loads a BPF program and makes a cgroup")
-	}
-	real, err := Detect()
-	if err != nil || real.Unified == "" {
-		t.Skip("needs a cgroup2 mount")
-	}
-	h := &Host{Unified: real.Unified, V2: map[string]bool{}, V1: map[string]string{}}
+	h := unifiedHost(t)
 	var log bytes.Buffer
 	name := "ck-devtest-" + spec.NewID()
 	cg, err := h.Create(explain.New("test", &log, true), name, &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
@@ -253,7 +246,7 @@ func TestDeviceProgramKernel(t *testing.T) {
 		t.Fatalf("Create() = %v", err)
 	}
 	defer cg.Remove()
-	if !strings.Contains(log.String(), "bpftool cgroup attach "+filepath.Join(real.Unified, "ctrkit", name)+" device id ") {
+	if !strings.Contains(log.String(), "bpftool cgroup attach "+filepath.Join(h.Unified, "ctrkit", name)+" device id ") {
 		t.Errorf("explain log lacks the bpftool line:\n%s", log.String())
 	}
 	out, err := startIn(cg, "cat /dev/null && echo null-ok; head -c1 /dev/zero")
@@ -263,6 +256,20 @@ func TestDeviceProgramKernel(t *testing.T) {
 	if got := cg.Devices(); len(got) != 1 || !strings.HasPrefix(got[0], "bpf program id ") {
 		t.Errorf("Devices() = %q, want one attached program", got)
 	}
+}
+
+// unifiedHost is this host's cgroup2 tree alone, for a privileged test
+// that makes a cgroup there; it skips the test without root or cgroup2.
+func unifiedHost(t *testing.T) *Host {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: makes a cgroup")
+	}
+	real, err := Detect()
+	if err != nil || real.Unified == "" {
+		t.Skip("needs a cgroup2 mount")
+	}
+	return &Host{Unified: real.Unified, V2: map[string]bool{}, V1: map[string]string{}}
 }
 
 func startIn(cg *Cgroup, script string) (string, error) {
@@ -281,18 +288,11 @@ func startIn(cg *Cgroup, script string) (string, error) {
 // kernel older than 5.7, the gate moving itself in (echo 0 > cgroup.procs).
 // Privileged: needs root and a cgroup2 mount.
 func TestStartIntoV2Kernel(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: makes a cgroup")
-	}
-	real, err := Detect()
-	if err != nil || real.Unified == "" {
-		t.Skip("needs a cgroup2 mount")
-	}
+	h := unifiedHost(t)
 	if !kernel.CloneIntoCgroup() {
 		t.Skip("this kernel has no CLONE_INTO_CGROUP")
 	}
 	defer func(f func() bool) { kernel.CloneIntoCgroup = f }(kernel.CloneIntoCgroup)
-	h := &Host{Unified: real.Unified, V2: map[string]bool{}, V1: map[string]string{}}
 	for _, clone3 := range []bool{true, false} {
 		kernel.CloneIntoCgroup = func() bool { return clone3 }
 		var log bytes.Buffer
